@@ -1,0 +1,277 @@
+"""The vectorised robust least-squares engine every fit runs on.
+
+A `Problem` is a batch of b rows (curves, bootstrap resamples, or joint fits), each with m
+points (padded rows carry mask 0) and a vector of P internal parameters. `solve` runs
+Levenberg-Marquardt with iteratively reweighted robust losses on all rows at once: one numpy
+expression per step for the whole batch, with converged rows dropped from the active set.
+
+Residuals are in log space: r = log L_model - log L_data (relative error, robust to scale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from fitting.laws import Law, Param
+
+LOSS_FUNCTIONS = ("linear", "huber", "soft_l1", "cauchy")
+_BAD_RESIDUAL = 1e3  # stands in for a non-finite model value so the step is rejected
+
+
+def robust_rho(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+    """Per-point cost; equals r^2/2 near zero for every loss (scipy's least_squares convention)."""
+    if loss_fn == "linear":
+        return 0.5 * r**2
+    u2 = (r / delta) ** 2
+    if loss_fn == "huber":
+        a = np.abs(r)
+        return np.where(a <= delta, 0.5 * r**2, delta * a - 0.5 * delta**2)
+    if loss_fn == "soft_l1":
+        return delta**2 * (np.sqrt(1.0 + u2) - 1.0)
+    return 0.5 * delta**2 * np.log1p(u2)  # cauchy
+
+
+def robust_weight(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+    """IRLS weight psi(r) / r."""
+    if loss_fn == "linear":
+        return np.ones_like(r)
+    if loss_fn == "huber":
+        return np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
+    u2 = (r / delta) ** 2
+    if loss_fn == "soft_l1":
+        return 1.0 / np.sqrt(1.0 + u2)
+    return 1.0 / (1.0 + u2)
+
+
+def robust_psi_prime(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+    """d psi / d r, used by Huber's covariance of an M-estimator."""
+    if loss_fn == "linear":
+        return np.ones_like(r)
+    if loss_fn == "huber":
+        return (np.abs(r) <= delta).astype(float)
+    u2 = (r / delta) ** 2
+    if loss_fn == "soft_l1":
+        return (1.0 + u2) ** -1.5
+    return (1.0 - u2) / (1.0 + u2) ** 2
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Rows of data and the map from internal parameter columns to law parameters.
+
+    inputs: name -> (b, m) or (1, m); log_loss, mask: (b, m).
+    group: None when each row is one curve; else (m,) curve index of each point (joint fits),
+    and columns[name] gives one column per curve (shared parameters repeat a column).
+    """
+
+    law: Law
+    inputs: dict[str, np.ndarray]
+    log_loss: np.ndarray
+    mask: np.ndarray
+    columns: dict[str, np.ndarray]
+    free: np.ndarray
+    group: np.ndarray | None = None
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.free)
+
+    @property
+    def column_params(self) -> list[Param]:
+        params: list[Param | None] = [None] * self.n_columns
+        for p in self.law.params:
+            for c in self.columns[p.name]:
+                params[int(c)] = p
+        return [p for p in params if p is not None]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        pairs = np.array([p.internal_bounds for p in self.column_params])
+        return pairs[:, 0], pairs[:, 1]
+
+    def rows(self, idx: np.ndarray) -> Problem:
+        def take(a: np.ndarray) -> np.ndarray:
+            return a if a.shape[0] == 1 else a[idx]
+
+        return replace(
+            self,
+            inputs={k: take(v) for k, v in self.inputs.items()},
+            log_loss=self.log_loss[idx],
+            mask=self.mask[idx],
+        )
+
+    def natural(self, theta: np.ndarray, override: tuple[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Law parameters as arrays broadcastable to (b, m); `override` replaces one internal value."""
+        out = {}
+        for p in self.law.params:
+            cols = self.columns[p.name]
+            u = theta[:, cols[0] : cols[0] + 1] if self.group is None else theta[:, cols[self.group]]
+            if override is not None and override[0] == p.name:
+                u = override[1]
+            out[p.name] = p.to_natural(u)
+        return out
+
+    def internal_per_point(self, theta: np.ndarray, name: str) -> np.ndarray:
+        cols = self.columns[name]
+        return theta[:, cols[0] : cols[0] + 1] if self.group is None else theta[:, cols[self.group]]
+
+    def log_model(self, theta: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return self.law.log_model(self.inputs, self.natural(theta))
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        return self._masked_residuals(self.log_model(theta))
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """d r / d theta, shape (b, m, P)."""
+        return self.residuals_and_jacobian(theta)[1]
+
+    def residuals_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """r (b, m) and d r / d theta (b, m, P) from one evaluation of the law."""
+        b, m = self.log_loss.shape
+        log_f, grads = self._log_model_and_gradients(theta)
+        if self.group is None:  # column j is parameter j
+            jac = np.stack([np.broadcast_to(grads[p.name], (b, m)) for p in self.law.params], axis=-1)
+        else:
+            jac = np.zeros((b, m, self.n_columns))
+            for name, d in grads.items():
+                for g, c in enumerate(self.columns[name]):
+                    jac[:, :, c] += np.broadcast_to(d, (b, m)) * (self.group == g)
+        np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        jac[:, :, ~self.free] = 0.0
+        return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
+
+    def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
+        r = log_f - self.log_loss
+        r = np.where(np.isfinite(r), r, _BAD_RESIDUAL)
+        return r * (self.mask > 0)
+
+    def _log_model_and_gradients(self, theta: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self.law.log_model_grad is not None:
+            with np.errstate(all="ignore"):
+                return self.law.log_model_grad(self.inputs, self.natural(theta))
+        base = self.log_model(theta)
+        grads = {}
+        for p in self.law.params:  # forward differences in internal units
+            u = self.internal_per_point(theta, p.name)
+            h = 1e-7 * np.maximum(1.0, np.abs(u))
+            with np.errstate(all="ignore"):
+                shifted = self.law.log_model(self.inputs, self.natural(theta, (p.name, u + h)))
+            grads[p.name] = (shifted - base) / h
+        return base, grads
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    theta: np.ndarray  # (b, P) internal
+    residuals: np.ndarray  # (b, m)
+    cost: np.ndarray  # (b,)
+    converged: np.ndarray  # (b,) bool
+    nfev: np.ndarray  # (b,) int
+
+
+def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+    return (robust_rho(r, loss_fn, delta) * (mask > 0)).sum(axis=1)
+
+
+def solve(
+    problem: Problem,
+    theta0: np.ndarray,
+    *,
+    loss_fn: str = "huber",
+    delta: float = 1e-3,
+    max_iter: int = 200,
+    ftol: float = 1e-10,
+    xtol: float = 1e-10,
+) -> Solution:
+    """Levenberg-Marquardt on every row at once; box bounds by projection, fixed columns frozen."""
+    lower, upper = problem.bounds()
+    theta = np.clip(theta0.astype(float, copy=True), lower, upper)
+    theta[:, ~problem.free] = theta0[:, ~problem.free]
+    r, jac = problem.residuals_and_jacobian(theta)
+    cost = robust_cost(r, problem.mask, loss_fn, delta)
+    b = theta.shape[0]
+    lam = np.full(b, 1e-8)
+    converged = np.zeros(b, dtype=bool)
+    nfev = np.ones(b, dtype=int)
+    active = np.arange(b)
+    eye = np.eye(problem.n_columns)
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        everyone = active.size == b
+        sub = problem if everyone else problem.rows(active)
+        ja, ra = (jac, r) if everyone else (jac[active], r[active])
+        w = robust_weight(ra, loss_fn, delta) * (sub.mask > 0)
+        jw = ja * w[..., None]
+        normal = np.swapaxes(jw, 1, 2) @ ja  # (a, P, P)
+        grad = np.einsum("amp,am->ap", jw, ra)
+        diag = np.diagonal(normal, axis1=1, axis2=2)
+        scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
+        scale[:, ~problem.free] = 1.0
+        damped = normal + (lam[active, None] * scale)[:, :, None] * eye
+        damped[:, ~problem.free, :] = 0.0
+        damped[:, :, ~problem.free] = 0.0
+        damped[:, ~problem.free, ~problem.free] = 1.0
+        grad[:, ~problem.free] = 0.0
+        try:
+            step = np.linalg.solve(damped, -grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = -grad / (scale * (1.0 + lam[active, None]))
+        step = np.where(np.isfinite(step), step, 0.0)
+        trial = np.clip(theta[active] + step, lower, upper)
+        trial[:, ~problem.free] = theta[active][:, ~problem.free]
+        r_trial, jac_trial = sub.residuals_and_jacobian(trial)
+        cost_trial = robust_cost(r_trial, sub.mask, loss_fn, delta)
+        nfev[active] += 1
+        improved = cost_trial < cost[active]
+        gain = (cost[active] - cost_trial) / np.maximum(cost[active], 1e-300)
+        moved = np.abs(trial - theta[active]).max(axis=1)
+        size = np.abs(theta[active]).max(axis=1)
+
+        won = active[improved]
+        if won.size:
+            theta[won] = trial[improved]
+            r[won] = r_trial[improved]
+            cost[won] = cost_trial[improved]
+            jac[won] = jac_trial[improved]
+        lam[active] = np.where(improved, np.maximum(lam[active] * 0.1, 1e-12), lam[active] * 10.0)
+        done = (improved & ((gain < ftol) | (moved <= xtol * (size + xtol)))) | (lam[active] > 1e12)
+        done |= cost[active] <= 1e-30
+        converged[active[done]] = True
+        active = active[~done]
+    return Solution(theta=theta, residuals=r, cost=cost, converged=converged, nfev=nfev)
+
+
+def covariance(
+    problem: Problem, solution: Solution, *, loss_fn: str, delta: float
+) -> np.ndarray:
+    """Huber's asymptotic covariance of an M-estimator, per row: (P, P) internal units.
+
+    cov = [sum psi^2 / (n - p)] / mean(psi')^2 * (J^T J)^-1. For the linear loss this is the
+    usual s^2 (J^T J)^-1. (lmfit's least_squares covariance under a robust loss uses the loss-
+    scaled Jacobian, which drops every point outside the Huber radius; this does not.)
+    """
+    jac = problem.jacobian(solution.theta) * (problem.mask > 0)[..., None]
+    r, valid = solution.residuals, problem.mask > 0
+    n = valid.sum(axis=1)
+    p = int(problem.free.sum())
+    psi = robust_weight(r, loss_fn, delta) * r * valid
+    dpsi = robust_psi_prime(r, loss_fn, delta) * valid
+    mean_dpsi = dpsi.sum(axis=1) / np.maximum(n, 1)
+    mean_dpsi = np.maximum(mean_dpsi, 1.0 / np.maximum(n, 1))  # at least one inlier's worth
+    s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
+    jf = jac[:, :, problem.free]
+    normal = np.swapaxes(jf, 1, 2) @ jf
+    cov = np.full((len(r), problem.n_columns, problem.n_columns), np.nan)
+    free_idx = np.flatnonzero(problem.free)
+    for i in range(len(r)):  # P x P inverses; cheap next to the fit itself
+        try:
+            inv = np.linalg.inv(normal[i])
+        except np.linalg.LinAlgError:
+            continue
+        if not np.all(np.isfinite(inv)) or np.any(np.diagonal(inv) < 0):
+            continue
+        cov[i][np.ix_(free_idx, free_idx)] = inv * s2[i]
+    return cov

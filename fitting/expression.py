@@ -1,0 +1,92 @@
+"""User laws written as expressions in x and named parameters, e.g. "E + A * x**-alpha".
+
+The expression is parsed and evaluated by lmfit's ExpressionModel (an asteval interpreter:
+a restricted numpy-aware evaluator, never Python's eval), so it fits, compares and reports like
+a registered law. Its parameters are fitted on a linear scale inside the bounds given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+import numpy as np
+from lmfit.models import ExpressionModel
+
+from fitting.errors import InvalidInputError, UnknownLawError
+from fitting.laws import Arrays, Law, Param
+
+_DEFAULT_BOUNDS = (-1e6, 1e6)
+_N_STARTS = 12
+
+
+def expression_law(
+    expr: str,
+    *,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    starts: Mapping[str, float] | None = None,
+) -> Law:
+    """A Law from an expression in x. Bounds default to (-1e6, 1e6), starts to 1 (inside bounds)."""
+    model = _parse(expr.strip())
+    names = tuple(model.param_names)
+    bounds = dict(bounds or {})
+    starts = dict(starts or {})
+    for key in list(bounds) + list(starts):
+        if key not in names:
+            raise InvalidInputError(f"{key!r} is not a parameter of {expr!r} (parameters: {', '.join(names)})", field="bounds")
+    params = []
+    for name in names:
+        lo, hi = bounds.get(name, _DEFAULT_BOUNDS)
+        if not lo < hi:
+            raise InvalidInputError(f"lower bound {lo} must be below upper bound {hi}", field=f"bounds.{name}")
+        params.append(Param(name, float(lo), float(hi)))
+    base = np.array([_start_inside(starts.get(p.name, 1.0), p) for p in params])
+
+    def log_model(inputs: Arrays, p: Arrays) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            value = model.func(x=inputs["x"], **p)
+            return np.log(np.asarray(value, dtype=float))
+
+    def guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        # The user's start and deterministic log-uniform perturbations of it, kept inside bounds.
+        rng = np.random.default_rng(0)
+        factors = np.exp(rng.uniform(np.log(0.05), np.log(20.0), size=(_N_STARTS - 1, len(params))))
+        candidates = np.vstack([base, base * factors])
+        lo = np.array([p.lower for p in params])
+        hi = np.array([p.upper for p in params])
+        candidates = np.clip(candidates, lo, hi)
+        return np.repeat(candidates[:, None, :], len(loss), axis=1)
+
+    return Law(
+        name=expr.strip(),
+        formula=expr.strip(),
+        inputs=("x",),
+        params=tuple(params),
+        log_model=log_model,
+        guess=guess,
+        decreasing=True,
+        description="user expression (lmfit ExpressionModel)",
+    )
+
+
+@lru_cache(maxsize=64)
+def _parse(expr: str) -> ExpressionModel:
+    try:
+        model = ExpressionModel(expr, independent_vars=["x"])
+    except (ValueError, SyntaxError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnknownLawError(f"not a registered law nor a valid expression in x: {first}", field="law") from exc
+    if model.asteval.error:
+        msg = model.asteval.error[0].get_error()[1].strip().splitlines()[-1]
+        raise UnknownLawError(f"cannot parse expression {expr!r}: {msg}", field="law")
+    if not model.param_names:
+        raise UnknownLawError(f"expression {expr!r} has no parameters", field="law")
+    return model
+
+
+def _start_inside(value: float, p: Param) -> float:
+    if p.lower <= value <= p.upper:
+        return float(value)
+    if np.isfinite(p.lower) and np.isfinite(p.upper):
+        return 0.5 * (p.lower + p.upper)
+    return float(np.clip(value, p.lower, p.upper))

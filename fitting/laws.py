@@ -1,0 +1,323 @@
+"""The law registry: each law is a formula, its parameters (with bounds and fitting scale),
+a numerically stable log-evaluation, and a data-driven guess of starting values.
+
+Laws are evaluated in log space (log L) because every fit is done on log-loss residuals;
+log-evaluation also keeps (B/x)^beta finite for B ~ 1e8 and small x. Every function here is
+elementwise, so parameters may be scalars, (b, 1) columns (one value per curve) or (b, m)
+arrays (one value per point, used by joint fits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fitting.errors import UnknownLawError
+from fitting.linear import nonneg_linear_fit
+
+Arrays = Mapping[str, np.ndarray]
+LogModel = Callable[[Arrays, Arrays], np.ndarray]
+LogModelGrad = Callable[[Arrays, Arrays], tuple[np.ndarray, dict[str, np.ndarray]]]
+# guess(inputs (b, m) each, loss (b, m), mask (b, m)) -> starts, shape (S, b, P), natural values
+Guess = Callable[[Arrays, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One law parameter. `log_scale` parameters are fitted as log(value) (positive, many decades)."""
+
+    name: str
+    lower: float
+    upper: float
+    log_scale: bool = False
+
+    def to_internal(self, value: np.ndarray | float) -> np.ndarray:
+        v = np.asarray(value, dtype=float)
+        if self.log_scale:
+            with np.errstate(divide="ignore"):
+                return np.log(np.maximum(v, self.lower))
+        return v
+
+    def to_natural(self, internal: np.ndarray | float) -> np.ndarray:
+        u = np.asarray(internal, dtype=float)
+        return np.exp(u) if self.log_scale else u
+
+    @property
+    def internal_bounds(self) -> tuple[float, float]:
+        if self.log_scale:
+            return float(np.log(self.lower)), float(np.log(self.upper))
+        return self.lower, self.upper
+
+
+@dataclass(frozen=True, eq=False)
+class Law:
+    """A scaling law. `log_model(inputs, params)` returns log L; `log_model_grad`, when given,
+    returns log L and d log L / d(internal parameter) per parameter (else finite differences)."""
+
+    name: str
+    formula: str
+    inputs: tuple[str, ...]
+    params: tuple[Param, ...]
+    log_model: LogModel
+    guess: Guess
+    log_model_grad: LogModelGrad | None = None
+    decreasing: bool = True
+    description: str = ""
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def evaluate(self, x: np.ndarray | Arrays, params: Mapping[str, float]) -> np.ndarray:
+        """L at the given inputs: an array for single-input laws, a mapping for multi-input."""
+        inputs = x if isinstance(x, Mapping) else {self.inputs[0]: x}
+        arrays = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
+        values = {k: np.asarray(params[k], dtype=float) for k in self.param_names}
+        return np.exp(self.log_model(arrays, values))
+
+
+# ---------------------------------------------------------------------------------------------
+# step_power: L0 + (B/x)^beta, the paper's law.
+
+
+def log_input(inputs: Arrays, name: str) -> np.ndarray:
+    """log of an input; fitting problems precompute it as "log_<name>"."""
+    cached = inputs.get("log_" + name)
+    return cached if cached is not None else np.log(inputs[name])
+
+
+def _step_power_parts(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """log(B/x), (B/x)^beta and L, computed directly where finite, in log space where huge."""
+    log_ratio = np.log(p["B"]) - log_input(inputs, "x")
+    a = p["beta"] * log_ratio
+    with np.errstate(over="ignore"):
+        power = np.exp(a)
+    f = p["L0"] + power
+    return log_ratio, a, f
+
+
+def _step_power_log(inputs: Arrays, p: Arrays) -> np.ndarray:
+    _, a, f = _step_power_parts(inputs, p)
+    with np.errstate(divide="ignore"):
+        log_f = np.log(f)
+        if not np.all(np.isfinite(log_f)):  # (B/x)^beta overflowed: redo in log space
+            log_f = np.logaddexp(np.log(p["L0"]), a)
+    return log_f
+
+
+def _step_power_grad(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    log_ratio, a, f = _step_power_parts(inputs, p)
+    inv = 1.0 / f
+    share = (f - p["L0"]) * inv  # (B/x)^beta / L
+    with np.errstate(divide="ignore"):
+        log_f = np.log(f)
+    if not (np.all(np.isfinite(share)) and np.all(np.isfinite(log_f))):
+        with np.errstate(divide="ignore"):
+            log_f = np.logaddexp(np.log(p["L0"]), a)
+        inv, share = np.exp(-log_f), np.exp(a - log_f)
+    return log_f, {"L0": inv, "B": p["beta"] * share, "beta": log_ratio * share}
+
+
+def _step_power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    # Variable projection: for each beta on a grid, L0 and C = B^beta enter linearly.
+    x = inputs["x"]
+    betas = np.geomspace(0.02, 3.0, 16)
+    starts = []
+    for beta in betas:
+        basis = np.stack([np.ones_like(x), x**-beta], axis=-1)
+        coef = nonneg_linear_fit(basis, loss, mask)
+        with np.errstate(divide="ignore"):
+            log_b = np.log(np.maximum(coef[:, 1], 1e-300)) / beta
+        starts.append(np.stack([coef[:, 0], np.exp(log_b), np.full(len(loss), beta)], axis=-1))
+    return np.stack(starts)
+
+
+STEP_POWER = Law(
+    name="step_power",
+    formula="L0 + (B / x)^beta",
+    inputs=("x",),
+    params=(
+        Param("L0", 0.0, 1e6),
+        Param("B", 1e-30, 1e60, log_scale=True),
+        Param("beta", 1e-4, 20.0),
+    ),
+    log_model=_step_power_log,
+    log_model_grad=_step_power_grad,
+    guess=_step_power_guess,
+    description="The Learning-Law paper's law of a learning process: irreducible L0 plus a power of B/x.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# power: A x^-alpha.
+
+
+def _power_log(inputs: Arrays, p: Arrays) -> np.ndarray:
+    return np.log(p["A"]) - p["alpha"] * log_input(inputs, "x")
+
+
+def _power_grad(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    log_x = log_input(inputs, "x")
+    log_f = np.log(p["A"]) - p["alpha"] * log_x
+    return log_f, {"A": np.ones_like(log_f), "alpha": -log_x + 0 * p["alpha"]}
+
+
+def _power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    # Ordinary regression of log L on log x is the exact least-squares start.
+    lx, ly = np.log(inputs["x"]) * mask, np.log(loss) * mask
+    n = mask.sum(axis=1)
+    mx, my = lx.sum(1) / n, ly.sum(1) / n
+    sxx = ((lx - mx[:, None] * mask) ** 2).sum(1)
+    sxy = ((lx - mx[:, None] * mask) * (ly - my[:, None] * mask)).sum(1)
+    slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
+    return np.stack([np.exp(my - slope * mx), -slope], axis=-1)[None]
+
+
+POWER = Law(
+    name="power",
+    formula="A * x^-alpha",
+    inputs=("x",),
+    params=(Param("A", 1e-300, 1e300, log_scale=True), Param("alpha", -20.0, 20.0)),
+    log_model=_power_log,
+    log_model_grad=_power_grad,
+    guess=_power_guess,
+    description="Pure power law (no irreducible loss).",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# chinchilla: E + A / N^alpha + B / D^beta (inputs N parameters, D tokens).
+
+
+def _chinchilla_terms(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a1 = np.log(p["A"]) - p["alpha"] * log_input(inputs, "N")
+    a2 = np.log(p["B"]) - p["beta"] * log_input(inputs, "D")
+    with np.errstate(divide="ignore"):
+        log_f = np.logaddexp(np.logaddexp(np.log(p["E"]), a1), a2)
+    return a1, a2, log_f
+
+
+def _chinchilla_log(inputs: Arrays, p: Arrays) -> np.ndarray:
+    return _chinchilla_terms(inputs, p)[2]
+
+
+def _chinchilla_grad(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    a1, a2, log_f = _chinchilla_terms(inputs, p)
+    s1, s2 = np.exp(a1 - log_f), np.exp(a2 - log_f)
+    return log_f, {
+        "E": np.exp(-log_f),
+        "A": s1,
+        "alpha": -log_input(inputs, "N") * s1,
+        "B": s2,
+        "beta": -log_input(inputs, "D") * s2,
+    }
+
+
+def _chinchilla_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    n, d = inputs["N"], inputs["D"]
+    starts = []
+    for alpha in (0.1, 0.2, 0.35, 0.5, 0.8):
+        for beta in (0.1, 0.2, 0.35, 0.5, 0.8):
+            basis = np.stack(np.broadcast_arrays(np.ones_like(loss), n**-alpha, d**-beta), axis=-1)
+            coef = nonneg_linear_fit(basis, loss, mask)
+            alphas, betas = np.full(len(loss), alpha), np.full(len(loss), beta)
+            starts.append(np.stack([coef[:, 0], coef[:, 1], alphas, coef[:, 2], betas], axis=-1))
+    return np.stack(starts)
+
+
+CHINCHILLA = Law(
+    name="chinchilla",
+    formula="E + A / N^alpha + B / D^beta",
+    inputs=("N", "D"),
+    params=(
+        Param("E", 0.0, 1e6),
+        Param("A", 1e-30, 1e60, log_scale=True),
+        Param("alpha", 1e-4, 5.0),
+        Param("B", 1e-30, 1e60, log_scale=True),
+        Param("beta", 1e-4, 5.0),
+    ),
+    log_model=_chinchilla_log,
+    log_model_grad=_chinchilla_grad,
+    guess=_chinchilla_guess,
+    description="Hoffmann et al. (2022): loss against model parameters N and training tokens D.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# bnsl: broken neural scaling law with one break (Caballero et al. 2023).
+
+
+def _bnsl_log(inputs: Arrays, p: Arrays) -> np.ndarray:
+    log_x = log_input(inputs, "x")
+    softplus = np.logaddexp(0.0, (log_x - np.log(p["x_b"])) / p["s"])  # log(1 + (x/x_b)^(1/s))
+    a = np.log(p["A"]) - p["alpha"] * log_x - p["d"] * p["s"] * softplus
+    with np.errstate(divide="ignore"):
+        return np.logaddexp(np.log(p["E"]), a)
+
+
+def _bnsl_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    x = inputs["x"]
+    log_x = np.where(mask > 0, np.log(x), np.nan)
+    lo, hi = np.nanmin(log_x, axis=1), np.nanmax(log_x, axis=1)
+    starts = []
+    for alpha in (0.05, 0.2, 0.5, 1.0):
+        for d in (-0.5, 0.3, 1.0):
+            for q in (0.2, 0.4, 0.6, 0.8):
+                x_b = np.exp(lo + q * (hi - lo))[:, None]
+                shape = x**-alpha * (1.0 + x / x_b) ** -d
+                basis = np.stack([np.ones_like(x), shape], axis=-1)
+                coef = nonneg_linear_fit(basis, loss, mask)
+                b = len(loss)
+                starts.append(
+                    np.stack(
+                        [coef[:, 0], coef[:, 1], np.full(b, alpha), np.full(b, d), x_b[:, 0], np.ones(b)],
+                        axis=-1,
+                    )
+                )
+    return np.stack(starts)
+
+
+BNSL = Law(
+    name="bnsl",
+    formula="E + A * x^-alpha * (1 + (x / x_b)^(1/s))^(-d * s)",
+    inputs=("x",),
+    params=(
+        Param("E", 0.0, 1e6),
+        Param("A", 1e-30, 1e60, log_scale=True),
+        Param("alpha", -1.0, 5.0),
+        Param("d", -5.0, 5.0),
+        Param("x_b", 1e-30, 1e60, log_scale=True),
+        Param("s", 1e-2, 1e2, log_scale=True),
+    ),
+    log_model=_bnsl_log,
+    guess=_bnsl_guess,
+    description="Broken power law with one smooth break at x_b: the exponent moves from alpha to alpha + d.",
+)
+
+
+LAWS: dict[str, Law] = {law.name: law for law in (STEP_POWER, POWER, CHINCHILLA, BNSL)}
+
+
+def get_law(law: str | Law) -> Law:
+    """A registered law by name, a Law as given, or an expression in x (see expression_law)."""
+    if isinstance(law, Law):
+        return law
+    if not isinstance(law, str) or not law.strip():
+        raise UnknownLawError(f"expected a law name or expression, got {law!r}", field="law")
+    if law in LAWS:
+        return LAWS[law]
+    if law.isidentifier():
+        known = ", ".join(sorted(LAWS))
+        raise UnknownLawError(f"unknown law {law!r}; known laws: {known} (or an expression in x)", field="law")
+    from fitting.expression import expression_law
+
+    return expression_law(law)

@@ -1,0 +1,38 @@
+"""Small vectorised linear algebra used by the starting-value guesses."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+
+def nonneg_linear_fit(basis: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per curve, the non-negative coefficients c minimising sum_m w (y - basis @ c)^2.
+
+    basis (b, m, K), y (b, m), mask (b, m) -> c (b, K). The weight w = mask / y^2 makes the
+    squared error relative, which approximates the log-space residual the fits use. K is small
+    (<= 3), so the exact non-negative solution is found by trying every active set.
+    """
+    basis = np.broadcast_to(basis, y.shape + basis.shape[-1:])
+    k = basis.shape[-1]
+    w = mask / np.where(mask > 0, y, 1.0) ** 2
+    gram = np.einsum("bmk,bm,bml->bkl", basis, w, basis)  # (b, K, K)
+    rhs = np.einsum("bmk,bm,bm->bk", basis, w, y)  # (b, K)
+    yy = np.einsum("bm,bm,bm->b", y, w, y)
+
+    best_cost = np.full(len(y), np.inf)
+    best = np.zeros((len(y), k))
+    for size in range(1, k + 1):
+        for subset in combinations(range(k), size):
+            idx = np.array(subset)
+            g = gram[:, idx[:, None], idx[None, :]]
+            ridge = 1e-12 * np.trace(g, axis1=1, axis2=2)[:, None, None] * np.eye(size) + 1e-300
+            c = np.linalg.solve(g + ridge, rhs[:, idx][..., None])[..., 0]
+            full = np.zeros((len(y), k))
+            full[:, idx] = c
+            cost = yy - 2 * np.einsum("bk,bk->b", full, rhs) + np.einsum("bk,bkl,bl->b", full, gram, full)
+            better = np.all(c >= 0, axis=1) & (cost < best_cost)
+            best_cost = np.where(better, cost, best_cost)
+            best = np.where(better[:, None], full, best)
+    return best

@@ -1,0 +1,111 @@
+"""Typed results of fits and comparisons."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+
+class FitStatus(StrEnum):
+    CONVERGED = "converged"
+    NOT_CONVERGED = "not_converged"
+    UNIDENTIFIABLE = "unidentifiable"
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """One fitted curve. Non-convergence is a `status`, never an exception.
+
+    r2 and rmse are computed on log L (rmse is then a relative error). `ci` holds 95 %
+    intervals: percentile intervals of `samples` when bootstrapped (ci_method "bootstrap"),
+    otherwise Wald intervals from the covariance (on log scale for positive, log-fitted
+    parameters). `samples` (n_boot, P) follows `law`'s parameter order; joint fits share rows.
+    """
+
+    law: str
+    params: Mapping[str, float]
+    stderr: Mapping[str, float]
+    ci: Mapping[str, tuple[float, float]]
+    r2: float
+    rmse: float
+    n_points: int
+    x_range: tuple[float, float]
+    status: FitStatus
+    message: str = ""
+    nfev: int = 0
+    method: str = "robust"
+    loss_fn: str = "huber"
+    ci_method: str = "wald"
+    correlations: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    fixed: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+    samples: np.ndarray | None = None
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        return self.status is FitStatus.CONVERGED
+
+    def sample_params(self) -> list[dict[str, float]]:
+        """Bootstrap samples as parameter mappings (empty without bootstrap)."""
+        if self.samples is None:
+            return []
+        names = list(self.params)
+        return [dict(zip(names, row.tolist(), strict=True)) for row in self.samples]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form (samples left out)."""
+        return {
+            "law": self.law,
+            "params": dict(self.params),
+            "stderr": dict(self.stderr),
+            "ci": {k: list(v) for k, v in self.ci.items()},
+            "r2": self.r2,
+            "rmse": self.rmse,
+            "n_points": self.n_points,
+            "x_range": list(self.x_range),
+            "status": self.status.value,
+            "message": self.message,
+            "nfev": self.nfev,
+            "method": self.method,
+            "loss_fn": self.loss_fn,
+            "ci_method": self.ci_method,
+            "fixed": list(self.fixed),
+            "shared": list(self.shared),
+            "n_bootstrap": 0 if self.samples is None else len(self.samples),
+            "extra": dict(self.extra),
+        }
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its 95 % interval; low/high are NaN when no bootstrap samples exist."""
+
+    value: float
+    low: float = math.nan
+    high: float = math.nan
+
+    @property
+    def has_interval(self) -> bool:
+        return not (math.isnan(self.low) or math.isnan(self.high))
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".3g"
+        if not self.has_interval:
+            return format(self.value, spec)
+        return f"{self.value:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
+
+
+def estimate_from(value: float, samples: np.ndarray | None) -> Estimate:
+    """Point value with the 2.5/97.5 percentiles of finite samples (when there are any)."""
+    if samples is None:
+        return Estimate(float(value))
+    finite = samples[np.isfinite(samples)]
+    if finite.size < 2:
+        return Estimate(float(value))
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return Estimate(float(value), float(low), float(high))

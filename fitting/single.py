@@ -1,0 +1,89 @@
+"""fit_curve: one curve, multi-start robust fit refined by lmfit's Minimizer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lmfit
+import numpy as np
+
+from fitting.engine import Problem, Solution, robust_cost
+from fitting.laws import Law
+from fitting.options import check_options, resolve_law
+from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
+from fitting.result import FitResult
+from fitting.validation import check_fixed, is_constant, prepare_curve
+
+
+def fit_curve(
+    x: Any,
+    loss: Any,
+    law: str | Law = "step_power",
+    *,
+    x_min: float | None = None,
+    x_max: float | None = None,
+    fixed: Mapping[str, float] | None = None,
+    loss_fn: str = "huber",
+    delta: float = 1e-3,
+    bootstrap: int = 0,
+    seed: int = 0,
+    method: str = "robust",
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    starts: Mapping[str, float] | None = None,
+) -> FitResult:
+    """Fit `law` to one curve in log-loss space.
+
+    x: steps (array-like) or, for multi-input laws, a mapping/DataFrame of input -> array.
+    loss: losses (> 0). Points with x_min <= x <= x_max are used. `fixed` pins parameters.
+    loss_fn: "huber" (default), "linear", "soft_l1" or "cauchy" on log residuals, with scale delta.
+    bootstrap: number of residual-bootstrap resamples for percentile intervals (0: Wald).
+    method: "robust" (multi-start + lmfit refinement) or "paper" (grid over t0, L0 and
+    log-linear regression, step_power only). bounds/starts: for expression laws.
+    """
+    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method)
+    the_law = resolve_law(law, bounds, starts)
+    pinned = check_fixed(the_law, fixed)
+    n_free = len(the_law.params) - len(pinned)
+    data = prepare_curve(x, loss, the_law, x_min=x_min, x_max=x_max, n_free=n_free)
+    if method == "paper":
+        from fitting.paper import fit_paper
+
+        return fit_paper([data], the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed)[0]
+    if is_constant(data.loss):
+        return constant_result(the_law, data, method, loss_fn)
+    inputs, loss_arr, mask = pad(the_law, [data])
+    problem = row_problem(the_law, inputs, loss_arr, mask, pinned)
+    solution = refine_with_lmfit(problem, solve_rows(problem, pinned, loss_fn, delta), loss_fn, delta)
+    rng = np.random.default_rng(seed)
+    return results_for_rows(problem, solution, [data], pinned, loss_fn, delta, bootstrap, rng)[0]
+
+
+def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta: float) -> Solution:
+    """Polish the best start with lmfit's Minimizer (scipy least_squares, same robust loss).
+
+    The lmfit result replaces the engine's only if its robust cost is not higher.
+    """
+    params = lmfit.Parameters()
+    names = []
+    lower, upper = problem.bounds()
+    theta = solution.theta[0]
+    for j, p in enumerate(problem.column_params):
+        name = f"log_{p.name}" if p.log_scale else p.name
+        names.append(name)
+        params.add(name, value=float(theta[j]), min=float(lower[j]), max=float(upper[j]), vary=bool(problem.free[j]))
+    if not any(problem.free):
+        return solution
+
+    def residual(ps: lmfit.Parameters) -> np.ndarray:
+        vec = np.array([ps[n].value for n in names])[None, :]
+        return problem.residuals(vec)[0]
+
+    fit = lmfit.minimize(residual, params, method="least_squares", loss=loss_fn, f_scale=delta, x_scale="jac")
+    refined = np.array([fit.params[n].value for n in names])[None, :]
+    r = problem.residuals(refined)
+    cost = robust_cost(r, problem.mask, loss_fn, delta)
+    nfev = solution.nfev + int(fit.nfev)
+    if np.all(np.isfinite(cost)) and cost[0] <= solution.cost[0] * (1 + 1e-12):
+        return Solution(refined, r, cost, solution.converged | bool(fit.success), nfev)
+    return Solution(solution.theta, solution.residuals, solution.cost, solution.converged, nfev)

@@ -1,0 +1,149 @@
+"""Input checks: every error names the field and the first bad index."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fitting.errors import FitImpossibleError, InvalidInputError
+from fitting.laws import Law
+
+
+@dataclass(frozen=True, eq=False)
+class CurveData:
+    """A validated curve restricted to the fitting range: 1-D float arrays of equal length."""
+
+    inputs: dict[str, np.ndarray]
+    loss: np.ndarray
+
+    @property
+    def n_points(self) -> int:
+        return len(self.loss)
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        first = next(iter(self.inputs.values()))
+        return float(first.min()), float(first.max())
+
+
+def as_float_array(values: Any, field: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"must be numbers ({exc})", field=field) from exc
+    if arr.ndim != 1:
+        raise InvalidInputError(f"must be one-dimensional, got shape {arr.shape}", field=field)
+    return arr
+
+
+def first_index(bad: np.ndarray) -> int:
+    return int(np.flatnonzero(bad)[0])
+
+
+def check_finite(arr: np.ndarray, field: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = first_index(bad)
+        raise InvalidInputError(f"must be finite, got {arr[i]}", field=field, index=i)
+
+
+def check_positive(arr: np.ndarray, field: str, why: str) -> None:
+    bad = arr <= 0
+    if bad.any():
+        i = first_index(bad)
+        raise InvalidInputError(f"must be > 0 ({why}), got {arr[i]}", field=field, index=i)
+
+
+def check_range(x_min: float | None, x_max: float | None) -> None:
+    for name, v in (("x_min", x_min), ("x_max", x_max)):
+        if v is not None and not np.isfinite(v):
+            raise InvalidInputError(f"must be finite, got {v}", field=name)
+    if x_min is not None and x_max is not None and x_min >= x_max:
+        raise InvalidInputError(f"x_min ({x_min}) must be below x_max ({x_max})", field="x_min")
+
+
+def prepare_curve(
+    x: Any,
+    loss: Any,
+    law: Law,
+    *,
+    x_min: float | None = None,
+    x_max: float | None = None,
+    n_free: int | None = None,
+    prefix: str = "",
+) -> CurveData:
+    """Validate one curve and keep x_min <= x <= x_max (inclusive, on the law's first input)."""
+    loss_arr = as_float_array(loss, f"{prefix}loss")
+    if loss_arr.size == 0:
+        raise InvalidInputError("curve is empty", field=f"{prefix}loss")
+    inputs = _prepare_inputs(x, law, prefix)
+    for name, arr in inputs.items():
+        field = f"{prefix}x" if len(law.inputs) == 1 else f"{prefix}x.{name}"
+        if arr.size != loss_arr.size:
+            raise InvalidInputError(f"has {arr.size} points but loss has {loss_arr.size}", field=field)
+        check_finite(arr, field)
+        check_positive(arr, field, "the law takes logs of its inputs")
+    check_finite(loss_arr, f"{prefix}loss")
+    check_positive(loss_arr, f"{prefix}loss", "fits are made on log loss")
+    if len(law.inputs) == 1:
+        xs = inputs[law.inputs[0]]
+        bad = np.diff(xs) <= 0
+        if bad.any():
+            i = first_index(bad) + 1
+            raise InvalidInputError(
+                f"must be strictly increasing, got {xs[i]} after {xs[i - 1]}", field=f"{prefix}x", index=i
+            )
+    check_range(x_min, x_max)
+    if (x_min is not None or x_max is not None) and len(law.inputs) > 1:
+        raise InvalidInputError("a fitting range applies to single-input laws only", field="x_min")
+    keep = np.ones(loss_arr.size, dtype=bool)
+    first = inputs[law.inputs[0]]
+    if x_min is not None:
+        keep &= first >= x_min
+    if x_max is not None:
+        keep &= first <= x_max
+    needed = (len(law.params) if n_free is None else n_free) + 1
+    if keep.sum() < needed:
+        raise FitImpossibleError(
+            f"{int(keep.sum())} points in range but law {law.name} needs at least {needed}",
+            field=f"{prefix}loss",
+        )
+    return CurveData({k: v[keep] for k, v in inputs.items()}, loss_arr[keep])
+
+
+def _prepare_inputs(x: Any, law: Law, prefix: str) -> dict[str, np.ndarray]:
+    if isinstance(x, Mapping) or hasattr(x, "columns"):
+        keys = list(x.keys()) if isinstance(x, Mapping) else list(x.columns)
+        missing = [name for name in law.inputs if name not in keys]
+        if missing:
+            raise InvalidInputError(
+                f"missing input {missing[0]!r} of law {law.name} (inputs: {', '.join(law.inputs)})",
+                field=f"{prefix}x.{missing[0]}",
+            )
+        return {name: as_float_array(x[name], f"{prefix}x.{name}") for name in law.inputs}
+    if len(law.inputs) > 1:
+        raise InvalidInputError(
+            f"law {law.name} takes inputs {', '.join(law.inputs)}: pass a mapping or DataFrame",
+            field=f"{prefix}x",
+        )
+    return {law.inputs[0]: as_float_array(x, f"{prefix}x")}
+
+
+def check_fixed(law: Law, fixed: Mapping[str, float] | None) -> dict[str, float]:
+    fixed = dict(fixed or {})
+    for name, value in fixed.items():
+        if name not in law.param_names:
+            raise InvalidInputError(
+                f"{name!r} is not a parameter of {law.name} ({', '.join(law.param_names)})", field="fixed"
+            )
+        p = law.param(name)
+        if not np.isfinite(value) or not p.lower <= value <= p.upper:
+            raise InvalidInputError(f"{value} is outside [{p.lower}, {p.upper}]", field=f"fixed.{name}")
+    return {k: float(v) for k, v in fixed.items()}
+
+
+def is_constant(loss: np.ndarray) -> bool:
+    return bool(np.ptp(loss) <= 1e-12 * np.abs(loss).max())

@@ -1,0 +1,1 @@
+"""trainers: filled in by a later issue."""
