@@ -4,6 +4,15 @@ Pure numpy/scipy/lmfit; no torch, grpc, storage or environment.
 """
 
 from fitting.batch import fit_batch
+from fitting.compare import (
+    CoefficientImprovement,
+    acceleration_ratio,
+    acceleration_ratio_empirical,
+    coefficient_improvement,
+    speedup_at_loss,
+    steps_to_loss,
+)
+from fitting.compression import CR_UNITS, auc, compression_ratio
 from fitting.errors import (
     AlreadyExistsError,
     FitImpossibleError,
@@ -14,13 +23,17 @@ from fitting.errors import (
     UnknownLawError,
 )
 from fitting.expression import expression_law
+from fitting.joint import fit_joint
 from fitting.laws import LAWS, Law, Param, get_law
+from fitting.learning_law import SimStatistics, sim_statistics, well_learned_share
 from fitting.result import Estimate, FitResult, FitStatus
 from fitting.single import fit_curve
 
 __all__ = [
+    "CR_UNITS",
     "LAWS",
     "AlreadyExistsError",
+    "CoefficientImprovement",
     "Estimate",
     "FitImpossibleError",
     "FitResult",
@@ -31,9 +44,20 @@ __all__ = [
     "NotFoundError",
     "Param",
     "ScalingLawError",
+    "SimStatistics",
     "UnknownLawError",
+    "acceleration_ratio",
+    "acceleration_ratio_empirical",
+    "auc",
+    "coefficient_improvement",
+    "compression_ratio",
     "expression_law",
     "fit_batch",
     "fit_curve",
+    "fit_joint",
     "get_law",
+    "sim_statistics",
+    "speedup_at_loss",
+    "steps_to_loss",
+    "well_learned_share",
 ]

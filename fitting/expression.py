@@ -43,9 +43,13 @@ def expression_law(
     base = np.array([_start_inside(starts.get(p.name, 1.0), p) for p in params])
 
     def log_model(inputs: Arrays, p: Arrays) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            value = model.func(x=inputs["x"], **p)
-            return np.log(np.asarray(value, dtype=float))
+        shape = np.broadcast(inputs["x"], *p.values()).shape
+        try:
+            with np.errstate(all="ignore"):
+                value = np.asarray(model.func(x=inputs["x"], **p), dtype=float)
+                return np.broadcast_to(np.log(value), shape)
+        except Exception:  # the interpreter's own errors (bad call, overflow): no value here
+            return np.full(shape, np.nan)
 
     def guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
         # The user's start and deterministic log-uniform perturbations of it, kept inside bounds.
@@ -81,6 +85,15 @@ def _parse(expr: str) -> ExpressionModel:
         raise UnknownLawError(f"cannot parse expression {expr!r}: {msg}", field="law")
     if not model.param_names:
         raise UnknownLawError(f"expression {expr!r} has no parameters", field="law")
+    private = [n for n in model.param_names if n.startswith("_")]
+    if private:
+        raise UnknownLawError(f"parameter names may not start with '_': {private[0]!r}", field="law")
+    try:  # a trial evaluation catches calls of parameters, unknown functions and the like
+        trial = np.asarray(model.func(x=np.array([1.0, 2.0]), **dict.fromkeys(model.param_names, 1.0)), dtype=float)
+    except Exception as exc:
+        raise UnknownLawError(f"cannot evaluate expression {expr!r}: {exc}", field="law") from exc
+    if trial.shape not in ((), (2,)):
+        raise UnknownLawError(f"expression {expr!r} does not give one value per x", field="law")
     return model
 
 

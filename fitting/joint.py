@@ -1,0 +1,161 @@
+"""fit_joint: several curves fitted together with some parameters shared (the paper shares L0)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fitting.engine import Problem, covariance, solve
+from fitting.errors import InvalidInputError
+from fitting.laws import Law
+from fitting.options import check_options, resolve_law
+from fitting.pipeline import (
+    FTOL,
+    best_start,
+    bootstrap_rows,
+    build_result,
+    constant_result,
+    pad,
+    row_problem,
+    solve_rows,
+    with_logs,
+)
+from fitting.result import FitResult
+from fitting.validation import CurveData, check_fixed, is_constant, prepare_curve
+
+
+def fit_joint(
+    curves: Sequence[tuple[Any, Any]],
+    law: str | Law = "step_power",
+    *,
+    shared: Sequence[str] = ("L0",),
+    x_min: float | None = None,
+    x_max: float | None = None,
+    fixed: Mapping[str, float] | None = None,
+    loss_fn: str = "huber",
+    delta: float = 1e-3,
+    bootstrap: int = 0,
+    seed: int = 0,
+    method: str = "robust",
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    starts: Mapping[str, float] | None = None,
+) -> list[FitResult]:
+    """Fit all curves at once with the `shared` parameters common to every curve.
+
+    Returns one FitResult per curve (input order); shared parameters have the same value,
+    interval and bootstrap samples in each, and samples are paired across curves (row i of
+    every result comes from the same resample), so ratios between curves get honest intervals.
+    A constant curve gets status unidentifiable and is left out of the joint fit.
+    """
+    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method)
+    the_law = resolve_law(law, bounds, starts)
+    pinned = check_fixed(the_law, fixed)
+    shared_names = tuple(shared)
+    for name in shared_names:
+        if name not in the_law.param_names:
+            raise InvalidInputError(
+                f"{name!r} is not a parameter of {the_law.name} ({', '.join(the_law.param_names)})", field="shared"
+            )
+    if len(curves) == 0:
+        raise InvalidInputError("no curves given", field="curves")
+    n_free = len(the_law.params) - len(pinned)
+    data = [
+        prepare_curve(x, loss, the_law, x_min=x_min, x_max=x_max, n_free=n_free, prefix=f"curves[{i}].")
+        for i, (x, loss) in enumerate(curves)
+    ]
+    if method == "paper":
+        from fitting.paper import fit_paper
+
+        return fit_paper(data, the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed, shared=shared_names)
+    results: list[FitResult | None] = [None] * len(data)
+    members = []
+    for i, d in enumerate(data):
+        if is_constant(d.loss):
+            results[i] = constant_result(the_law, d, method, loss_fn)
+        else:
+            members.append(i)
+    if members:
+        fitted = _fit_members(the_law, [data[i] for i in members], shared_names, pinned, loss_fn, delta, bootstrap, seed)
+        for i, res in zip(members, fitted, strict=True):
+            results[i] = res
+    return [r for r in results if r is not None]
+
+
+def joint_problem(law: Law, data: Sequence[CurveData], shared: tuple[str, ...], fixed: Mapping[str, float]) -> Problem:
+    """All points in one row; shared parameters get one column, the others one per curve."""
+    group = np.concatenate([np.full(d.n_points, g) for g, d in enumerate(data)])
+    inputs = {name: np.concatenate([d.inputs[name] for d in data])[None, :] for name in law.inputs}
+    log_loss = np.log(np.concatenate([d.loss for d in data]))[None, :]
+    columns, free, col = {}, [], 0
+    for p in law.params:
+        if p.name in shared or p.name in fixed:
+            columns[p.name] = np.full(len(data), col)
+            free.append(p.name not in fixed)
+            col += 1
+        else:
+            columns[p.name] = np.arange(col, col + len(data))
+            free.extend([True] * len(data))
+            col += len(data)
+    return Problem(
+        law=law,
+        inputs=with_logs(inputs),
+        log_loss=log_loss,
+        mask=np.ones_like(log_loss),
+        columns=columns,
+        free=np.array(free),
+        group=group,
+    )
+
+
+def _fit_members(
+    law: Law,
+    data: list[CurveData],
+    shared: tuple[str, ...],
+    fixed: dict[str, float],
+    loss_fn: str,
+    delta: float,
+    bootstrap: int,
+    seed: int,
+) -> list[FitResult]:
+    # Each curve alone first: its parameters start the joint fit.
+    inputs, loss, mask = pad(law, data)
+    alone = solve_rows(row_problem(law, inputs, loss, mask, fixed), fixed, loss_fn, delta).theta  # (G, P)
+    problem = joint_problem(law, data, shared, fixed)
+    starts = []
+    for candidate in list(alone) + [np.median(alone, axis=0)]:  # shared value: each curve's, or the median
+        theta = np.empty(problem.n_columns)
+        for j, p in enumerate(law.params):
+            cols = problem.columns[p.name]
+            theta[cols] = candidate[j] if p.name in shared or p.name in fixed else alone[:, j]
+        starts.append(theta[None, :])
+    solution = solve(problem, best_start(problem, np.stack(starts), loss_fn, delta), loss_fn=loss_fn, delta=delta, ftol=FTOL)
+    cov = covariance(problem, solution, loss_fn=loss_fn, delta=delta)[0]
+    samples = None
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        samples = bootstrap_rows(problem, solution, 0, bootstrap, rng, loss_fn, delta, groups=problem.group)
+    out = []
+    for g, d in enumerate(data):
+        cols = np.array([problem.columns[p.name][g] for p in law.params])
+        points = problem.group == g
+        out.append(
+            build_result(
+                law,
+                solution.theta[0, cols],
+                cov[np.ix_(cols, cols)],
+                solution.residuals[0, points],
+                problem.log_loss[0, points],
+                n_points=d.n_points,
+                x_range=d.x_range,
+                converged=bool(solution.converged[0]),
+                nfev=int(solution.nfev[0]),
+                free=problem.free[cols],
+                loss_fn=loss_fn,
+                fixed=fixed,
+                samples=None if samples is None else samples[:, cols],
+                shared=shared,
+            )
+        )
+    return out

@@ -1,0 +1,86 @@
+"""Learning-Law statistics (PAPER.md section 3), pure numpy.
+
+CT[t, n] = grad L_test(theta_t) . grad l(x_n, theta_t) is the contribution of example n at
+step t (trainers compute it); gamma[t, n] is the policy's weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fitting.errors import InvalidInputError
+
+
+@dataclass(frozen=True, eq=False)
+class SimStatistics:
+    """SIM_t = CTbar_t / s_t per step, its mean SIM, and how the policy treats CT <= 0 examples.
+
+    ct_bar (T,): sum_n gamma CT; ct_std (T,): std of CT over gamma > 0 (ddof 1);
+    n_active (T,): examples with gamma > zero_tol; sim_t is NaN where n_active < 2 or s_t = 0.
+    zero_weight_fraction: share of (t, n) with CT <= 0 that get gamma <= zero_tol (-> 1 at optimum).
+    """
+
+    sim_t: np.ndarray
+    sim: float
+    zero_weight_fraction: float
+    ct_bar: np.ndarray
+    ct_std: np.ndarray
+    n_active: np.ndarray
+
+
+def _matrices(ct: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
+    c = np.asarray(ct, dtype=float)
+    g = np.asarray(gamma, dtype=float)
+    if c.ndim != 2:
+        raise InvalidInputError(f"must be a (T, N) matrix, got shape {c.shape}", field="ct")
+    if g.shape != c.shape:
+        raise InvalidInputError(f"shape {g.shape} differs from ct's {c.shape}", field="gamma")
+    for arr, name in ((c, "ct"), (g, "gamma")):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise InvalidInputError("must be finite", field=name, index=int(np.flatnonzero(bad.ravel())[0]))
+    if (g < 0).any():
+        raise InvalidInputError("weights must be >= 0", field="gamma", index=int(np.flatnonzero((g < 0).ravel())[0]))
+    return c, g
+
+
+def sim_statistics(ct: Any, gamma: Any, *, zero_tol: float = 0.0) -> SimStatistics:
+    """SIM and the zero-weight fraction of PAPER.md section 3 from CT and gamma, both (T, N)."""
+    c, g = _matrices(ct, gamma)
+    active = g > zero_tol
+    n_active = active.sum(axis=1)
+    ct_bar = (g * c).sum(axis=1)
+    count = np.maximum(n_active, 1)
+    mean_active = np.where(active, c, 0.0).sum(axis=1) / count
+    ss = np.where(active, (c - mean_active[:, None]) ** 2, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ct_std = np.where(n_active >= 2, np.sqrt(ss / np.maximum(n_active - 1, 1)), np.nan)
+        sim_t = np.where(ct_std > 0, ct_bar / ct_std, np.nan)
+    nonpositive = c <= 0
+    zero_fraction = float((nonpositive & ~active).sum() / nonpositive.sum()) if nonpositive.any() else float("nan")
+    finite = sim_t[np.isfinite(sim_t)]
+    return SimStatistics(
+        sim_t=sim_t,
+        sim=float(finite.mean()) if finite.size else float("nan"),
+        zero_weight_fraction=zero_fraction,
+        ct_bar=ct_bar,
+        ct_std=ct_std,
+        n_active=n_active,
+    )
+
+
+def well_learned_share(train_loss: Any, gamma: Any, *, loss_tol: float = 1e-6, ratio: float = 0.2) -> float:
+    """Share of well-learned (t, n) (train loss < loss_tol) with gamma < ratio * max_n gamma[t].
+
+    The perceptron check of PAPER.md section 3 (the paper reports > 90 %). NaN when no example
+    is well learned.
+    """
+    loss, g = _matrices(train_loss, gamma)
+    learned = loss < loss_tol
+    if not learned.any():
+        return float("nan")
+    small = g < ratio * g.max(axis=1, keepdims=True)
+    return float((learned & small).sum() / learned.sum())
