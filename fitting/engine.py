@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.special import ndtr
 
 from fitting.laws import Law, Param
 
@@ -45,16 +46,25 @@ def robust_weight(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
     return 1.0 / (1.0 + u2)
 
 
-def robust_psi_prime(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
-    """d psi / d r, used by Huber's covariance of an M-estimator."""
+def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+    """Per row, the mean of d psi / d r over valid points (Huber's covariance needs it).
+
+    For the Huber loss psi' is the indicator |r| <= delta; its raw mean counts a handful of
+    inliers and jumps as points cross the radius, so it is smoothed with a Gaussian kernel
+    of Silverman's bandwidth (from the MAD of the residuals).
+    """
+    n = np.maximum(valid.sum(axis=1), 1)
     if loss_fn == "linear":
-        return np.ones_like(r)
+        return np.ones(len(r))
     if loss_fn == "huber":
-        return (np.abs(r) <= delta).astype(float)
+        masked = np.where(valid, np.abs(r), np.nan)
+        sigma = 1.4826 * np.nanmedian(masked, axis=1, keepdims=True)
+        h = np.maximum(1.06 * sigma * n[:, None] ** -0.2, 1e-3 * delta)
+        inside = ndtr((delta - r) / h) - ndtr((-delta - r) / h)
+        return (inside * valid).sum(axis=1) / n
     u2 = (r / delta) ** 2
-    if loss_fn == "soft_l1":
-        return (1.0 + u2) ** -1.5
-    return (1.0 - u2) / (1.0 + u2) ** 2
+    dpsi = (1.0 + u2) ** -1.5 if loss_fn == "soft_l1" else (1.0 - u2) / (1.0 + u2) ** 2
+    return (dpsi * valid).sum(axis=1) / n
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,19 +219,22 @@ def solve(
         grad = np.einsum("amp,am->ap", jw, ra)
         diag = np.diagonal(normal, axis1=1, axis2=2)
         scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
-        scale[:, ~problem.free] = 1.0
+        # Columns held this step: fixed ones, and those on a bound that descent would push past
+        # (active set; clipping such a step instead would stall the other parameters).
+        here = theta[active]
+        held = ~problem.free[None, :] | ((here <= lower) & (grad > 0)) | ((here >= upper) & (grad < 0))
+        scale = np.where(held, 1.0, scale)
         damped = normal + (lam[active, None] * scale)[:, :, None] * eye
-        damped[:, ~problem.free, :] = 0.0
-        damped[:, :, ~problem.free] = 0.0
-        damped[:, ~problem.free, ~problem.free] = 1.0
-        grad[:, ~problem.free] = 0.0
+        keep = ~held
+        damped = damped * (keep[:, :, None] & keep[:, None, :]) + held[:, :, None] * eye
+        grad = np.where(held, 0.0, grad)
         try:
             step = np.linalg.solve(damped, -grad[..., None])[..., 0]
         except np.linalg.LinAlgError:
             step = -grad / (scale * (1.0 + lam[active, None]))
         step = np.where(np.isfinite(step), step, 0.0)
-        trial = np.clip(theta[active] + step, lower, upper)
-        trial[:, ~problem.free] = theta[active][:, ~problem.free]
+        trial = np.clip(here + step, lower, upper)
+        trial = np.where(held, here, trial)
         r_trial, jac_trial = sub.residuals_and_jacobian(trial)
         cost_trial = robust_cost(r_trial, sub.mask, loss_fn, delta)
         nfev[active] += 1
@@ -236,8 +249,12 @@ def solve(
             r[won] = r_trial[improved]
             cost[won] = cost_trial[improved]
             jac[won] = jac_trial[improved]
+        lam_used = lam[active].copy()
         lam[active] = np.where(improved, np.maximum(lam[active] * 0.1, 1e-12), lam[active] * 10.0)
-        done = (improved & ((gain < ftol) | (moved <= xtol * (size + xtol)))) | (lam[active] > 1e12)
+        # a small gain only means convergence for a nearly undamped (Gauss-Newton) step: heavily
+        # damped steps crawl along curved valleys with small gains far from the optimum
+        undamped = lam_used <= 1e-2
+        done = (improved & undamped & ((gain < ftol) | (moved <= xtol * (size + xtol)))) | (lam[active] > 1e12)
         done |= cost[active] <= 1e-30
         converged[active[done]] = True
         active = active[~done]
@@ -258,9 +275,7 @@ def covariance(
     n = valid.sum(axis=1)
     p = int(problem.free.sum())
     psi = robust_weight(r, loss_fn, delta) * r * valid
-    dpsi = robust_psi_prime(r, loss_fn, delta) * valid
-    mean_dpsi = dpsi.sum(axis=1) / np.maximum(n, 1)
-    mean_dpsi = np.maximum(mean_dpsi, 1.0 / np.maximum(n, 1))  # at least one inlier's worth
+    mean_dpsi = np.maximum(mean_psi_prime(r, valid, loss_fn, delta), 1.0 / np.maximum(n, 1))
     s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
     jf = jac[:, :, problem.free]
     normal = np.swapaxes(jf, 1, 2) @ jf

@@ -223,11 +223,12 @@ def build_result(
                 ci[p.name] = (float(low), float(high))
         ci_method = "bootstrap"
     sd = np.sqrt(np.abs(var))
-    corr = {
-        a: {b: float(cov[i, k] / (sd[i] * sd[k])) for k, b in enumerate(names) if k != i and free[k]}
-        for i, a in enumerate(names)
-        if free[i]
-    }
+    with np.errstate(invalid="ignore", divide="ignore"):  # exact fits have zero spread
+        corr = {
+            a: {b: float(cov[i, k] / (sd[i] * sd[k])) for k, b in enumerate(names) if k != i and free[k]}
+            for i, a in enumerate(names)
+            if free[i]
+        }
     ss_res = float((residuals**2).sum())
     ss_tot = float(((log_loss - log_loss.mean()) ** 2).sum())
     status, message = _status(law, theta, var, free, converged)

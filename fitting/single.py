@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,7 +80,10 @@ def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta:
         vec = np.array([ps[n].value for n in names])[None, :]
         return problem.residuals(vec)[0]
 
-    fit = lmfit.minimize(residual, params, method="least_squares", loss=loss_fn, f_scale=delta, x_scale="jac")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # lmfit's own covariance is not used (see engine.covariance); its warnings are noise here
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = lmfit.minimize(residual, params, method="least_squares", loss=loss_fn, f_scale=delta, x_scale="jac")
     refined = np.array([fit.params[n].value for n in names])[None, :]
     r = problem.residuals(refined)
     cost = robust_cost(r, problem.mask, loss_fn, delta)
