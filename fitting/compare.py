@@ -103,7 +103,9 @@ def _loss_at(side_law: Law, params: Mapping[str, np.ndarray], x: float) -> np.nd
     return np.exp(side_law.log_model({name: np.asarray(x), "log_" + name: np.log(np.asarray(x))}, params))
 
 
-def _ar_values(base: _Side, cand: _Side, pb: Mapping[str, np.ndarray], pc: Mapping[str, np.ndarray], horizon: float) -> np.ndarray:
+def _ar_values(
+    base: _Side, cand: _Side, pb: Mapping[str, np.ndarray], pc: Mapping[str, np.ndarray], horizon: float
+) -> np.ndarray:
     both_step = base.law.name == cand.law.name == "step_power"
     if both_step and np.allclose(pb["L0"], pc["L0"], rtol=1e-12, atol=0.0):
         r = pb["beta"] / pc["beta"]  # closed form with shared L0
@@ -189,7 +191,9 @@ def acceleration_ratio_empirical(x1: Any, loss1: Any, x2: Any, loss2: Any, horiz
             raise InvalidInputError("must be positive and strictly increasing", field=nx, index=i)
     horizon = _check_horizon(horizon)
     if not a1[0] <= horizon <= a1[-1]:
-        raise InvalidInputError(f"{horizon} is outside the baseline's measured range [{a1[0]}, {a1[-1]}]", field="horizon")
+        raise InvalidInputError(
+            f"{horizon} is outside the baseline's measured range [{a1[0]}, {a1[-1]}]", field="horizon"
+        )
     target = float(np.interp(np.log(horizon), np.log(a1), l1))
     reached = np.flatnonzero(l2 <= target)
     if reached.size == 0:

@@ -261,9 +261,7 @@ def solve(
     return Solution(theta=theta, residuals=r, cost=cost, converged=converged, nfev=nfev)
 
 
-def covariance(
-    problem: Problem, solution: Solution, *, loss_fn: str, delta: float
-) -> np.ndarray:
+def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: float) -> np.ndarray:
     """Huber's asymptotic covariance of an M-estimator, per row: (P, P) internal units.
 
     cov = [sum psi^2 / (n - p)] / mean(psi')^2 * (J^T J)^-1. For the linear loss this is the

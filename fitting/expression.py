@@ -33,7 +33,9 @@ def expression_law(
     starts = dict(starts or {})
     for key in list(bounds) + list(starts):
         if key not in names:
-            raise InvalidInputError(f"{key!r} is not a parameter of {expr!r} (parameters: {', '.join(names)})", field="bounds")
+            raise InvalidInputError(
+                f"{key!r} is not a parameter of {expr!r} (parameters: {', '.join(names)})", field="bounds"
+            )
     params = []
     for name in names:
         lo, hi = bounds.get(name, _DEFAULT_BOUNDS)

@@ -77,7 +77,9 @@ def fit_joint(
         else:
             members.append(i)
     if members:
-        fitted = _fit_members(the_law, [data[i] for i in members], shared_names, pinned, loss_fn, delta, bootstrap, seed)
+        fitted = _fit_members(
+            the_law, [data[i] for i in members], shared_names, pinned, loss_fn, delta, bootstrap, seed
+        )
         for i, res in zip(members, fitted, strict=True):
             results[i] = res
     return [r for r in results if r is not None]
@@ -124,13 +126,15 @@ def _fit_members(
     alone = solve_rows(row_problem(law, inputs, loss, mask, fixed), fixed, loss_fn, delta).theta  # (G, P)
     problem = joint_problem(law, data, shared, fixed)
     starts = []
-    for candidate in list(alone) + [np.median(alone, axis=0)]:  # shared value: each curve's, or the median
+    for candidate in [*alone, np.median(alone, axis=0)]:  # shared value: each curve's, or the median
         theta = np.empty(problem.n_columns)
         for j, p in enumerate(law.params):
             cols = problem.columns[p.name]
             theta[cols] = candidate[j] if p.name in shared or p.name in fixed else alone[:, j]
         starts.append(theta[None, :])
-    solution = solve(problem, best_start(problem, np.stack(starts), loss_fn, delta), loss_fn=loss_fn, delta=delta, ftol=FTOL)
+    solution = solve(
+        problem, best_start(problem, np.stack(starts), loss_fn, delta), loss_fn=loss_fn, delta=delta, ftol=FTOL
+    )
     cov = covariance(problem, solution, loss_fn=loss_fn, delta=delta)[0]
     samples = None
     if bootstrap:

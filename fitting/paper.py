@@ -67,10 +67,7 @@ def _search(data: Sequence[CurveData], fixed_l0: float | None, x_min: float | No
         if min(len(y) for _, y in kept) < 3:
             continue
         top = min(float(y.min()) for _, y in kept)
-        if fixed_l0 is not None:
-            grid = np.array([fixed_l0])
-        else:
-            grid = top * np.linspace(0.0, 1.0 - 1e-4, L0_GRID)
+        grid = np.array([fixed_l0]) if fixed_l0 is not None else top * np.linspace(0.0, 1.0 - 1e-4, L0_GRID)
         score = np.mean([_correlation(lx, y, grid) for lx, y in kept], axis=0)
         if fixed_l0 is None:  # one finer pass around the best coarse value
             k = int(np.nanargmax(-score))
@@ -106,7 +103,13 @@ def _regress(lx: np.ndarray, ly: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _result(
-    d: CurveData, t0: float, l0: float, l0_fixed: bool, bootstrap: int, rng: np.random.Generator, shared: tuple[str, ...]
+    d: CurveData,
+    t0: float,
+    l0: float,
+    l0_fixed: bool,
+    bootstrap: int,
+    rng: np.random.Generator,
+    shared: tuple[str, ...],
 ) -> FitResult:
     keep = d.inputs["x"] >= t0
     x, loss = d.inputs["x"][keep], d.loss[keep]

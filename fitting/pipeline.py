@@ -116,9 +116,7 @@ def best_start(problem: Problem, starts: np.ndarray, loss_fn: str, delta: float)
     return best
 
 
-def solve_rows(
-    problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta: float
-) -> Solution:
+def solve_rows(problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta: float) -> Solution:
     """Multi-start robust fit of every row of a row problem."""
     law = problem.law
     sub = subsample(problem)
@@ -255,9 +253,7 @@ def build_result(
     )
 
 
-def _status(
-    law: Law, theta: np.ndarray, var: np.ndarray, free: np.ndarray, converged: bool
-) -> tuple[FitStatus, str]:
+def _status(law: Law, theta: np.ndarray, var: np.ndarray, free: np.ndarray, converged: bool) -> tuple[FitStatus, str]:
     undetermined = [p.name for j, p in enumerate(law.params) if free[j] and not np.isfinite(var[j])]
     if undetermined:
         return FitStatus.UNIDENTIFIABLE, f"not determined by the data: {', '.join(undetermined)}"

@@ -7,9 +7,9 @@ import pytest
 
 from fitting import FitStatus, fit_curve
 from fitting.engine import solve
+from fitting.laws import STEP_POWER
 from fitting.pipeline import pad, row_problem, to_internal
 from fitting.validation import prepare_curve
-from fitting.laws import STEP_POWER
 
 from .conftest import step_power_curve
 

@@ -1,0 +1,94 @@
+"""AUC, compression ratio and the Learning-Law statistics on hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fitting import InvalidInputError, auc, compression_ratio, sim_statistics, well_learned_share
+
+
+def test_cr_equals_hand_computed_value() -> None:
+    loss = [0.5, 0.25, 0.25]  # sum 1.0 nats over T = 3 steps
+    assert auc(loss) == 1.0
+    assert compression_ratio(loss, vocab_size=2) == pytest.approx(3.0)  # 3 * log2(2) / 1
+    assert compression_ratio(loss, vocab_size=8) == pytest.approx(9.0)  # 3 * 3 / 1
+    assert compression_ratio(loss, vocab_size=2, units="bits") == pytest.approx(3.0 * math.log(2))
+
+
+def test_token_form_weights_each_step_by_its_tokens() -> None:
+    loss = [1.0, 0.5]
+    tokens = [100, 300]
+    # M log2 V / sum B_t L_t = 400 * 1 / (100 + 150)
+    assert compression_ratio(loss, 2, per_step_tokens=tokens) == pytest.approx(400 / 250)
+    assert compression_ratio(loss, 2, per_step_tokens=64) == pytest.approx(compression_ratio(loss, 2))
+
+
+def test_sparse_curve_uses_the_integral_over_steps() -> None:
+    x = np.array([0.0, 10.0])
+    loss = np.array([2.0, 1.0])
+    assert auc(loss, x) == pytest.approx(15.0)
+    assert compression_ratio(loss, 2, x=x) == pytest.approx(10 / 15)
+
+
+def test_paper_perceptron_scale() -> None:
+    # a conventional perceptron loss of ~0.25 nats on average gives CR ~ 4 (PAPER.md section 2)
+    assert compression_ratio(np.full(2000, 0.25), 2) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "field"),
+    [
+        (([], 2), {}, "loss"),
+        (([1.0, -1.0], 2), {}, "loss"),
+        (([1.0, math.nan], 2), {}, "loss"),
+        (([1.0], 1), {}, "vocab_size"),
+        (([1.0], 2), {"units": "hartley"}, "units"),
+        (([1.0, 1.0], 2), {"per_step_tokens": [1, 0]}, "per_step_tokens"),
+        (([0.0, 0.0], 2), {}, "loss"),
+    ],
+)
+def test_compression_bad_input(args: tuple[object, ...], kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        compression_ratio(*args, **kwargs)  # type: ignore[arg-type]
+    assert err.value.field == field
+
+
+def test_sim_statistics_hand_built_case() -> None:
+    ct = np.array([[1.0, 3.0, -1.0, 2.0], [2.0, 2.0, 0.0, -5.0]])
+    gamma = np.array([[0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.5, 0.0]])
+    stats = sim_statistics(ct, gamma)
+    # step 0: CTbar = 2, active CT = [1, 3] -> std (ddof 1) = sqrt(2)
+    # step 1: CTbar = 1, active CT = [2, 2, 0] -> std = sqrt(4/3)
+    np.testing.assert_allclose(stats.ct_bar, [2.0, 1.0])
+    np.testing.assert_allclose(stats.sim_t, [2 / math.sqrt(2), 1 / math.sqrt(4 / 3)])
+    assert stats.sim == pytest.approx(np.mean(stats.sim_t))
+    # CT <= 0 at (0,2), (1,2), (1,3); gamma = 0 at (0,2) and (1,3)
+    assert stats.zero_weight_fraction == pytest.approx(2 / 3)
+    np.testing.assert_array_equal(stats.n_active, [2, 3])
+
+
+def test_sim_is_nan_where_fewer_than_two_examples_are_active() -> None:
+    stats = sim_statistics([[1.0, 2.0]], [[1.0, 0.0]])
+    assert math.isnan(stats.sim_t[0]) and math.isnan(stats.sim)
+
+
+def test_well_learned_share() -> None:
+    train_loss = np.array([[1e-8, 1e-7, 0.3, 0.5]])
+    gamma = np.array([[0.0, 0.3, 0.3, 0.4]])  # 0.2 * max = 0.08
+    assert well_learned_share(train_loss, gamma) == pytest.approx(0.5)
+    assert math.isnan(well_learned_share([[1.0]], [[1.0]]))
+
+
+def test_learning_law_bad_input() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        sim_statistics(np.ones((2, 3)), np.ones((3, 2)))
+    assert err.value.field == "gamma"
+    with pytest.raises(InvalidInputError) as err:
+        sim_statistics(np.ones((2, 3)), -np.ones((2, 3)))
+    assert err.value.field == "gamma" and err.value.index == 0
+    with pytest.raises(InvalidInputError) as err:
+        sim_statistics(np.ones(3), np.ones(3))
+    assert err.value.field == "ct"
