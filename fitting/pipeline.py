@@ -18,8 +18,8 @@ from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
 # Relative cost change at which a fit stops. IRLS converges linearly under the Huber loss;
-# 1e-7 leaves parameters within ~2 % of a standard error of the exact optimum.
-FTOL = 1e-7
+# 1e-8 leaves parameters within ~0.5 % of a standard error of the exact optimum.
+FTOL = 1e-8
 # Resamples stop earlier: their spread is many standard errors wide, so 5 % of one is noise.
 BOOT_FTOL = 1e-6
 BOOT_BLOCK = 128
