@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from fitting.laws import Law
-from fitting.options import check_options, resolve_law
+from fitting.options import prepare_fit
 from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult
-from fitting.validation import CurveData, check_fixed, is_constant, prepare_curve
+from fitting.validation import CurveData, is_constant
 
 BLOCK = 256  # curves per vectorised block: keeps the (block, m, P) Jacobian in cache
 
@@ -37,14 +37,10 @@ def fit_batch(
     similar length are padded into blocks and every optimiser step is one numpy expression
     per block. Errors name the curve: "curves[3].loss[7]: ...".
     """
-    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method)
-    the_law = resolve_law(law, bounds, starts)
-    pinned = check_fixed(the_law, fixed)
-    n_free = len(the_law.params) - len(pinned)
-    data = [
-        prepare_curve(x, loss, the_law, x_min=x_min, x_max=x_max, n_free=n_free, prefix=f"curves[{i}].")
-        for i, (x, loss) in enumerate(curves)
-    ]
+    the_law, pinned, data = prepare_fit(
+        curves, law, name_curves=True, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
+        delta=delta, bootstrap=bootstrap, method=method, bounds=bounds, starts=starts,
+    )  # fmt: skip
     if method == "paper":
         from fitting.paper import fit_paper
 

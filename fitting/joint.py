@@ -10,7 +10,7 @@ import numpy as np
 from fitting.engine import Problem, covariance, solve
 from fitting.errors import InvalidInputError
 from fitting.laws import Law
-from fitting.options import check_options, resolve_law
+from fitting.options import prepare_fit
 from fitting.pipeline import (
     FTOL,
     best_start,
@@ -23,7 +23,7 @@ from fitting.pipeline import (
     with_logs,
 )
 from fitting.result import FitResult
-from fitting.validation import CurveData, check_fixed, is_constant, prepare_curve
+from fitting.validation import CurveData, is_constant
 
 
 def fit_joint(
@@ -49,22 +49,18 @@ def fit_joint(
     every result comes from the same resample), so ratios between curves get honest intervals.
     A constant curve gets status unidentifiable and is left out of the joint fit.
     """
-    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method)
-    the_law = resolve_law(law, bounds, starts)
-    pinned = check_fixed(the_law, fixed)
+    if len(curves) == 0:
+        raise InvalidInputError("no curves given", field="curves")
+    the_law, pinned, data = prepare_fit(
+        curves, law, name_curves=True, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
+        delta=delta, bootstrap=bootstrap, method=method, bounds=bounds, starts=starts,
+    )  # fmt: skip
     shared_names = tuple(shared)
     for name in shared_names:
         if name not in the_law.param_names:
             raise InvalidInputError(
                 f"{name!r} is not a parameter of {the_law.name} ({', '.join(the_law.param_names)})", field="shared"
             )
-    if len(curves) == 0:
-        raise InvalidInputError("no curves given", field="curves")
-    n_free = len(the_law.params) - len(pinned)
-    data = [
-        prepare_curve(x, loss, the_law, x_min=x_min, x_max=x_max, n_free=n_free, prefix=f"curves[{i}].")
-        for i, (x, loss) in enumerate(curves)
-    ]
     if method == "paper":
         from fitting.paper import fit_paper
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fitting.engine import LOSS_FUNCTIONS
 from fitting.errors import InvalidInputError
 from fitting.laws import Law, get_law
+from fitting.validation import CurveData, check_fixed, prepare_curve
 
 METHODS = ("robust", "paper")
 
@@ -35,3 +37,35 @@ def check_options(*, loss_fn: str, delta: float, bootstrap: int, method: str = "
         raise InvalidInputError(f"must be >= 0, got {bootstrap}", field="bootstrap")
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}", field="method")
+
+
+def prepare_fit(
+    curves: Sequence[tuple[Any, Any]],
+    law: str | Law,
+    *,
+    name_curves: bool,
+    x_min: float | None,
+    x_max: float | None,
+    fixed: Mapping[str, float] | None,
+    loss_fn: str,
+    delta: float,
+    bootstrap: int,
+    method: str,
+    bounds: Mapping[str, tuple[float, float]] | None,
+    starts: Mapping[str, float] | None,
+) -> tuple[Law, dict[str, float], list[CurveData]]:
+    """Every check a fit entry point makes: options, law, fixed values, then each curve.
+
+    name_curves: errors say "curves[i].loss" rather than "loss".
+    """
+    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method)
+    the_law = resolve_law(law, bounds, starts)
+    pinned = check_fixed(the_law, fixed)
+    n_free = len(the_law.params) - len(pinned)
+    data = [
+        prepare_curve(
+            x, loss, the_law, x_min=x_min, x_max=x_max, n_free=n_free, prefix=f"curves[{i}]." if name_curves else ""
+        )
+        for i, (x, loss) in enumerate(curves)
+    ]
+    return the_law, pinned, data

@@ -11,10 +11,10 @@ import numpy as np
 
 from fitting.engine import Problem, Solution, robust_cost
 from fitting.laws import Law
-from fitting.options import check_options, resolve_law
+from fitting.options import prepare_fit
 from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult
-from fitting.validation import check_fixed, is_constant, prepare_curve
+from fitting.validation import is_constant
 
 
 def fit_curve(
@@ -42,11 +42,10 @@ def fit_curve(
     method: "robust" (multi-start + lmfit refinement) or "paper" (grid over t0, L0 and
     log-linear regression, step_power only). bounds/starts: for expression laws.
     """
-    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method)
-    the_law = resolve_law(law, bounds, starts)
-    pinned = check_fixed(the_law, fixed)
-    n_free = len(the_law.params) - len(pinned)
-    data = prepare_curve(x, loss, the_law, x_min=x_min, x_max=x_max, n_free=n_free)
+    the_law, pinned, (data,) = prepare_fit(
+        [(x, loss)], law, name_curves=False, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
+        delta=delta, bootstrap=bootstrap, method=method, bounds=bounds, starts=starts,
+    )  # fmt: skip
     if method == "paper":
         from fitting.paper import fit_paper
 
