@@ -1,0 +1,123 @@
+"""dJ/dgamma by the discrete adjoint of T steps of GD (PAPER.md section 4), exact and lean.
+
+J(gamma) = sum_{t=1..T} L_dsr(theta_t). Backwards from g_T = grad L_dsr(theta_T):
+    dJ/dgamma[t, n] = -eta * grad l_n(theta_t) . g_{t+1}
+    g_t = grad L_dsr(theta_t) + g_{t+1} - eta * H_t g_{t+1}
+where H_t is the Hessian of sum_n gamma[t, n] l_n. Both the N dot products and H_t g_{t+1}
+come from one product with g_{t+1}, never from N per-example gradients. Two equal ways:
+  - "forward": a forward-mode JVP (torch.func, forward-over-reverse) along g_{t+1} of
+    theta -> (grad of the weighted loss, per-example losses);
+  - "reverse" (default; 5x faster on the CPU): the weighted gradient G = J_l^T gamma_t is
+    linear in gamma_t, so ONE double-backward of G . g_{t+1} with respect to (theta, gamma_t)
+    gives (H_t g_{t+1}, J_l g_{t+1}).
+Parameters are kept only every k ~ sqrt(T) steps; each segment is recomputed on the way back,
+so memory is O(sqrt(T) |theta|) instead of the reference code's O(T |theta|).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.func import grad, jvp
+
+from trainers.gd import weighted_grad
+from trainers.tasks.base import Task
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyGradient:
+    J: float  # sum_{t=1..T} L_dsr(theta_t)
+    grad: torch.Tensor  # dJ/dgamma, (T, N)
+    desired: torch.Tensor  # L_dsr(theta_t), t = 0..T
+    holdout: torch.Tensor
+    test: torch.Tensor
+    snapshots_held: int  # most parameter vectors held at once
+
+
+def _desired_grad(task: Task, theta: torch.Tensor) -> torch.Tensor:
+    th = theta.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(task.mean_loss(th, task.desired), th)
+    return g
+
+
+MODES = ("reverse", "forward")
+
+
+def weighted_hvp_and_jvp(
+    task: Task, theta: torch.Tensor, weights: torch.Tensor, tangent: torch.Tensor, mode: str = "reverse"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(H tangent, J_l tangent): the Hessian of sum_n w_n l_n times the tangent, and the
+    directional derivative of every per-example loss (N,), per micro-batch."""
+    hvp = torch.zeros_like(theta)
+    directional = []
+    for sl in task.chunks():
+        part = task.train.chunk(sl)
+        if mode == "forward":
+            h, dl = _forward_over_reverse(task, theta, weights[sl], tangent, part.inputs, part.targets)
+        else:
+            th = theta.detach().requires_grad_(True)
+            w = weights[sl].detach().requires_grad_(True)
+            losses = task.loss_fn(th, part.inputs, part.targets)
+            (g,) = torch.autograd.grad((w * losses).sum(), th, create_graph=True)
+            h, dl = torch.autograd.grad(g, (th, w), grad_outputs=tangent)
+        hvp += h
+        directional.append(dl)
+    return hvp, torch.cat(directional)
+
+
+def _forward_over_reverse(
+    task: Task, theta: torch.Tensor, w: torch.Tensor, tangent: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    def weighted(th: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        losses = task.loss_fn(th, inputs, targets)
+        return (w * losses).sum(), losses
+
+    _, (h, dl) = jvp(grad(weighted, has_aux=True), (theta,), (tangent,))
+    return h, dl
+
+
+def policy_gradient(
+    task: Task, gamma: torch.Tensor, eta: float, *, checkpoint_every: int | None = None, mode: str = "reverse"
+) -> PolicyGradient:
+    """J and dJ/dgamma for the policy gamma (T, N), checkpointing every k steps (default sqrt(T))."""
+    steps = gamma.shape[0]
+    k = checkpoint_every or math.ceil(math.sqrt(steps))
+    theta = task.theta0.clone()
+    snapshots: dict[int, torch.Tensor] = {}
+    evals = torch.empty((steps + 1, 3), dtype=theta.dtype, device=theta.device)
+    for t in range(steps):
+        if t % k == 0:
+            snapshots[t] = theta
+        with torch.no_grad():
+            evals[t] = task.eval_losses(theta)
+        g, _ = weighted_grad(task, theta, gamma[t])
+        theta = theta - eta * g
+    with torch.no_grad():
+        evals[steps] = task.eval_losses(theta)
+
+    dj = torch.empty_like(gamma)
+    g_next = _desired_grad(task, theta)  # g_T
+    held = len(snapshots) + 1
+    for start in sorted(snapshots, reverse=True):
+        segment = [snapshots[start]]  # recompute theta_start .. theta_{end-1}
+        end = min(start + k, steps)
+        for t in range(start, end - 1):
+            g, _ = weighted_grad(task, segment[-1], gamma[t])
+            segment.append(segment[-1] - eta * g)
+        held = max(held, len(snapshots) + len(segment))
+        for t in range(end - 1, start - 1, -1):
+            theta_t = segment[t - start]
+            hvp, directional = weighted_hvp_and_jvp(task, theta_t, gamma[t], g_next, mode)
+            dj[t] = -eta * directional
+            if t >= 1:
+                g_next = _desired_grad(task, theta_t) + g_next - eta * hvp
+    return PolicyGradient(
+        J=float(evals[1:, 0].sum()),
+        grad=dj,
+        desired=evals[:, 0],
+        holdout=evals[:, 1],
+        test=evals[:, 2],
+        snapshots_held=held,
+    )

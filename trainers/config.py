@@ -1,0 +1,174 @@
+"""Frozen configurations of a training run, saved with every artifact.
+
+Defaults are the paper's settings (PAPER.md section 4). `RunSpec.validate()` rejects a bad
+configuration with InvalidInputError naming the field, before any work starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from fitting.errors import InvalidInputError
+
+TASKS = ("perceptron", "transformer_lm")
+DEVICES = ("auto", "cpu", "cuda")
+OPTIMIZERS = ("sgd", "normalized", "eg")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class PerceptronConfig:
+    """Teacher-student perceptron: y = 1[w.z > 0], w ~ N(0, sqrt(D) I); model sigmoid(theta.z)."""
+
+    dim: int = 128
+    train_size: int = 4096
+    desired_size: int = 512
+    test_size: int = 512
+    train_var: float = 3.0  # training inputs z ~ N(0, train_var I)
+    target_shift: float = 0.5  # desired and test inputs z ~ N(target_shift * 1, I)
+    label_noise: float = 0.0  # share of training labels flipped
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The paper's LM: pre-norm decoder, ReLU FFN, untied output head (~1.68M params at V=5000)."""
+
+    n_layers: int = 2
+    d_model: int = 128
+    n_heads: int = 8
+    context: int = 64
+    vocab_size: int = 5000
+    ffn_mult: int = 4
+    train_size: int = 16384
+    desired_size: int = 512
+    test_size: int = 512
+    perturb_share: float = 0.5  # share of training sequences perturbed
+    perturb_ops: int = 20  # random operations per perturbed sequence
+    corpus: str | None = None  # .txt or .jsonl path; None: the built-in seeded story generator
+    micro_batch: int = 512  # sequences per forward pass (memory only; results do not change)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Near-optimal policy search: projected descent on gamma (T x N) from the uniform policy."""
+
+    outer_iters: int = 0  # 0: conventional learning only
+    outer_lr: float = 0.5
+    optimizer: Literal["sgd", "normalized", "eg"] = "normalized"
+    holdout: float = 0.25  # share of the desired set held out to select the policy (never the test set)
+    policy_blocks: int = 0  # > 0: gamma shared over that many equal spans of steps (regularisation)
+    checkpoint_every: int = 0  # 0: ceil(sqrt(T)) steps between parameter snapshots
+    diagnostics_every: int = 0  # 0: about 50 steps of Learning-Law diagnostics over the run
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: Literal["perceptron", "transformer_lm"] = "perceptron"
+    steps: int = 2000  # T
+    eta: float = 0.1
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "float64"] = "float64"
+    fit_x_min: int = 0  # fits use steps >= fit_x_min; 0: T / 10 (the paper's t0 = 400 of 4000)
+    bootstrap: int = 200
+    out_dir: str | None = None
+    perceptron: PerceptronConfig = field(default_factory=PerceptronConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+    def validate(self) -> RunSpec:
+        """Check every field; returns self so it chains."""
+        _choice("task", self.task, TASKS)
+        _choice("device", self.device, DEVICES)
+        _choice("dtype", self.dtype, DTYPES)
+        _choice("search.optimizer", self.search.optimizer, OPTIMIZERS)
+        if not isinstance(self.steps, int) or self.steps < 2:
+            raise InvalidInputError(f"must be an integer >= 2, got {self.steps!r}", field="steps")
+        _positive("eta", self.eta)
+        _positive("search.outer_lr", self.search.outer_lr)
+        _at_least("search.outer_iters", self.search.outer_iters, 0)
+        _at_least("search.checkpoint_every", self.search.checkpoint_every, 0)
+        _at_least("search.diagnostics_every", self.search.diagnostics_every, 0)
+        _at_least("search.policy_blocks", self.search.policy_blocks, 0)
+        _at_least("bootstrap", self.bootstrap, 0)
+        _at_least("fit_x_min", self.fit_x_min, 0)
+        if not 0.0 <= self.search.holdout < 1.0:
+            raise InvalidInputError(f"must be in [0, 1), got {self.search.holdout}", field="search.holdout")
+        if self.task == "perceptron":
+            p = self.perceptron
+            for name in ("dim", "train_size", "desired_size", "test_size"):
+                _at_least(f"perceptron.{name}", getattr(p, name), 1)
+            _positive("perceptron.train_var", p.train_var)
+            _share("perceptron.label_noise", p.label_noise)
+            desired = p.desired_size
+        else:
+            t = self.transformer
+            for name in ("n_layers", "d_model", "n_heads", "context", "train_size", "desired_size", "test_size"):
+                _at_least(f"transformer.{name}", getattr(t, name), 1)
+            _at_least("transformer.vocab_size", t.vocab_size, 8)
+            _at_least("transformer.ffn_mult", t.ffn_mult, 1)
+            _at_least("transformer.micro_batch", t.micro_batch, 1)
+            _at_least("transformer.perturb_ops", t.perturb_ops, 0)
+            _share("transformer.perturb_share", t.perturb_share)
+            if t.d_model % t.n_heads:
+                raise InvalidInputError(
+                    f"d_model {t.d_model} is not divisible by n_heads {t.n_heads}", field="transformer.n_heads"
+                )
+            if t.corpus is not None:
+                path = Path(t.corpus)
+                if not path.is_file():
+                    raise InvalidInputError(f"no such file: {t.corpus}", field="transformer.corpus")
+                if path.stat().st_size == 0:
+                    raise InvalidInputError(f"corpus file is empty: {t.corpus}", field="transformer.corpus")
+            desired = t.desired_size
+        if self.search.outer_iters and self.search.holdout > 0 and math.floor(desired * self.search.holdout) < 1:
+            raise InvalidInputError("the held-out share leaves no held-out example", field="search.holdout")
+        return self
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self.search.checkpoint_every or math.ceil(math.sqrt(self.steps))
+
+    @property
+    def fit_from(self) -> int:
+        return self.fit_x_min or max(1, self.steps // 10)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        data = dict(data)
+        nested = {"perceptron": PerceptronConfig, "transformer": TransformerConfig, "search": SearchConfig}
+        for key, kind in nested.items():
+            if key in data and isinstance(data[key], dict):
+                data[key] = kind(**data[key])
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> RunSpec:
+        return replace(self, **changes)
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidInputError(
+            f"unknown {name.split('.')[-1]} {value!r}; choose one of {', '.join(allowed)}", field=name
+        )
+
+
+def _positive(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise InvalidInputError(f"must be > 0, got {value!r}", field=name)
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidInputError(f"must be an integer >= {low}, got {value!r}", field=name)
+
+
+def _share(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+        raise InvalidInputError(f"must be a share in [0, 1], got {value!r}", field=name)

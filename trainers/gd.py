@@ -1,0 +1,68 @@
+"""Full-batch gradient descent under a learning policy (PAPER.md section 1).
+
+theta_{t+1} = theta_t - eta * grad sum_n gamma[t, n] l(x_n, theta_t). Micro-batches add up the
+weighted sum (never a mean of means), so they change memory, not the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trainers.tasks.base import Task
+
+
+def uniform_policy(task: Task, steps: int) -> torch.Tensor:
+    """Conventional learning: gamma[t, n] = 1/N, shape (T, N)."""
+    n = task.n_train
+    return torch.full((steps, n), 1.0 / n, device=task.theta0.device, dtype=task.theta0.dtype)
+
+
+def weighted_grad(task: Task, theta: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """grad_theta sum_n w_n l_n(theta) and the per-example losses l (N,), by micro-batches."""
+    grad = torch.zeros_like(theta)
+    losses = []
+    for sl in task.chunks():
+        th = theta.detach().requires_grad_(True)
+        part = task.train.chunk(sl)
+        loss = task.loss_fn(th, part.inputs, part.targets)
+        (g,) = torch.autograd.grad((weights[sl] * loss).sum(), th)
+        grad += g
+        losses.append(loss.detach())
+    return grad, torch.cat(losses)
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Loss curves at t = 0..T (index t), in nats; `train` is the uniform mean over examples."""
+
+    desired: np.ndarray
+    holdout: np.ndarray
+    test: np.ndarray
+    train: np.ndarray
+    theta_final: torch.Tensor
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.arange(len(self.test))
+
+
+def train(task: Task, steps: int, eta: float, gamma: torch.Tensor | None = None) -> Trajectory:
+    """Run T steps of GD under gamma (None: uniform) from task.theta0, recording every loss."""
+    gamma = uniform_policy(task, steps) if gamma is None else gamma
+    theta = task.theta0.clone()
+    curves = torch.empty((steps + 1, 4), dtype=theta.dtype, device=theta.device)  # one copy to host at the end
+    for t in range(steps + 1):
+        with torch.no_grad():
+            curves[t, :3] = task.eval_losses(theta)
+        if t == steps:
+            with torch.no_grad():
+                curves[t, 3] = task.mean_loss(theta, task.train)
+            break
+        grad, losses = weighted_grad(task, theta, gamma[t])
+        curves[t, 3] = losses.mean()
+        theta = theta - eta * grad
+    host = curves.cpu().numpy().T
+    return Trajectory(host[0], host[1], host[2], host[3], theta)

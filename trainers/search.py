@@ -1,0 +1,113 @@
+"""Near-optimal policy search: projected descent on gamma (T x N) from the uniform policy.
+
+Each outer iteration computes J and dJ/dgamma by the adjoint (trainers.adjoint), logs the
+desired, held-out and test areas, and steps gamma. The policy kept is the one with the lowest
+held-out area (a disjoint part of the desired distribution): gamma has T x N free values and
+the desired set only K examples, so J on the desired set alone over-fits it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trainers.adjoint import policy_gradient
+from trainers.config import SearchConfig
+from trainers.gd import uniform_policy
+from trainers.simplex import project_to_simplex
+from trainers.tasks.base import Task
+
+
+@dataclass(frozen=True)
+class OuterIteration:
+    """One outer step: areas under the loss curves (sum over t = 1..T, nats x steps) at gamma_k."""
+
+    iteration: int
+    j_desired: float
+    j_holdout: float
+    j_test: float
+    lr: float
+    seconds: float  # wall time since the search started
+
+
+@dataclass(frozen=True, eq=False)
+class SearchResult:
+    gamma: torch.Tensor  # the selected policy (T, N)
+    best_iteration: int
+    history: list[OuterIteration]
+    snapshots_held: int
+
+
+ProgressFn = Callable[[OuterIteration], None]
+
+
+def step_policy(gamma: torch.Tensor, grad: torch.Tensor, lr: float, optimizer: str) -> torch.Tensor:
+    """One outer update of every row of gamma; the result stays on the simplex."""
+    n = gamma.shape[1]
+    if optimizer == "sgd":  # the paper's: a raw gradient step, then the projection
+        return project_to_simplex(gamma - lr * grad)
+    if optimizer == "normalized":  # the same direction, scaled so a typical entry moves lr / N
+        rms = grad.pow(2).mean().sqrt().clamp_min(torch.finfo(grad.dtype).tiny)
+        return project_to_simplex(gamma - (lr / n) * grad / rms)
+    # exponentiated gradient (mirror descent on the simplex): multiplicative, never negative
+    scale = grad.abs().amax().clamp_min(torch.finfo(grad.dtype).tiny)
+    logits = torch.log(gamma.clamp_min(torch.finfo(gamma.dtype).tiny)) - lr * grad / scale
+    return torch.softmax(logits, dim=1)
+
+
+def tie_gradient(grad: torch.Tensor, blocks: int) -> torch.Tensor:
+    """Average dJ/dgamma over `blocks` equal spans of steps (0: no tying), so every row of a span
+    takes the same step and gamma stays constant on spans: T x N free values become blocks x N."""
+    steps = grad.shape[0]
+    if blocks <= 0 or blocks >= steps:
+        return grad
+    span = math.ceil(steps / blocks)
+    out = torch.empty_like(grad)
+    for start in range(0, steps, span):
+        out[start : start + span] = grad[start : start + span].mean(dim=0, keepdim=True)
+    return out
+
+
+def search_policy(
+    task: Task,
+    steps: int,
+    eta: float,
+    cfg: SearchConfig,
+    *,
+    checkpoint_every: int | None = None,
+    progress: ProgressFn | None = None,
+    mode: str = "reverse",
+) -> SearchResult:
+    """cfg.outer_iters steps of projected descent with a linearly decayed rate; returns the
+    policy with the lowest held-out area among gamma_0 (uniform) .. gamma_K."""
+    gamma = uniform_policy(task, steps)
+    history: list[OuterIteration] = []
+    best = (math.inf, 0, gamma)
+    started = time.perf_counter()
+    held = 0
+    for k in range(cfg.outer_iters + 1):
+        pg = policy_gradient(task, gamma, eta, checkpoint_every=checkpoint_every, mode=mode)
+        held = max(held, pg.snapshots_held)
+        lr = cfg.outer_lr * (1.0 - k / cfg.outer_iters) if cfg.outer_iters else 0.0
+        record = OuterIteration(
+            iteration=k,
+            j_desired=pg.J,
+            j_holdout=float(pg.holdout[1:].sum()),
+            j_test=float(pg.test[1:].sum()),
+            lr=lr,
+            seconds=time.perf_counter() - started,
+        )
+        history.append(record)
+        if progress is not None:
+            progress(record)
+        score = record.j_holdout if len(task.holdout) else record.j_desired
+        if np.isfinite(score) and score < best[0]:
+            best = (score, k, gamma)
+        if k < cfg.outer_iters:
+            gamma = step_policy(gamma, tie_gradient(pg.grad, cfg.policy_blocks), lr, cfg.optimizer)
+    return SearchResult(gamma=best[2], best_iteration=best[1], history=history, snapshots_held=held)

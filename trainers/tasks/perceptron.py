@@ -1,0 +1,57 @@
+"""The paper's teacher-student perceptron (PAPER.md section 4)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from trainers.config import PerceptronConfig
+from trainers.tasks.base import Split, Task
+
+
+def perceptron_loss(theta: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-example BCE of sigmoid(theta . z) against y in {0, 1}: (n,)."""
+    return F.binary_cross_entropy_with_logits(z @ theta, y, reduction="none")
+
+
+def build_perceptron(
+    cfg: PerceptronConfig, *, holdout: float, seed: int, device: torch.device, dtype: torch.dtype
+) -> Task:
+    g = torch.Generator().manual_seed(seed)
+    d = cfg.dim
+    teacher = torch.randn(d, generator=g, dtype=torch.float64) * math.sqrt(math.sqrt(d))  # N(0, sqrt(D) I)
+
+    def sample(n: int, mean: float, var: float) -> torch.Tensor:
+        return mean + math.sqrt(var) * torch.randn(n, d, generator=g, dtype=torch.float64)
+
+    def labelled(z: torch.Tensor) -> Split:
+        return Split(z, (z @ teacher > 0).to(torch.float64))
+
+    train = labelled(sample(cfg.train_size, 0.0, cfg.train_var))
+    if cfg.label_noise > 0:
+        flip = torch.rand(cfg.train_size, generator=g, dtype=torch.float64) < cfg.label_noise
+        train = Split(train.inputs, torch.where(flip, 1.0 - train.targets, train.targets))
+    desired_all = labelled(sample(cfg.desired_size, cfg.target_shift, 1.0))
+    test = labelled(sample(cfg.test_size, cfg.target_shift, 1.0))
+    n_hold = math.floor(cfg.desired_size * holdout)
+    desired = desired_all.chunk(slice(n_hold, None))
+    held = desired_all.chunk(slice(0, n_hold))
+    bound = 1.0 / math.sqrt(d)  # nn.Linear's default initialisation, as the reference code uses
+    theta0 = (torch.rand(d, generator=g, dtype=torch.float64) * 2 - 1) * bound
+
+    def move(s: Split) -> Split:
+        return Split(s.inputs.to(device, dtype), s.targets.to(device, dtype))
+
+    return Task(
+        name="perceptron",
+        loss_fn=perceptron_loss,
+        theta0=theta0.to(device, dtype),
+        train=move(train),
+        desired=move(desired),
+        holdout=move(held),
+        test=move(test),
+        label_space=2,
+        micro_batch=cfg.train_size,
+    )
