@@ -74,8 +74,8 @@ def _forward_over_reverse(
         losses = task.loss_fn(th, inputs, targets)
         return (w * losses).sum(), losses
 
-    _, (h, dl) = jvp(grad(weighted, has_aux=True), (theta,), (tangent,))
-    return h, dl
+    tangents = jvp(grad(weighted, has_aux=True), (theta,), (tangent,))[1]
+    return tangents[0], tangents[1]  # (H tangent, J_l tangent)
 
 
 def policy_gradient(

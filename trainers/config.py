@@ -16,7 +16,7 @@ from fitting.errors import InvalidInputError
 TASKS = ("perceptron", "transformer_lm")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("sgd", "normalized", "eg")
-DTYPES = ("float32", "float64")
+DTYPES = ("auto", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class RunSpec:
     eta: float = 0.1
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["float32", "float64"] = "float64"
+    dtype: Literal["auto", "float32", "float64"] = "auto"  # auto: float64 perceptron, float32 LM
     fit_x_min: int = 0  # fits use steps >= fit_x_min; 0: T / 10 (the paper's t0 = 400 of 4000)
     bootstrap: int = 200
     out_dir: str | None = None
@@ -131,6 +131,12 @@ class RunSpec:
     @property
     def checkpoint_every(self) -> int:
         return self.search.checkpoint_every or math.ceil(math.sqrt(self.steps))
+
+    @property
+    def resolved_dtype(self) -> str:
+        if self.dtype != "auto":
+            return self.dtype
+        return "float64" if self.task == "perceptron" else "float32"
 
     @property
     def fit_from(self) -> int:

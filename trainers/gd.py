@@ -6,6 +6,7 @@ weighted sum (never a mean of means), so they change memory, not the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,15 @@ class Trajectory:
         return np.arange(len(self.test))
 
 
-def train(task: Task, steps: int, eta: float, gamma: torch.Tensor | None = None) -> Trajectory:
-    """Run T steps of GD under gamma (None: uniform) from task.theta0, recording every loss."""
+StepHook = Callable[[int, torch.Tensor, torch.Tensor], None]  # (t, theta_t, per-example losses at theta_t)
+
+
+def train(
+    task: Task, steps: int, eta: float, gamma: torch.Tensor | None = None, *, on_step: StepHook | None = None
+) -> Trajectory:
+    """Run T steps of GD under gamma (None: uniform) from task.theta0, recording every loss.
+
+    on_step, when given, sees theta_t before each update (diagnostics measure there)."""
     gamma = uniform_policy(task, steps) if gamma is None else gamma
     theta = task.theta0.clone()
     curves = torch.empty((steps + 1, 4), dtype=theta.dtype, device=theta.device)  # one copy to host at the end
@@ -63,6 +71,8 @@ def train(task: Task, steps: int, eta: float, gamma: torch.Tensor | None = None)
             break
         grad, losses = weighted_grad(task, theta, gamma[t])
         curves[t, 3] = losses.mean()
+        if on_step is not None:
+            on_step(t, theta, losses)
         theta = theta - eta * grad
     host = curves.cpu().numpy().T
     return Trajectory(host[0], host[1], host[2], host[3], theta)

@@ -20,4 +20,4 @@ def unrolled_policy_gradient(task: Task, gamma: torch.Tensor, eta: float) -> tup
         theta = theta - eta * g
         total = total + task.mean_loss(theta, task.desired)
     (dj,) = torch.autograd.grad(total, gamma)
-    return float(total), dj
+    return float(total.detach()), dj

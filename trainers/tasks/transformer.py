@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from fitting.errors import InvalidInputError
 from trainers.config import TransformerConfig
 from trainers.corpus import Tokenizer, generate_stories, load_corpus, make_sequences, perturb
-from trainers.tasks.base import Split, Task
+from trainers.tasks.base import LossFn, Split, Task
 
 ParamSpec = list[tuple[str, tuple[int, ...]]]
 
@@ -51,7 +51,7 @@ def init_params(spec: ParamSpec, n_layers: int, generator: torch.Generator) -> t
     return torch.cat([p.reshape(-1) for p in parts]).to(torch.float64)
 
 
-def make_loss_fn(spec: ParamSpec, cfg: TransformerConfig):
+def make_loss_fn(spec: ParamSpec, cfg: TransformerConfig) -> LossFn:
     sizes = [math.prod(shape) for _, shape in spec]
     heads = cfg.n_heads
 

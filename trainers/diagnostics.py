@@ -1,0 +1,79 @@
+"""Learning-Law diagnostics of a policy (PAPER.md section 3), measured while it trains.
+
+CT[t, n] = grad L_test(theta_t) . grad l_n(theta_t), at the same theta_t the policy's step
+uses (the reference code measures one step late), for every n at once and without N
+per-example gradients: the weighted gradient J_l^T w is linear in w, so one double-backward
+of (J_l^T w) . v with respect to w gives J_l v. The statistics come from fitting/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import fitting
+from trainers.gd import train
+from trainers.tasks.base import Task
+
+
+def per_example_directional(task: Task, theta: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
+    """J_l tangent: grad l_n(theta) . tangent for every training example, (N,)."""
+    out = []
+    for sl in task.chunks():
+        part = task.train.chunk(sl)
+        th = theta.detach().requires_grad_(True)
+        w = torch.ones(len(part), dtype=theta.dtype, device=theta.device, requires_grad=True)
+        losses = task.loss_fn(th, part.inputs, part.targets)
+        (g,) = torch.autograd.grad((w * losses).sum(), th, create_graph=True)
+        (dl,) = torch.autograd.grad(g, w, grad_outputs=tangent)
+        out.append(dl)
+    return torch.cat(out)
+
+
+@dataclass(frozen=True, eq=False)
+class LawDiagnostics:
+    """SIM per measured step and overall, the zero-weight share among CT <= 0, and (for the
+    perceptron) the share of well-learned examples with gamma < 0.2 max gamma."""
+
+    steps: np.ndarray  # the measured t
+    sim_t: np.ndarray
+    sim: float
+    zero_weight_fraction: float
+    well_learned_share: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "sim": self.sim,
+            "zero_weight_fraction": self.zero_weight_fraction,
+            "well_learned_share": self.well_learned_share,
+            "measured_steps": len(self.steps),
+        }
+
+
+def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float, every: int) -> LawDiagnostics:
+    """Train under gamma and measure CT every `every` steps."""
+    steps = gamma.shape[0]
+    rows: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+
+    def hook(t: int, theta: torch.Tensor, losses: torch.Tensor) -> None:
+        if t % every:
+            return
+        th = theta.detach().requires_grad_(True)
+        (g_test,) = torch.autograd.grad(task.mean_loss(th, task.test), th)
+        rows.append((t, per_example_directional(task, theta, g_test), losses))
+
+    train(task, steps, eta, gamma, on_step=hook)
+    measured = np.array([t for t, _, _ in rows])
+    ct = torch.stack([c for _, c, _ in rows]).cpu().double().numpy()
+    train_losses = torch.stack([loss for _, _, loss in rows]).cpu().double().numpy()
+    weights = gamma[measured].cpu().double().numpy()
+    stats = fitting.sim_statistics(ct, weights)
+    return LawDiagnostics(
+        steps=measured,
+        sim_t=stats.sim_t,
+        sim=stats.sim,
+        zero_weight_fraction=stats.zero_weight_fraction,
+        well_learned_share=fitting.well_learned_share(train_losses, weights),
+    )

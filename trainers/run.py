@@ -1,0 +1,247 @@
+"""trainers.run(spec): conventional and near-optimal learning, measured the paper's way.
+
+Trains the uniform policy, searches a near-optimal one, retrains under it, then hands the
+test-loss curves to fitting/ (shared-L0 step_power fits with bootstrap intervals, AR, CR)
+and measures the Learning-Law statistics of both policies. Artifacts are written with the
+configuration when spec.out_dir is set.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import fitting
+from fitting.errors import InvalidInputError
+from trainers.config import RunSpec
+from trainers.diagnostics import LawDiagnostics, measure_learning_law
+from trainers.gd import Trajectory, train, uniform_policy
+from trainers.search import OuterIteration, SearchResult, search_policy
+from trainers.tasks.base import Task
+from trainers.tasks.perceptron import build_perceptron
+from trainers.tasks.transformer import build_transformer
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a run reports while it works: a phase, its share of the whole, an outer iteration."""
+
+    phase: str
+    message: str
+    fraction: float
+    iteration: OuterIteration | None = None
+
+
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyOutcome:
+    policy: str  # "conventional" or "optimal"
+    curves: Trajectory
+    auc: float  # test loss summed over t = 1..T, nats x steps
+    cr: float  # test compression ratio, fitting.CR_UNITS["paper"]
+    fit: fitting.FitResult
+    diagnostics: LawDiagnostics
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    spec: RunSpec
+    device: str
+    n_params: int
+    conventional: PolicyOutcome
+    optimal: PolicyOutcome | None
+    ar_fit: fitting.Estimate | None
+    ar_empirical: float | None
+    improvement: fitting.CoefficientImprovement | None
+    search: SearchResult | None
+    seconds: dict[str, float]
+    artifacts: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON summary (also what `python -m trainers --json` writes)."""
+
+        def params(outcome: PolicyOutcome | None) -> dict[str, float] | None:
+            return None if outcome is None else {k: outcome.fit.params[k] for k in ("L0", "B", "beta")}
+
+        opt = self.optimal
+        return {
+            "task": self.spec.task,
+            "steps": self.spec.steps,
+            "train_size": self._train_size(),
+            "n_params": self.n_params,
+            "ar_empirical": self.ar_empirical,
+            "ar_fit": None if self.ar_fit is None else self.ar_fit.value,
+            "ar_fit_ci": None if self.ar_fit is None else [self.ar_fit.low, self.ar_fit.high],
+            "cr_conventional": self.conventional.cr,
+            "cr_optimal": None if opt is None else opt.cr,
+            "cr_units": fitting.CR_UNITS["paper"],
+            "sim_conventional": self.conventional.diagnostics.sim,
+            "sim_optimal": None if opt is None else opt.diagnostics.sim,
+            "zero_weight_fraction_optimal": None if opt is None else opt.diagnostics.zero_weight_fraction,
+            "well_learned_share_optimal": None if opt is None else opt.diagnostics.well_learned_share,
+            "fit_conventional": params(self.conventional),
+            "fit_optimal": params(opt),
+            "fit_r2": {"conventional": self.conventional.fit.r2, "optimal": None if opt is None else opt.fit.r2},
+            "dB_over_B": None if self.improvement is None else self.improvement.B.value,
+            "dbeta_over_beta": None if self.improvement is None else self.improvement.beta.value,
+            "auc_conventional": self.conventional.auc,
+            "auc_optimal": None if opt is None else opt.auc,
+            "outer_iters": self.spec.search.outer_iters,
+            "best_iteration": None if self.search is None else self.search.best_iteration,
+            "snapshots_held": None if self.search is None else self.search.snapshots_held,
+            "history": [] if self.search is None else [vars(h) for h in self.search.history],
+            "seconds": self.seconds["total"],
+            "timings": self.seconds,
+            "device": self.device,
+            "artifacts": self.artifacts,
+        }
+
+    def _train_size(self) -> int:
+        return self.spec.perceptron.train_size if self.spec.task == "perceptron" else self.spec.transformer.train_size
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError("CUDA was asked for but is not available on this machine", field="device")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_task(spec: RunSpec, device: torch.device) -> Task:
+    dtype = getattr(torch, spec.resolved_dtype)
+    holdout = spec.search.holdout if spec.search.outer_iters else 0.0
+    if spec.task == "perceptron":
+        return build_perceptron(spec.perceptron, holdout=holdout, seed=spec.seed, device=device, dtype=dtype)
+    return build_transformer(spec.transformer, holdout=holdout, seed=spec.seed, device=device, dtype=dtype)
+
+
+def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
+    """Everything PAPER.md section 6 checks, for one configuration. Bad configuration raises
+    InvalidInputError before any work."""
+    spec.validate()
+    device = resolve_device(spec.device)
+    torch.manual_seed(spec.seed)
+    report = progress or (lambda event: None)
+    clock: dict[str, float] = {}
+    started = time.perf_counter()
+    task = build_task(spec, device)
+    searching = spec.search.outer_iters > 0
+    # phases: conventional run, search (dominant), optimal run, two diagnostics passes
+    weights = {"conventional": 0.05, "search": 0.75 if searching else 0.0, "optimal": 0.05, "diagnostics": 0.15}
+
+    report(ProgressEvent("conventional", "training with the uniform policy", 0.0))
+    tick = time.perf_counter()
+    conventional_curves = train(task, spec.steps, spec.eta)
+    clock["conventional_run"] = time.perf_counter() - tick
+
+    search = None
+    optimal_curves = None
+    if searching:
+        done = weights["conventional"]
+
+        def on_iteration(it: OuterIteration) -> None:
+            share = weights["search"] * (it.iteration + 1) / (spec.search.outer_iters + 1)
+            msg = f"outer {it.iteration}/{spec.search.outer_iters}: J desired {it.j_desired:.4g}"
+            msg += f", held-out {it.j_holdout:.4g}, test {it.j_test:.4g}"
+            report(ProgressEvent("search", msg, done + share, it))
+
+        tick = time.perf_counter()
+        search = search_policy(
+            task, spec.steps, spec.eta, spec.search, checkpoint_every=spec.checkpoint_every, progress=on_iteration
+        )
+        clock["search"] = time.perf_counter() - tick
+        report(ProgressEvent("optimal", "training with the selected policy", done + weights["search"]))
+        optimal_curves = train(task, spec.steps, spec.eta, search.gamma)
+
+    report(ProgressEvent("diagnostics", "measuring the Learning Law", 1.0 - weights["diagnostics"]))
+    tick = time.perf_counter()
+    every = spec.search.diagnostics_every or max(1, spec.steps // 50)
+    uniform = uniform_policy(task, spec.steps)
+    conv_law = measure_learning_law(task, uniform, spec.eta, every)
+    opt_law = measure_learning_law(task, search.gamma, spec.eta, every) if search is not None else None
+    clock["diagnostics"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    x = np.arange(spec.fit_from, spec.steps + 1, dtype=float)
+    pairs = [(x, conventional_curves.test[spec.fit_from :])]
+    if optimal_curves is not None:
+        pairs.append((x, optimal_curves.test[spec.fit_from :]))
+    fits = fitting.fit_joint(pairs, shared=("L0",), bootstrap=spec.bootstrap, seed=spec.seed)
+    conventional = _outcome("conventional", conventional_curves, fits[0], conv_law, task.label_space)
+    optimal = ar_fit = ar_empirical = improvement = None
+    if optimal_curves is not None and opt_law is not None:
+        optimal = _outcome("optimal", optimal_curves, fits[1], opt_law, task.label_space)
+        steps = np.arange(1, spec.steps + 1, dtype=float)
+        ar_fit = fitting.acceleration_ratio(fits[0], fits[1], spec.steps)
+        ar_empirical = fitting.acceleration_ratio_empirical(
+            steps, conventional_curves.test[1:], steps, optimal_curves.test[1:], spec.steps
+        )
+        improvement = fitting.coefficient_improvement(fits[0], fits[1])
+    clock["fits"] = time.perf_counter() - tick
+    clock["total"] = time.perf_counter() - started
+
+    result = TrainingResult(
+        spec=spec,
+        device=str(device),
+        n_params=int(task.theta0.numel()),
+        conventional=conventional,
+        optimal=optimal,
+        ar_fit=ar_fit,
+        ar_empirical=ar_empirical,
+        improvement=improvement,
+        search=search,
+        seconds=clock,
+        artifacts=spec.out_dir,
+    )
+    if spec.out_dir:
+        save_artifacts(result, Path(spec.out_dir))
+    report(ProgressEvent("done", "finished", 1.0))
+    return result
+
+
+def _outcome(
+    policy: str, curves: Trajectory, fit: fitting.FitResult, law: LawDiagnostics, labels: int
+) -> PolicyOutcome:
+    test = curves.test[1:]
+    return PolicyOutcome(
+        policy=policy,
+        curves=curves,
+        auc=fitting.auc(test),
+        cr=fitting.compression_ratio(test, labels),
+        fit=fit,
+        diagnostics=law,
+    )
+
+
+def save_artifacts(result: TrainingResult, out: Path) -> None:
+    """config.json, summary.json, curves.csv, history.csv and policy.pt (the selected gamma)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(result.spec.to_dict(), indent=2))
+    (out / "summary.json").write_text(json.dumps(result.summary(), indent=2, default=float))
+    lines = ["policy,step,desired,holdout,test,train"]
+    for outcome in (result.conventional, result.optimal):
+        if outcome is None:
+            continue
+        c = outcome.curves
+        for t in range(len(c.test)):
+            lines.append(f"{outcome.policy},{t},{c.desired[t]:.8g},{c.holdout[t]:.8g},{c.test[t]:.8g},{c.train[t]:.8g}")
+    (out / "curves.csv").write_text("\n".join(lines) + "\n")
+    if result.search is not None:
+        rows = ["iteration,j_desired,j_holdout,j_test,lr,seconds"]
+        rows += [
+            f"{h.iteration},{h.j_desired},{h.j_holdout},{h.j_test},{h.lr},{h.seconds}" for h in result.search.history
+        ]
+        (out / "history.csv").write_text("\n".join(rows) + "\n")
+        torch.save(
+            {"gamma": result.search.gamma.to(torch.float32).cpu(), "config": result.spec.to_dict()}, out / "policy.pt"
+        )
