@@ -22,7 +22,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--desired-size", type=int, help="K desired examples (a share is held out)")
     parser.add_argument("--test-size", type=int)
     parser.add_argument("--outer-iters", type=int, default=0, help="policy-search iterations (0: conventional only)")
-    parser.add_argument("--outer-lr", type=float, default=0.5)
+    parser.add_argument("--outer-lr", type=float, default=1.0)
     parser.add_argument("--optimizer", choices=["sgd", "normalized", "eg"], default="normalized")
     parser.add_argument("--holdout", type=float, default=0.25, help="share of the desired set that selects the policy")
     parser.add_argument("--policy-blocks", type=int, default=0, help="share gamma over this many spans of steps")

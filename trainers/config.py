@@ -56,7 +56,7 @@ class SearchConfig:
     """Near-optimal policy search: projected descent on gamma (T x N) from the uniform policy."""
 
     outer_iters: int = 0  # 0: conventional learning only
-    outer_lr: float = 0.5
+    outer_lr: float = 1.0  # sgd: raw step size; normalized: entries move ~lr/N; eg: exponent scale
     optimizer: Literal["sgd", "normalized", "eg"] = "normalized"
     holdout: float = 0.25  # share of the desired set held out to select the policy (never the test set)
     policy_blocks: int = 0  # > 0: gamma shared over that many equal spans of steps (regularisation)

@@ -69,7 +69,9 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float, every: int
     ct = torch.stack([c for _, c, _ in rows]).cpu().double().numpy()
     train_losses = torch.stack([loss for _, _, loss in rows]).cpu().double().numpy()
     weights = gamma[measured].cpu().double().numpy()
-    stats = fitting.sim_statistics(ct, weights)
+    # "zero weight": below 1e-3 of the uniform weight, so multiplicative (eg) policies, which
+    # only approach zero, are judged like projected ones, which reach it exactly
+    stats = fitting.sim_statistics(ct, weights, zero_tol=1e-3 / gamma.shape[1])
     return LawDiagnostics(
         steps=measured,
         sim_t=stats.sim_t,

@@ -146,3 +146,36 @@ def test_weighted_grad_is_a_weighted_sum() -> None:
     (ref,) = torch.autograd.grad((w * task.loss_fn(th, task.train.inputs, task.train.targets)).sum(), th)
     torch.testing.assert_close(g, ref)
     assert losses.shape == (task.n_train,)
+
+
+def test_diagnostics_on_a_hand_built_case() -> None:
+    """Two training examples, one test example, theta = 0: CT is computable by hand."""
+    from trainers.tasks.base import Split
+    from trainers.tasks.perceptron import perceptron_loss
+
+    def split(z: list[list[float]], y: list[float]) -> Split:
+        return Split(torch.tensor(z, dtype=torch.float64), torch.tensor(y, dtype=torch.float64))
+
+    train_set = split([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], [1.0, 0.0, 1.0])
+    test_set = split([[2.0, 1.0]], [1.0])
+    task = Task(
+        name="hand",
+        loss_fn=perceptron_loss,
+        theta0=torch.zeros(2, dtype=torch.float64),
+        train=train_set,
+        desired=test_set,
+        holdout=Split(torch.zeros(0, 2, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)),
+        test=test_set,
+        label_space=2,
+        micro_batch=8,
+    )
+    # at theta = 0, sigmoid = 1/2: grad l_n = (1/2 - y_n) z_n, grad L_test = (1/2 - 1) (2, 1) = (-1, -1/2)
+    # n = 0: (-1/2)(1, 0); n = 1: (1/2)(0, 2); n = 2: (-1/2)(1, 1)
+    ct = [0.5, -0.5, 0.75]
+    measured = per_example_directional(task, task.theta0, torch.tensor([-1.0, -0.5], dtype=torch.float64))
+    np.testing.assert_allclose(measured.numpy(), ct)
+    gamma = torch.tensor([[0.5, 0.0, 0.5]], dtype=torch.float64)
+    law = measure_learning_law(task, gamma, 0.1, every=1)
+    # active examples 0 and 2: CT = 0.5 and 0.75; CTbar = 0.625; std (ddof 1) = 0.25 / sqrt(2)
+    assert law.sim_t[0] == pytest.approx(0.625 / (0.25 / np.sqrt(2)))
+    assert law.zero_weight_fraction == 1.0  # the only CT <= 0 example (n = 1) has gamma = 0
