@@ -67,7 +67,6 @@ def memory_worker(variant: str, steps: int, queue: Any) -> None:
     torch.set_num_threads(1)
     task = lm_task(MEMORY_N)
     gamma = uniform_policy(task, steps)
-    train(task, 2, 0.1)  # warm the allocator so the baseline is fair
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     held = 0
     start = time.perf_counter()
@@ -111,14 +110,15 @@ def main() -> None:
     n_params = int(lm_task().theta0.numel())
     print(f"\n2. Memory as T grows (Transformer LM, {n_params} parameters, N {MEMORY_N}, float32,", end=" ")
     print(f"{n_params * 4 / 2**20:.2f} MB per parameter vector, each run in a fresh process)")
-    print(f"   {'T':>6} {'variant':<30}{'seconds':>9}{'theta held':>12}{'peak RSS +MB':>14}")
+    print(f"   {'T':>6} {'variant':<30}{'seconds':>9}{'theta held':>12}{'theta MB':>10}{'peak RSS +MB':>14}")
     for steps in (16, 64) if args.quick else (16, 64, 256, 1024):
         for variant in ("ours", "keep every theta", "autograd through the loop"):
             if variant.startswith("autograd") and steps > 64:
                 print(f"   {steps:>6} {variant:<30}{'skipped: graph memory grows linearly (see above)':>35}")
                 continue
             seconds, held, mb = in_fresh_process(variant, steps)
-            print(f"   {steps:>6} {variant:<30}{seconds:>9.2f}{held:>12}{mb:>14.1f}")
+            theta_mb = held * n_params * 4 / 2**20
+            print(f"   {steps:>6} {variant:<30}{seconds:>9.2f}{held:>12}{theta_mb:>10.1f}{mb:>14.1f}")
 
     print("\n3. One outer iteration: ours against the reference style and autograd through the loop")
     print(f"   {'task':<34}{'variant':<46}{'seconds':>9}{'ratio':>8}")

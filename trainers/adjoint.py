@@ -78,6 +78,30 @@ def _forward_over_reverse(
     return tangents[0], tangents[1]  # (H tangent, J_l tangent)
 
 
+def _reverse_step(
+    task: Task, theta: torch.Tensor, weights: torch.Tensor, g_next: torch.Tensor, eta: float, *, with_desired: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One backward step in one double-backward per micro-batch: returns dJ/dgamma[t] (N,) and
+    grad L_dsr(theta_t) - eta H_t g_{t+1} (the desired gradient rides along in the last batch)."""
+    th = theta.detach().requires_grad_(True)
+    change = torch.zeros_like(theta)
+    dj = []
+    chunks = task.chunks()
+    for i, sl in enumerate(chunks):
+        part = task.train.chunk(sl)
+        w = weights[sl].detach().requires_grad_(True)
+        losses = task.loss_fn(th, part.inputs, part.targets)
+        (g,) = torch.autograd.grad((w * losses).sum(), th, create_graph=True)
+        outputs, seeds = [g], [-eta * g_next]
+        if with_desired and i == len(chunks) - 1:
+            outputs.append(task.mean_loss(th, task.desired))
+            seeds.append(torch.ones((), dtype=th.dtype, device=th.device))
+        d_theta, d_w = torch.autograd.grad(outputs, (th, w), grad_outputs=seeds)
+        change += d_theta
+        dj.append(d_w)
+    return torch.cat(dj), change
+
+
 def policy_gradient(
     task: Task, gamma: torch.Tensor, eta: float, *, checkpoint_every: int | None = None, mode: str = "reverse"
 ) -> PolicyGradient:
@@ -109,10 +133,14 @@ def policy_gradient(
         held = max(held, len(snapshots) + len(segment))
         for t in range(end - 1, start - 1, -1):
             theta_t = segment[t - start]
-            hvp, directional = weighted_hvp_and_jvp(task, theta_t, gamma[t], g_next, mode)
-            dj[t] = -eta * directional
+            if mode == "reverse":
+                dj[t], change = _reverse_step(task, theta_t, gamma[t], g_next, eta, with_desired=t >= 1)
+            else:
+                hvp, directional = weighted_hvp_and_jvp(task, theta_t, gamma[t], g_next, mode)
+                dj[t] = -eta * directional
+                change = _desired_grad(task, theta_t) - eta * hvp if t >= 1 else hvp
             if t >= 1:
-                g_next = _desired_grad(task, theta_t) + g_next - eta * hvp
+                g_next = g_next + change
     return PolicyGradient(
         J=float(evals[1:, 0].sum()),
         grad=dj,
