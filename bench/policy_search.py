@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import time
 from typing import Any
 
@@ -43,7 +42,21 @@ def lm_task(train_size: int = LM.train_size) -> Task:
     return build_transformer(cfg, holdout=0.0, seed=0, device=CPU, dtype=torch.float32)
 
 
-MEMORY_N = 32  # few sequences: the parameter vectors, not activations, dominate what T changes
+MEMORY_N = 8  # few sequences: the parameter vectors, not activations, dominate what T changes
+
+
+def rss_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak since the last reset) of this process, in MB (Linux)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as fh:  # "5" resets VmHWM to the current RSS
+        fh.write("5")
 
 
 def perceptron_task() -> Task:
@@ -67,7 +80,8 @@ def memory_worker(variant: str, steps: int, queue: Any) -> None:
     torch.set_num_threads(1)
     task = lm_task(MEMORY_N)
     gamma = uniform_policy(task, steps)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reset_peak_rss()
+    base = rss_mb("VmRSS")
     held = 0
     start = time.perf_counter()
     if variant == "ours":
@@ -78,8 +92,7 @@ def memory_worker(variant: str, steps: int, queue: Any) -> None:
         unrolled_policy_gradient(task, gamma, 0.1)
         held = steps + 1  # every theta_t lives in the graph, with its activations
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((seconds, held, (peak - base) / 1024.0))
+    queue.put((seconds, held, rss_mb("VmHWM") - base))
 
 
 def in_fresh_process(variant: str, steps: int) -> tuple[float, int, float]:

@@ -13,9 +13,8 @@ def project_to_simplex(v: torch.Tensor) -> torch.Tensor:
     """
     n = v.shape[-1]
     u, _ = torch.sort(v, dim=-1, descending=True)
-    css = torch.cumsum(u, dim=-1) - 1.0
+    css = torch.cumsum(u, dim=-1).sub_(1.0)
     k = torch.arange(1, n + 1, device=v.device, dtype=v.dtype)
-    support = u - css / k > 0  # true for the first rho entries
-    rho = support.sum(dim=-1, keepdim=True)  # >= 1 always
+    rho = (u.mul_(k) > css).sum(dim=-1, keepdim=True)  # u_k - css_k / k > 0 on the first rho entries
     tau = torch.gather(css, -1, rho - 1) / rho.to(v.dtype)
-    return torch.clamp(v - tau, min=0.0)
+    return (v - tau).clamp_(min=0.0)
