@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-stamp
 SOURCES := fitting trainers service protos tests bench examples
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean protos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/fit_throughput.py
 	$(BIN)/python bench/policy_search.py
+
+protos: $(STAMP)
+	$(BIN)/python -m protos.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
