@@ -12,6 +12,7 @@ from fitting.compare import (
     speedup_at_loss,
     steps_to_loss,
 )
+from fitting.comparison import ComparisonResult, compare_curves
 from fitting.compression import CR_UNITS, auc, compression_ratio
 from fitting.errors import (
     AlreadyExistsError,
@@ -34,6 +35,7 @@ __all__ = [
     "LAWS",
     "AlreadyExistsError",
     "CoefficientImprovement",
+    "ComparisonResult",
     "Estimate",
     "FitImpossibleError",
     "FitResult",
@@ -50,6 +52,7 @@ __all__ = [
     "acceleration_ratio_empirical",
     "auc",
     "coefficient_improvement",
+    "compare_curves",
     "compression_ratio",
     "expression_law",
     "fit_batch",

@@ -118,3 +118,23 @@ def test_empirical_ar_bad_input() -> None:
         acceleration_ratio(CONVENTIONAL, {"L0": 1.0, "B": 2.0}, 10)
     assert err.value.field == "cand"
     assert math.isnan(acceleration_ratio_empirical(x, 1 / x, x, 1 / x + 1, 5))
+
+
+def test_compare_curves_reports_everything_for_each_candidate() -> None:
+    from fitting import FitImpossibleError, compare_curves
+
+    x = np.arange(1.0, 4001.0)
+    rng = np.random.default_rng(5)
+    base = noisy("step_power", x, CONVENTIONAL, rng, 0.002)
+    cand = noisy("step_power", x, OPTIMAL, rng, 0.002)
+    result = compare_curves((x, base), [(x, cand)], x_min=400, target_losses=[3.0], vocab_sizes=[5000, 5000])
+    (only,) = result.candidates
+    assert [a.horizon for a in only.accelerations] == [4000.0, 4e4, 4e5, 4e6]
+    assert only.accelerations[0].ar_fit.value == pytest.approx(closed_form(4000), rel=0.05)
+    assert only.accelerations[0].ar_empirical == pytest.approx(closed_form(4000), rel=0.1)
+    assert math.isnan(only.accelerations[1].ar_empirical)  # beyond the measured range
+    assert only.improvement is not None and only.improvement.B.value == pytest.approx(0.937, abs=0.05)
+    assert only.summary.cr > result.baseline_summary.cr
+    assert only.speedups[0].speedup.has_interval
+    with pytest.raises(FitImpossibleError):
+        compare_curves((x, base), [(x, np.full(x.size, 2.0))])

@@ -86,7 +86,7 @@ REPORT_FORMAT_PNG: ReportFormat
 REPORT_FORMAT_SVG: ReportFormat
 
 class CurveHeader(_message.Message):
-    __slots__ = ("name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "request_id", "extra_columns", "labels")
+    __slots__ = ("name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "request_id", "extra_columns", "labels", "expected_points")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,7 @@ class CurveHeader(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXTRA_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_POINTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     policy: str
     study: str
@@ -114,7 +115,8 @@ class CurveHeader(_message.Message):
     request_id: str
     extra_columns: _containers.RepeatedScalarFieldContainer[str]
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., policy: _Optional[str] = ..., study: _Optional[str] = ..., split: _Optional[str] = ..., vocab_size: _Optional[int] = ..., x_unit: _Optional[str] = ..., tokens_per_step: _Optional[float] = ..., request_id: _Optional[str] = ..., extra_columns: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    expected_points: int
+    def __init__(self, name: _Optional[str] = ..., policy: _Optional[str] = ..., study: _Optional[str] = ..., split: _Optional[str] = ..., vocab_size: _Optional[int] = ..., x_unit: _Optional[str] = ..., tokens_per_step: _Optional[float] = ..., request_id: _Optional[str] = ..., extra_columns: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., expected_points: _Optional[int] = ...) -> None: ...
 
 class NamedColumn(_message.Message):
     __slots__ = ("name", "values")

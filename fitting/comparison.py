@@ -1,0 +1,135 @@
+"""compare_curves: a baseline learning curve against candidates, everything PAPER.md section 5
+reports, from measured curves. The service's CompareCurves wires exactly this."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fitting.compare import (
+    CoefficientImprovement,
+    acceleration_ratio,
+    acceleration_ratio_empirical,
+    coefficient_improvement,
+    speedup_at_loss,
+)
+from fitting.compression import CR_UNITS, auc, compression_ratio
+from fitting.errors import FitImpossibleError, InvalidInputError
+from fitting.joint import fit_joint
+from fitting.laws import get_law
+from fitting.result import Estimate, FitResult
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """AUC in nats x x-units (a plain sum for curves logged at every step), CR (NaN without |V|)."""
+
+    auc: float
+    cr: float
+    cr_units: str
+
+
+@dataclass(frozen=True)
+class HorizonAR:
+    horizon: float
+    ar_fit: Estimate
+    ar_empirical: float  # NaN outside the measured range, or where the candidate never gets there
+
+
+@dataclass(frozen=True)
+class SpeedUpAt:
+    target_loss: float
+    speedup: Estimate
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateResult:
+    fit: FitResult
+    accelerations: list[HorizonAR]
+    speedups: list[SpeedUpAt]
+    improvement: CoefficientImprovement | None  # laws with B and beta only
+    summary: CurveSummary
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonResult:
+    baseline_fit: FitResult
+    baseline_summary: CurveSummary
+    candidates: list[CandidateResult]
+
+
+def summarize_curve(x: np.ndarray, loss: np.ndarray, vocab_size: int) -> CurveSummary:
+    every_step = x.size > 1 and bool(np.all(np.diff(x) == 1.0))
+    area = auc(loss) if every_step or x.size < 2 else auc(loss, x)
+    cr = math.nan
+    if vocab_size >= 2:
+        cr = (
+            compression_ratio(loss, vocab_size)
+            if every_step or x.size < 2
+            else compression_ratio(loss, vocab_size, x=x)
+        )
+    return CurveSummary(auc=area, cr=cr, cr_units=CR_UNITS["paper"])
+
+
+def compare_curves(
+    baseline: tuple[Any, Any],
+    candidates: Sequence[tuple[Any, Any]],
+    *,
+    law: str = "step_power",
+    shared: Sequence[str] = ("L0",),
+    horizons: Sequence[float] | None = None,
+    target_losses: Sequence[float] = (),
+    vocab_sizes: Sequence[int] | None = None,
+    x_min: float | None = None,
+    x_max: float | None = None,
+    fixed: Mapping[str, float] | None = None,
+    loss_fn: str = "huber",
+    delta: float = 1e-3,
+    bootstrap: int = 200,
+    seed: int = 0,
+    method: str = "robust",
+) -> ComparisonResult:
+    """Joint fit (shared parameters, paired bootstrap), then per candidate: AR at each horizon
+    (default: the baseline's last x times 1, 10, 100, 1000) from the fits and from the curves,
+    speed-ups at the target losses, coefficient improvements, AUC and CR of every curve.
+    vocab_sizes: |V| per curve (baseline first) for CR; 0 leaves CR NaN."""
+    if not candidates:
+        raise InvalidInputError("at least one candidate curve is needed", field="candidates")
+    curves = [baseline, *candidates]
+    sizes = list(vocab_sizes) if vocab_sizes is not None else [0] * len(curves)
+    if len(sizes) != len(curves):
+        raise InvalidInputError(f"{len(sizes)} sizes for {len(curves)} curves", field="vocab_sizes")
+    fits = fit_joint(
+        curves, law, shared=shared, x_min=x_min, x_max=x_max, fixed=fixed,
+        loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, seed=seed, method=method,
+    )  # fmt: skip
+    for i, fit in enumerate(fits):
+        if not all(math.isfinite(v) for v in fit.params.values()):
+            raise FitImpossibleError(f"{fit.status.value}: {fit.message}", field=f"curves[{i}]")
+    arrays = [(np.asarray(x, dtype=float), np.asarray(loss, dtype=float)) for x, loss in curves]
+    base_x, base_loss = arrays[0]
+    last = float(base_x[-1])
+    horizon_list = [last * f for f in (1, 10, 100, 1000)] if horizons is None else [float(h) for h in horizons]
+    has_rates = {"B", "beta"} <= set(get_law(fits[0].law).param_names)
+    out = []
+    for (x, loss), fit, size in zip(arrays[1:], fits[1:], sizes[1:], strict=True):
+        accelerations = []
+        for h in horizon_list:
+            measured = math.nan
+            if base_x[0] <= h <= base_x[-1]:
+                measured = acceleration_ratio_empirical(base_x, base_loss, x, loss, h)
+            accelerations.append(HorizonAR(h, acceleration_ratio(fits[0], fit, h), measured))
+        out.append(
+            CandidateResult(
+                fit=fit,
+                accelerations=accelerations,
+                speedups=[SpeedUpAt(float(t), speedup_at_loss(fits[0], fit, t)) for t in target_losses],
+                improvement=coefficient_improvement(fits[0], fit) if has_rates else None,
+                summary=summarize_curve(x, loss, size),
+            )
+        )
+    return ComparisonResult(fits[0], summarize_curve(base_x, base_loss, sizes[0]), out)

@@ -1,0 +1,356 @@
+"""ScalingLawClient: the Python client. Takes arrays, lists or pandas objects, chunks uploads,
+returns pydantic models, and raises a closed set of exceptions:
+
+    ClientError
+     +-- InvalidArgument      (field_violations: ["curves[1].loss[5]: must be finite", ...])
+     +-- NotFound
+     +-- AlreadyExists
+     +-- FailedPrecondition
+     +-- ResourceExhausted
+     +-- Unauthenticated
+     +-- Unavailable          (after the retries of an idempotent call)
+     +-- ServerError          (INTERNAL and anything else)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+import pandas as pd
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from pydantic import BaseModel
+
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+
+class ClientError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str, field_violations: list[str] | None = None):
+        self.code = code
+        self.message = message
+        self.field_violations = field_violations or []
+        super().__init__(f"{code.name}: {message}")
+
+
+class InvalidArgument(ClientError): ...
+
+
+class NotFound(ClientError): ...
+
+
+class AlreadyExists(ClientError): ...
+
+
+class FailedPrecondition(ClientError): ...
+
+
+class ResourceExhausted(ClientError): ...
+
+
+class Unauthenticated(ClientError): ...
+
+
+class Unavailable(ClientError): ...
+
+
+class ServerError(ClientError): ...
+
+
+_ERRORS: dict[grpc.StatusCode, type[ClientError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+}
+
+
+def _translate(err: grpc.RpcError) -> ClientError:
+    """The one place grpc errors become client exceptions."""
+    code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
+    violations = []
+    status = rpc_status.from_call(err) if isinstance(err, grpc.Call) else None
+    for detail in status.details if status is not None else []:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            violations += [f"{v.field}: {v.description}" for v in bad.field_violations]
+    details = err.details() if isinstance(err, grpc.Call) else str(err)
+    return _ERRORS.get(code, ServerError)(code, details or "", violations)
+
+
+class CurveInfo(BaseModel):
+    id: str
+    name: str
+    policy: str
+    study: str
+    split: str
+    vocab_size: int
+    n_points: int
+    x_first: float
+    x_last: float
+    loss_last: float
+    sha256: str
+
+
+class FitInfo(BaseModel):
+    id: str
+    curve_id: str
+    law: str
+    params: dict[str, float]
+    stderr: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    r2: float
+    rmse: float
+    n_points: int
+    status: str
+    message: str
+    method: str
+    ci_method: str
+    shared: list[str]
+
+
+class EstimateInfo(BaseModel):
+    value: float
+    low: float
+    high: float
+
+
+class CandidateInfo(BaseModel):
+    curve_id: str
+    fit: FitInfo
+    ar_fit: dict[float, EstimateInfo]  # horizon -> AR
+    ar_empirical: dict[float, float]
+    speedups: dict[float, EstimateInfo]  # target loss -> speed-up
+    b_improvement: EstimateInfo
+    beta_improvement: EstimateInfo
+    auc: float
+    cr: float
+
+
+class ComparisonInfo(BaseModel):
+    baseline_id: str
+    baseline_fit: FitInfo
+    baseline_auc: float
+    baseline_cr: float
+    cr_units: str
+    candidates: list[CandidateInfo]
+
+
+def _curve(c: pb.Curve) -> CurveInfo:
+    h = c.header
+    return CurveInfo(
+        id=c.id, name=h.name, policy=h.policy, study=h.study, split=h.split, vocab_size=h.vocab_size,
+        n_points=c.n_points, x_first=c.x_first, x_last=c.x_last, loss_last=c.loss_last, sha256=c.sha256,
+    )  # fmt: skip
+
+
+def _fit(f: pb.FitResult) -> FitInfo:
+    return FitInfo(
+        id=f.id, curve_id=f.curve_id, law=f.law, params=dict(f.params), stderr=dict(f.stderr),
+        ci={k: (v.low, v.high) for k, v in f.ci.items()}, r2=f.r2, rmse=f.rmse, n_points=f.n_points,
+        status=pb.FitStatus.Name(f.status).removeprefix("FIT_STATUS_").lower(), message=f.message,
+        method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method, shared=list(f.shared),
+    )  # fmt: skip
+
+
+def _estimate(e: pb.Estimate) -> EstimateInfo:
+    return EstimateInfo(value=e.value, low=e.low, high=e.high)
+
+
+def _as_columns(x: Any, loss: Any, x_col: str, loss_col: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(x, pd.DataFrame):
+        return x[x_col].to_numpy(dtype=float), x[loss_col].to_numpy(dtype=float)
+    if isinstance(x, pd.Series) and loss is None:
+        return x.index.to_numpy(dtype=float), x.to_numpy(dtype=float)
+    return np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
+
+
+class ScalingLawClient:
+    """client = ScalingLawClient("127.0.0.1:50051", token=None)."""
+
+    def __init__(self, target: str, token: str | None = None, *, timeout: float = 300.0, retries: int = 3):
+        self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 * 2**20)])
+        self._stub = pb_grpc.ScalingLawServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout = timeout
+        self.retries = retries
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> ScalingLawClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except grpc.RpcError as err:
+                error = _translate(err)
+                if not (idempotent and isinstance(error, Unavailable) and attempt < self.retries):
+                    raise error from None
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- curves ---------------------------------------------------------------------------------
+
+    def upload_curve(
+        self,
+        x: Any,
+        loss: Any = None,
+        *,
+        name: str = "",
+        policy: str = "",
+        study: str = "",
+        split: str = "",
+        vocab_size: int = 0,
+        x_col: str = "step",
+        loss_col: str = "loss",
+        columns: Mapping[str, Sequence[float]] | None = None,
+        request_id: str | None = None,
+        chunk_points: int = 65_536,
+    ) -> CurveInfo:
+        """Upload (x, loss) arrays, a DataFrame (x_col, loss_col) or a Series indexed by step.
+        A request id is generated when none is given, so the retry of a dropped stream is safe."""
+        xs, ls = _as_columns(x, loss, x_col, loss_col)
+        extra = {k: np.asarray(v, dtype=float) for k, v in (columns or {}).items()}
+        header = pb.CurveHeader(
+            name=name, policy=policy, study=study, split=split, vocab_size=vocab_size,
+            request_id=request_id or uuid.uuid4().hex, extra_columns=list(extra), expected_points=xs.size,
+        )  # fmt: skip
+
+        def messages() -> Iterator[pb.UploadCurveRequest]:
+            yield pb.UploadCurveRequest(header=header)
+            for start in range(0, max(xs.size, 1), chunk_points):
+                sl = slice(start, start + chunk_points)
+                cols = [pb.NamedColumn(name=k, values=v[sl]) for k, v in extra.items()]
+                yield pb.UploadCurveRequest(chunk=pb.PointsChunk(x=xs[sl], loss=ls[sl], columns=cols))
+
+        return _curve(
+            self._call(lambda: self._stub.UploadCurve(messages(), timeout=self.timeout, metadata=self._metadata))
+        )
+
+    def get_curve(self, curve_id: str) -> CurveInfo:
+        request = pb.GetCurveRequest(id=curve_id)
+        return _curve(self._call(lambda: self._stub.GetCurve(request, timeout=self.timeout, metadata=self._metadata)))
+
+    def list_curves(self, *, study: str = "", policy: str = "", page_size: int = 200) -> list[CurveInfo]:
+        out: list[CurveInfo] = []
+        token = ""
+        while True:
+            request = pb.ListCurvesRequest(study=study, policy=policy, page_size=page_size, page_token=token)
+            page = self._call(lambda r=request: self._stub.ListCurves(r, timeout=self.timeout, metadata=self._metadata))
+            out += [_curve(c) for c in page.curves]
+            token = page.next_page_token
+            if not token:
+                return out
+
+    def delete_curve(self, curve_id: str) -> None:
+        request = pb.DeleteCurveRequest(id=curve_id)
+        self._call(lambda: self._stub.DeleteCurve(request, timeout=self.timeout, metadata=self._metadata))
+
+    def read_curve(self, curve_id: str) -> pd.DataFrame:
+        """The stored points as a DataFrame with columns x, loss (and any extra columns)."""
+
+        def read() -> pd.DataFrame:
+            xs, ls, extra = [], [], {}
+            request = pb.ReadCurvePointsRequest(id=curve_id)
+            for chunk in self._stub.ReadCurvePoints(request, timeout=self.timeout, metadata=self._metadata):
+                xs.append(np.asarray(chunk.x))
+                ls.append(np.asarray(chunk.loss))
+                for col in chunk.columns:
+                    extra.setdefault(col.name, []).append(np.asarray(col.values))
+            data = {"x": np.concatenate(xs), "loss": np.concatenate(ls)}
+            data.update({k: np.concatenate(v) for k, v in extra.items()})
+            return pd.DataFrame(data)
+
+        return self._call(read)
+
+    # -- fits -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _options(**kw: Any) -> pb.FitOptions:
+        method = {"robust": pb.FIT_METHOD_ROBUST, "paper": pb.FIT_METHOD_PAPER}[kw.pop("method")]
+        opts = pb.FitOptions(method=method, **{k: v for k, v in kw.items() if v is not None and k != "fixed"})
+        opts.fixed.update(kw.get("fixed") or {})
+        return opts
+
+    def fit(
+        self,
+        curve_ids: Sequence[str],
+        *,
+        law: str = "step_power",
+        shared: Sequence[str] = (),
+        x_min: float | None = None,
+        x_max: float | None = None,
+        fixed: Mapping[str, float] | None = None,
+        method: str = "robust",
+        loss_fn: str = "huber",
+        delta: float = 1e-3,
+        bootstrap: int = 0,
+        seed: int = 0,
+    ) -> list[FitInfo]:
+        options = self._options(
+            law=law, shared=list(shared), x_min=x_min, x_max=x_max, fixed=fixed, method=method,
+            loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, seed=seed,
+        )  # fmt: skip
+        request = pb.FitCurvesRequest(curve_ids=list(curve_ids), options=options)
+        reply = self._call(lambda: self._stub.FitCurves(request, timeout=self.timeout, metadata=self._metadata))
+        return [_fit(f) for f in reply.fits]
+
+    def compare(
+        self,
+        baseline_id: str,
+        candidate_ids: Sequence[str],
+        *,
+        horizons: Sequence[float] = (),
+        target_losses: Sequence[float] = (),
+        law: str = "step_power",
+        x_min: float | None = None,
+        x_max: float | None = None,
+        method: str = "robust",
+        bootstrap: int = 200,
+        seed: int = 0,
+    ) -> ComparisonInfo:
+        options = self._options(
+            law=law, x_min=x_min, x_max=x_max, method=method, bootstrap=bootstrap, seed=seed, fixed=None
+        )
+        request = pb.CompareCurvesRequest(
+            baseline_id=baseline_id, candidate_ids=list(candidate_ids), options=options,
+            horizons=list(horizons), target_losses=list(target_losses),
+        )  # fmt: skip
+        reply = self._call(lambda: self._stub.CompareCurves(request, timeout=self.timeout, metadata=self._metadata))
+        return ComparisonInfo(
+            baseline_id=reply.baseline_id,
+            baseline_fit=_fit(reply.baseline_fit),
+            baseline_auc=reply.baseline_metrics.auc,
+            baseline_cr=reply.baseline_metrics.cr,
+            cr_units=reply.baseline_metrics.cr_units,
+            candidates=[
+                CandidateInfo(
+                    curve_id=c.curve_id,
+                    fit=_fit(c.fit),
+                    ar_fit={a.horizon: _estimate(a.ar_fit) for a in c.accelerations},
+                    ar_empirical={a.horizon: a.ar_empirical for a in c.accelerations},
+                    speedups={s.target_loss: _estimate(s.speedup) for s in c.speedups},
+                    b_improvement=_estimate(c.b_improvement),
+                    beta_improvement=_estimate(c.beta_improvement),
+                    auc=c.metrics.auc,
+                    cr=c.metrics.cr,
+                )
+                for c in reply.candidates
+            ],
+        )

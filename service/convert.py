@@ -1,0 +1,111 @@
+"""The only place protobuf messages meet domain objects."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from fitting import Estimate, FitResult, FitStatus
+from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from service.store import CurveMeta, StoredCurve
+
+_FIT_STATUS = {
+    FitStatus.CONVERGED: pb.FIT_STATUS_CONVERGED,
+    FitStatus.NOT_CONVERGED: pb.FIT_STATUS_NOT_CONVERGED,
+    FitStatus.UNIDENTIFIABLE: pb.FIT_STATUS_UNIDENTIFIABLE,
+}
+_METHODS = {pb.FIT_METHOD_UNSPECIFIED: "robust", pb.FIT_METHOD_ROBUST: "robust", pb.FIT_METHOD_PAPER: "paper"}
+
+
+def meta_from_header(h: pb.CurveHeader) -> CurveMeta:
+    return CurveMeta(
+        name=h.name, policy=h.policy, study=h.study, split=h.split, vocab_size=h.vocab_size,
+        x_unit=h.x_unit or "step", tokens_per_step=h.tokens_per_step, request_id=h.request_id,
+        extra_columns=tuple(h.extra_columns), labels=dict(h.labels),
+    )  # fmt: skip
+
+
+def header_from_meta(m: CurveMeta) -> pb.CurveHeader:
+    return pb.CurveHeader(
+        name=m.name, policy=m.policy, study=m.study, split=m.split, vocab_size=m.vocab_size, x_unit=m.x_unit,
+        tokens_per_step=m.tokens_per_step, request_id=m.request_id, extra_columns=list(m.extra_columns),
+        labels=m.labels,
+    )  # fmt: skip
+
+
+def curve_to_pb(c: StoredCurve) -> pb.Curve:
+    created = Timestamp()
+    created.FromDatetime(c.created_at)
+    return pb.Curve(
+        id=c.id, header=header_from_meta(c.meta), n_points=c.n_points, x_first=c.x_first, x_last=c.x_last,
+        loss_last=c.loss_last, sha256=c.sha256, created_at=created,
+    )  # fmt: skip
+
+
+def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
+    """Keyword arguments for fitting's fit functions; unset fields take fitting's defaults."""
+    kwargs: dict[str, Any] = {
+        "law": options.law or "step_power",
+        "method": _METHODS.get(options.method, "robust"),
+        "loss_fn": options.loss_fn or "huber",
+        "delta": options.delta or 1e-3,
+        "bootstrap": options.bootstrap,
+        "seed": options.seed,
+        "fixed": dict(options.fixed),
+    }
+    if options.HasField("x_min"):
+        kwargs["x_min"] = options.x_min
+    if options.HasField("x_max"):
+        kwargs["x_max"] = options.x_max
+    if options.bounds:
+        kwargs["bounds"] = {k: (v.low, v.high) for k, v in options.bounds.items()}
+    if options.starts:
+        kwargs["starts"] = dict(options.starts)
+    return kwargs
+
+
+def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
+    return pb.FitResult(
+        id=fit_id, curve_id=curve_id, law=fit.law, params=dict(fit.params), stderr=dict(fit.stderr),
+        ci={k: pb.Interval(low=lo, high=hi) for k, (lo, hi) in fit.ci.items()}, r2=fit.r2, rmse=fit.rmse,
+        n_points=fit.n_points, x_range=pb.Interval(low=fit.x_range[0], high=fit.x_range[1]),
+        status=_FIT_STATUS[fit.status], message=fit.message, nfev=fit.nfev,
+        method=pb.FIT_METHOD_PAPER if fit.method == "paper" else pb.FIT_METHOD_ROBUST, ci_method=fit.ci_method,
+        shared=list(fit.shared), fixed=list(fit.fixed), n_bootstrap=0 if fit.samples is None else len(fit.samples),
+    )  # fmt: skip
+
+
+def estimate_to_pb(e: Estimate) -> pb.Estimate:
+    return pb.Estimate(value=e.value, low=e.low, high=e.high, has_interval=e.has_interval)
+
+
+def summary_to_pb(s: CurveSummary, curve_id: str) -> pb.CurveMetrics:
+    return pb.CurveMetrics(curve_id=curve_id, auc=s.auc, cr=s.cr, cr_units=s.cr_units)
+
+
+def candidate_to_pb(c: CandidateResult, curve_id: str) -> pb.CandidateComparison:
+    nan = pb.Estimate(value=math.nan, low=math.nan, high=math.nan)
+    return pb.CandidateComparison(
+        curve_id=curve_id,
+        fit=fit_to_pb(c.fit, curve_id),
+        accelerations=[
+            pb.HorizonAcceleration(horizon=a.horizon, ar_fit=estimate_to_pb(a.ar_fit), ar_empirical=a.ar_empirical)
+            for a in c.accelerations
+        ],
+        speedups=[pb.SpeedUp(target_loss=s.target_loss, speedup=estimate_to_pb(s.speedup)) for s in c.speedups],
+        b_improvement=estimate_to_pb(c.improvement.B) if c.improvement else nan,
+        beta_improvement=estimate_to_pb(c.improvement.beta) if c.improvement else nan,
+        metrics=summary_to_pb(c.summary, curve_id),
+    )
+
+
+def comparison_to_pb(result: ComparisonResult, baseline_id: str, candidate_ids: list[str]) -> pb.Comparison:
+    return pb.Comparison(
+        baseline_id=baseline_id,
+        baseline_fit=fit_to_pb(result.baseline_fit, baseline_id),
+        baseline_metrics=summary_to_pb(result.baseline_summary, baseline_id),
+        candidates=[candidate_to_pb(c, cid) for c, cid in zip(result.candidates, candidate_ids, strict=True)],
+    )

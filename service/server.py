@@ -1,0 +1,125 @@
+"""The grpc.aio server: a factory returning (server, port), one interceptor for request ids,
+bearer-token auth and the error table, standard health and reflection."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
+from service.errors import rpc_status_for, status_code_for
+from service.servicer import ScalingLawServicer
+from service.settings import Settings
+from service.store import SqliteStore
+
+logger = logging.getLogger(__name__)
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ScalingLawService"].full_name
+OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # no token needed
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Request id (from "x-request-id" or new) in every log line; token check; domain errors to
+    status codes with google.rpc details; unexpected errors logged with traceback, INTERNAL."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]], details: Any
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        metadata = dict(details.invocation_metadata or ())
+        request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:12]
+        method = details.method
+        needs_token = bool(self.token) and not method.startswith(OPEN_PREFIXES)
+        authorised = metadata.get("authorization") == f"Bearer {self.token}"
+
+        async def guard(context: Any) -> None:
+            if needs_token and not authorised:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        async def fail(context: Any, exc: Exception) -> None:
+            code = status_code_for(exc)
+            if code is grpc.StatusCode.INTERNAL:
+                logger.exception("request %s %s failed", request_id, method)
+            else:
+                logger.info("request %s %s: %s %s", request_id, method, code.name, exc)
+            status = rpc_status_for(exc)
+            await context.abort(
+                code, status.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
+            )
+
+        def unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def wrapped(request: Any, context: Any) -> Any:
+                await guard(context)
+                try:
+                    return await behaviour(request, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # the one place errors become statuses
+                    await fail(context, exc)
+
+            return wrapped
+
+        def streaming(behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+            async def wrapped(request: Any, context: Any) -> AsyncIterator[Any]:
+                await guard(context)
+                try:
+                    async for item in behaviour(request, context):
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await fail(context, exc)
+
+            return wrapped
+
+        kinds = {
+            "unary_unary": (unary, grpc.unary_unary_rpc_method_handler),
+            "stream_unary": (unary, grpc.stream_unary_rpc_method_handler),
+            "unary_stream": (streaming, grpc.unary_stream_rpc_method_handler),
+            "stream_stream": (streaming, grpc.stream_stream_rpc_method_handler),
+        }
+        for attr, (wrap, make) in kinds.items():
+            behaviour = getattr(handler, attr)
+            if behaviour is not None:
+                return make(
+                    wrap(behaviour),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+        return handler
+
+
+async def create_server(
+    settings: Settings, store: SqliteStore | None = None
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A started-ready server bound to settings.host:settings.port (0 picks a free port)."""
+    store = store or SqliteStore(settings.sqlite_path)
+    limits = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+    ]
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(settings.token)], options=limits)
+    pb_grpc.add_ScalingLawServiceServicer_to_server(ScalingLawServicer(settings, store), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"{settings.host}:{settings.port}"
+    if settings.tls_cert and settings.tls_key:
+        credentials = grpc.ssl_server_credentials([(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())])
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    return server, port, health_servicer

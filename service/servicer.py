@@ -1,0 +1,137 @@
+"""ScalingLawService: thin wiring of the store and fitting/ behind the proto. No maths here, and
+no try/except: domain errors reach the interceptor (service/server.py), which maps them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import fitting
+from fitting.errors import InvalidInputError
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
+from service import convert
+from service.settings import Settings
+from service.store import CurvePoints, SqliteStore
+from service.upload import UploadAssembler
+
+
+class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
+    def __init__(self, settings: Settings, store: SqliteStore):
+        self.settings = settings
+        self.store = store
+
+    # -- curves ---------------------------------------------------------------------------------
+
+    async def UploadCurve(self, request_iterator: AsyncIterator[pb.UploadCurveRequest], context: Any) -> pb.Curve:
+        assembler: UploadAssembler | None = None
+        async for message in request_iterator:
+            if message.HasField("header"):
+                if assembler is not None:
+                    raise InvalidInputError("a second header arrived", field="header")
+                assembler = UploadAssembler(
+                    convert.meta_from_header(message.header),
+                    max_points=self.settings.max_points,
+                    expected_points=message.header.expected_points,
+                )
+            elif message.HasField("chunk"):
+                if assembler is None:
+                    raise InvalidInputError("the first message must be the header", field="header")
+                chunk = message.chunk
+                assembler.add(chunk.x, chunk.loss, {c.name: c.values for c in chunk.columns})
+        if assembler is None:
+            raise InvalidInputError("no header: the stream was empty", field="header")
+        points = assembler.finish()
+        stored = await asyncio.to_thread(self.store.insert_curve, assembler.meta, points)
+        return convert.curve_to_pb(stored)
+
+    async def GetCurve(self, request: pb.GetCurveRequest, context: Any) -> pb.Curve:
+        return convert.curve_to_pb(await asyncio.to_thread(self.store.get_curve, request.id))
+
+    async def ListCurves(self, request: pb.ListCurvesRequest, context: Any) -> pb.ListCurvesResponse:
+        curves, token = await asyncio.to_thread(
+            self.store.list_curves,
+            study=request.study,
+            policy=request.policy,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListCurvesResponse(curves=[convert.curve_to_pb(c) for c in curves], next_page_token=token)
+
+    async def DeleteCurve(self, request: pb.DeleteCurveRequest, context: Any) -> pb.DeleteCurveResponse:
+        await asyncio.to_thread(self.store.delete_curve, request.id)
+        return pb.DeleteCurveResponse()
+
+    async def ReadCurvePoints(self, request: pb.ReadCurvePointsRequest, context: Any) -> AsyncIterator[pb.PointsChunk]:
+        if request.chunk_size < 0:
+            raise InvalidInputError(f"must be >= 0, got {request.chunk_size}", field="chunk_size")
+        points = await asyncio.to_thread(self.store.read_points, request.id)
+        size = request.chunk_size or self.settings.chunk_points
+        for start in range(0, points.x.size, size):
+            sl = slice(start, start + size)
+            columns = [pb.NamedColumn(name=k, values=v[sl]) for k, v in points.columns.items()]
+            yield pb.PointsChunk(x=points.x[sl], loss=points.loss[sl], columns=columns)
+
+    # -- fits -----------------------------------------------------------------------------------
+
+    async def _curves(self, ids: list[str], field: str) -> list[tuple[Any, CurvePoints]]:
+        if not ids:
+            raise InvalidInputError("no curve ids given", field=field)
+        out = []
+        for cid in ids:
+            meta = await asyncio.to_thread(self.store.get_curve, cid)
+            out.append((meta, await asyncio.to_thread(self.store.read_points, cid)))
+        return out
+
+    async def FitCurves(self, request: pb.FitCurvesRequest, context: Any) -> pb.FitCurvesResponse:
+        kwargs = convert.fit_kwargs(request.options)
+        law = fitting.get_law(kwargs["law"]) if not kwargs.get("bounds") and not kwargs.get("starts") else None
+        loaded = await self._curves(list(request.curve_ids), "curve_ids")
+        pairs = [(_inputs(points, law), points.loss) for _, points in loaded]
+        shared = list(request.options.shared)
+        if shared and len(pairs) > 1:
+            fits = await asyncio.to_thread(fitting.fit_joint, pairs, shared=shared, **kwargs)
+        elif len(pairs) == 1:
+            x, loss = pairs[0]
+            fits = [await asyncio.to_thread(fitting.fit_curve, x, loss, **kwargs)]
+        else:
+            fits = await asyncio.to_thread(fitting.fit_batch, pairs, **kwargs)
+        out = []
+        for cid, fit in zip(request.curve_ids, fits, strict=True):
+            fit_id = await asyncio.to_thread(self.store.save_fit, cid, {**kwargs, "shared": shared}, fit.to_dict())
+            out.append(convert.fit_to_pb(fit, cid, fit_id))
+        return pb.FitCurvesResponse(fits=out)
+
+    async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
+        kwargs = convert.fit_kwargs(request.options)
+        kwargs.pop("bounds", None)
+        kwargs.pop("starts", None)
+        if not request.baseline_id:
+            raise InvalidInputError("no baseline curve id", field="baseline_id")
+        loaded = await self._curves([request.baseline_id, *request.candidate_ids], "candidate_ids")
+        if len(loaded) < 2:
+            raise InvalidInputError("no candidate curve ids", field="candidate_ids")
+        law = fitting.get_law(kwargs["law"])
+        shared = list(request.options.shared) or (["L0"] if "L0" in law.param_names else [])
+        result = await asyncio.to_thread(
+            fitting.compare_curves,
+            (_inputs(loaded[0][1], law), loaded[0][1].loss),
+            [(_inputs(points, law), points.loss) for _, points in loaded[1:]],
+            shared=shared,
+            horizons=list(request.horizons) or None,
+            target_losses=list(request.target_losses),
+            vocab_sizes=[meta.meta.vocab_size for meta, _ in loaded],
+            **{**kwargs, "bootstrap": kwargs["bootstrap"] or 200},
+        )
+        return convert.comparison_to_pb(result, request.baseline_id, list(request.candidate_ids))
+
+    # Jobs (StartTraining, GetJob, ListJobs, CancelJob, WatchJob) and RenderReport come next; until
+    # then the generated base class answers UNIMPLEMENTED.
+
+
+def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:
+    """x, or the named input columns a multi-input law needs."""
+    if law is not None and len(law.inputs) > 1:
+        return {name: points.columns[name] for name in law.inputs if name in points.columns}
+    return points.x

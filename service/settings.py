@@ -1,0 +1,33 @@
+"""The service's configuration: one pydantic-settings object, built once in main() and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting reads SCALINGLAW_<NAME> from the environment; CLI flags override."""
+
+    model_config = SettingsConfigDict(env_prefix="SCALINGLAW_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(50051, ge=0, le=65535)
+    data_dir: Path = Path("./scalinglaw-data")
+    database_url: str = ""  # empty: SQLite in data_dir
+    token: str = ""  # non-empty: every call but health needs "authorization: Bearer <token>"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_jobs: int = Field(1, ge=1)
+    executor: str = "local"
+    ray_address: str = ""
+    max_points: int = Field(50_000_000, ge=1)  # per curve
+    max_message_bytes: int = Field(64 * 2**20, ge=1024)
+    chunk_points: int = Field(65_536, ge=1)  # points per streamed chunk
+    grace_seconds: float = Field(10.0, ge=0)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "scalinglaw.sqlite3"

@@ -1,0 +1,260 @@
+"""SQLite store: curves (points as little-endian float64 BLOBs, one row per curve) and fits.
+
+WAL, synchronous=FULL, busy_timeout, one writer (a lock); every write is one transaction, so a
+failed request leaves nothing half-written. The schema is versioned and migrated on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from fitting.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+
+SCHEMA_VERSION = 1
+_MIGRATIONS = {
+    1: """
+    CREATE TABLE curves (
+        id TEXT PRIMARY KEY,
+        request_id TEXT UNIQUE,
+        name TEXT NOT NULL, policy TEXT NOT NULL, study TEXT NOT NULL, split TEXT NOT NULL,
+        vocab_size INTEGER NOT NULL, x_unit TEXT NOT NULL, tokens_per_step REAL NOT NULL,
+        labels TEXT NOT NULL, extra_columns TEXT NOT NULL,
+        n_points INTEGER NOT NULL, x_first REAL NOT NULL, x_last REAL NOT NULL, loss_last REAL NOT NULL,
+        x BLOB NOT NULL, loss BLOB NOT NULL, columns BLOB,
+        sha256 TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE INDEX curves_study_policy ON curves (study, policy);
+    CREATE TABLE fits (
+        id TEXT PRIMARY KEY,
+        curve_id TEXT NOT NULL REFERENCES curves (id) ON DELETE CASCADE,
+        options TEXT NOT NULL, result TEXT NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE INDEX fits_curve ON fits (curve_id);
+    """,
+}
+
+
+@dataclass(frozen=True)
+class CurveMeta:
+    """What an uploader says about a curve (the proto's CurveHeader)."""
+
+    name: str = ""
+    policy: str = ""
+    study: str = ""
+    split: str = ""
+    vocab_size: int = 0
+    x_unit: str = "step"
+    tokens_per_step: float = 0.0
+    request_id: str = ""
+    extra_columns: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredCurve:
+    id: str
+    meta: CurveMeta
+    n_points: int
+    x_first: float
+    x_last: float
+    loss_last: float
+    sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, eq=False)
+class CurvePoints:
+    x: np.ndarray
+    loss: np.ndarray
+    columns: dict[str, np.ndarray]
+
+
+def points_digest(x: np.ndarray, loss: np.ndarray, columns: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256(x.astype("<f8").tobytes())
+    h.update(loss.astype("<f8").tobytes())
+    for name in sorted(columns):
+        h.update(name.encode())
+        h.update(columns[name].astype("<f8").tobytes())
+    return h.hexdigest()
+
+
+class SqliteStore:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            current = row[0] if row else 0
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _split(_MIGRATIONS[version]):
+                    db.execute(statement)
+            if row is None:
+                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            else:
+                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+    # -- curves ---------------------------------------------------------------------------------
+
+    def insert_curve(self, meta: CurveMeta, points: CurvePoints) -> StoredCurve:
+        """Store one curve in one transaction; a known request_id returns the original curve when
+        the content is the same and raises AlreadyExistsError when it differs."""
+        digest = points_digest(points.x, points.loss, points.columns)
+        with self._transaction() as db:
+            if meta.request_id:
+                row = db.execute("SELECT * FROM curves WHERE request_id = ?", (meta.request_id,)).fetchone()
+                if row is not None:
+                    existing = _curve_from_row(row)
+                    if existing.sha256 == digest and existing.meta == meta:
+                        return existing
+                    raise AlreadyExistsError(
+                        f"request_id {meta.request_id!r} was used for a different curve ({existing.id})",
+                        field="request_id",
+                    )
+            curve = StoredCurve(
+                id=f"c-{uuid.uuid4().hex[:16]}",
+                meta=meta,
+                n_points=int(points.x.size),
+                x_first=float(points.x[0]),
+                x_last=float(points.x[-1]),
+                loss_last=float(points.loss[-1]),
+                sha256=digest,
+                created_at=datetime.now(UTC),
+            )
+            columns = json.dumps({k: v.astype("<f8").tobytes().hex() for k, v in points.columns.items()})
+            db.execute(
+                "INSERT INTO curves VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    curve.id, meta.request_id or None, meta.name, meta.policy, meta.study, meta.split,
+                    meta.vocab_size, meta.x_unit, meta.tokens_per_step, json.dumps(meta.labels),
+                    json.dumps(list(meta.extra_columns)), curve.n_points, curve.x_first, curve.x_last,
+                    curve.loss_last, points.x.astype("<f8").tobytes(), points.loss.astype("<f8").tobytes(), columns,
+                    digest, curve.created_at.isoformat(),
+                ),
+            )  # fmt: skip
+            return curve
+
+    def get_curve(self, curve_id: str) -> StoredCurve:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM curves WHERE id = ?", (curve_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no curve {curve_id!r}", field="id")
+            return _curve_from_row(row)
+
+    def read_points(self, curve_id: str) -> CurvePoints:
+        with self._lock:
+            row = self._db.execute("SELECT x, loss, columns FROM curves WHERE id = ?", (curve_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no curve {curve_id!r}", field="id")
+        columns = {k: np.frombuffer(bytes.fromhex(v), dtype="<f8") for k, v in json.loads(row[2] or "{}").items()}
+        return CurvePoints(np.frombuffer(row[0], dtype="<f8"), np.frombuffer(row[1], dtype="<f8"), columns)
+
+    def list_curves(
+        self, *, study: str = "", policy: str = "", page_size: int = 50, page_token: str = ""
+    ) -> tuple[list[StoredCurve], str]:
+        """Newest last, keyset-paginated by rowid; the token is the last rowid seen."""
+        if page_size < 0:
+            raise InvalidInputError(f"must be >= 0, got {page_size}", field="page_size")
+        size = min(page_size or 50, 1000)
+        try:
+            after = int(page_token) if page_token else 0
+        except ValueError as exc:
+            raise InvalidInputError("not a token this server issued", field="page_token") from exc
+        query = "SELECT rowid, * FROM curves WHERE rowid > ?"
+        args: list[object] = [after]
+        if study:
+            query += " AND study = ?"
+            args.append(study)
+        if policy:
+            query += " AND policy = ?"
+            args.append(policy)
+        query += " ORDER BY rowid LIMIT ?"
+        args.append(size + 1)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+            curves = [_curve_from_row(row[1:]) for row in rows[:size]]
+        token = str(rows[size - 1][0]) if len(rows) > size else ""
+        return curves, token
+
+    def delete_curve(self, curve_id: str) -> None:
+        with self._transaction() as db:
+            if db.execute("DELETE FROM curves WHERE id = ?", (curve_id,)).rowcount == 0:
+                raise NotFoundError(f"no curve {curve_id!r}", field="id")
+
+    # -- fits -----------------------------------------------------------------------------------
+
+    def save_fit(self, curve_id: str, options: dict[str, object], result: dict[str, object]) -> str:
+        fit_id = f"f-{uuid.uuid4().hex[:16]}"
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO fits VALUES (?,?,?,?,?)",
+                (
+                    fit_id,
+                    curve_id,
+                    json.dumps(options),
+                    json.dumps(result, default=float),
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+        return fit_id
+
+    def list_fits(self, curve_id: str) -> list[dict[str, object]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, result FROM fits WHERE curve_id = ? ORDER BY rowid", (curve_id,)
+            ).fetchall()
+        return [{"id": r[0], **json.loads(r[1])} for r in rows]
+
+
+def _split(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _curve_from_row(row: tuple) -> StoredCurve:  # type: ignore[type-arg]
+    (cid, request_id, name, policy, study, split, vocab, x_unit, tps, labels, extra, n) = row[:12]
+    (x_first, x_last, loss_last, _x, _loss, _columns, sha, created) = row[12:]
+    meta = CurveMeta(
+        name=name, policy=policy, study=study, split=split, vocab_size=vocab, x_unit=x_unit,
+        tokens_per_step=tps, request_id=request_id or "", extra_columns=tuple(json.loads(extra)),
+        labels=json.loads(labels),
+    )  # fmt: skip
+    return StoredCurve(cid, meta, n, x_first, x_last, loss_last, sha, datetime.fromisoformat(created))
+
+
+def curve_meta_dict(meta: CurveMeta) -> dict[str, object]:
+    return asdict(meta)

@@ -1,0 +1,73 @@
+"""Assembles a streamed upload: each chunk is checked as it arrives, nothing is stored until the
+stream has ended cleanly (the servicer then writes the curve in one transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from fitting.errors import InvalidInputError, LimitExceededError
+from service.store import CurveMeta, CurvePoints
+
+
+class UploadAssembler:
+    def __init__(self, meta: CurveMeta, *, max_points: int, expected_points: int = 0):
+        if expected_points < 0:
+            raise InvalidInputError(f"must be >= 0, got {expected_points}", field="header.expected_points")
+        if expected_points > max_points:
+            raise LimitExceededError(f"{expected_points} points announced; the limit is {max_points}", field="header")
+        self.expected_points = expected_points
+        self.meta = meta
+        self.max_points = max_points
+        self._x: list[np.ndarray] = []
+        self._loss: list[np.ndarray] = []
+        self._columns: dict[str, list[np.ndarray]] = {name: [] for name in meta.extra_columns}
+        self._count = 0
+        self._last_x = -np.inf
+
+    def add(self, x: Sequence[float], loss: Sequence[float], columns: Mapping[str, Sequence[float]]) -> None:
+        xs, ls = np.asarray(x, dtype="<f8"), np.asarray(loss, dtype="<f8")
+        if xs.size != ls.size:
+            raise InvalidInputError(f"chunk has {xs.size} x values but {ls.size} losses", field="chunk.loss")
+        if self._count + xs.size > self.max_points:
+            raise LimitExceededError(f"more than the {self.max_points} points a curve may have", field="chunk")
+        if set(columns) != set(self._columns):
+            raise InvalidInputError(
+                f"chunk columns {sorted(columns)} differ from the header's {sorted(self._columns)}",
+                field="chunk.columns",
+            )
+        for name, values in (("chunk.x", xs), ("chunk.loss", ls)):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InvalidInputError(f"must be finite, got {values[i]}", field=name, index=self._count + i)
+        if xs.size:
+            steps = np.diff(np.concatenate([[self._last_x], xs]))
+            bad = steps <= 0
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InvalidInputError("x must be strictly increasing", field="chunk.x", index=self._count + i)
+            self._last_x = float(xs[-1])
+        for name, values in columns.items():
+            col = np.asarray(values, dtype="<f8")
+            if col.size != xs.size or not np.all(np.isfinite(col)):
+                raise InvalidInputError("must be finite and as long as x", field=f"chunk.columns.{name}")
+            self._columns[name].append(col)
+        self._x.append(xs)
+        self._loss.append(ls)
+        self._count += xs.size
+
+    def finish(self) -> CurvePoints:
+        if self._count == 0:
+            raise InvalidInputError("curve is empty", field="chunk")
+        if self.expected_points and self._count != self.expected_points:
+            raise InvalidInputError(
+                f"the stream ended after {self._count} of the {self.expected_points} points its header announced",
+                field="header.expected_points",
+            )
+        return CurvePoints(
+            np.concatenate(self._x),
+            np.concatenate(self._loss),
+            {k: np.concatenate(v) for k, v in self._columns.items()},
+        )

@@ -1,0 +1,52 @@
+"""A real grpc.aio server on port 0 with a temporary SQLite file, run in a background event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.client import ScalingLawClient
+from service.server import create_server
+from service.settings import Settings
+
+
+class RunningServer:
+    def __init__(self, settings: Settings):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server, self.port, self.health = self.run(create_server(settings))
+        self.run(self.server.start())
+
+    def run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.run(self.server.stop(grace=None))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def start(tmp_path: Path, **overrides: object) -> RunningServer:
+    return RunningServer(Settings(port=0, data_dir=tmp_path, **overrides))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    running = start(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[ScalingLawClient]:
+    with ScalingLawClient(server.target, timeout=60) as c:
+        yield c
