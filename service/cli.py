@@ -1,0 +1,179 @@
+"""The `scalinglaw` command line.
+
+    scalinglaw serve [--port P] [--data-dir D]
+    scalinglaw upload FILE... [--x-col step] [--loss-col loss] [--policy P] [--study S] [--vocab-size V]
+    scalinglaw curves [--study S] [--policy P] [--json]
+    scalinglaw fit ID... [--law L] [--shared L0] [--x-min X] [--bootstrap N] [--method robust|paper] [--json]
+    scalinglaw compare BASELINE CANDIDATE... [--x-min X] [--horizon T ...] [--target-loss L ...] [--json]
+
+Exit codes: 0 done, 2 bad input, 3 not found, 4 conflict or precondition, 5 unauthenticated,
+6 server unavailable, 1 anything else. Training jobs, reports and the demo arrive with the
+rest of the service issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pandas as pd
+
+from service import client as c
+from service.settings import Settings
+
+EXIT_CODES: dict[type[c.ClientError], int] = {
+    c.InvalidArgument: 2,
+    c.NotFound: 3,
+    c.AlreadyExists: 4,
+    c.FailedPrecondition: 4,
+    c.ResourceExhausted: 4,
+    c.Unauthenticated: 5,
+    c.Unavailable: 6,
+}
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"no such file: {path}", [f"FILE: {path}"])
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".json":
+        return pd.read_json(path)
+    raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"{path}: use .csv, .parquet or .json", [])
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    widths = {k: max(len(k), *(len(_cell(r.get(k))) for r in rows)) if rows else len(k) for k in columns}
+    print("  ".join(k.ljust(widths[k]) for k in columns))
+    for row in rows:
+        print("  ".join(_cell(row.get(k)).ljust(widths[k]) for k in columns))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scalinglaw", description="Scaling laws of learning processes, as a service.")
+    parser.add_argument("--target", default=None, help="server address (default SCALINGLAW_HOST:SCALINGLAW_PORT)")
+    parser.add_argument("--token", default=None, help="bearer token (default SCALINGLAW_TOKEN)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir")
+
+    upload = sub.add_parser("upload", help="upload loss curves from files")
+    upload.add_argument("files", nargs="+", type=Path)
+    upload.add_argument("--x-col", default="step")
+    upload.add_argument("--loss-col", default="loss")
+    upload.add_argument("--policy", default="")
+    upload.add_argument("--study", default="")
+    upload.add_argument("--split", default="test")
+    upload.add_argument("--vocab-size", type=int, default=0)
+    upload.add_argument("--json", action="store_true")
+
+    curves = sub.add_parser("curves", help="list stored curves")
+    curves.add_argument("--study", default="")
+    curves.add_argument("--policy", default="")
+    curves.add_argument("--json", action="store_true")
+
+    fit = sub.add_parser("fit", help="fit a law to stored curves")
+    fit.add_argument("ids", nargs="+")
+    fit.add_argument("--law", default="step_power")
+    fit.add_argument("--shared", action="append", default=[])
+    fit.add_argument("--x-min", type=float)
+    fit.add_argument("--x-max", type=float)
+    fit.add_argument("--method", choices=["robust", "paper"], default="robust")
+    fit.add_argument("--bootstrap", type=int, default=0)
+    fit.add_argument("--json", action="store_true")
+
+    compare = sub.add_parser("compare", help="a baseline curve against candidates")
+    compare.add_argument("baseline")
+    compare.add_argument("candidates", nargs="+")
+    compare.add_argument("--x-min", type=float)
+    compare.add_argument("--horizon", type=float, action="append", default=[])
+    compare.add_argument("--target-loss", type=float, action="append", default=[])
+    compare.add_argument("--bootstrap", type=int, default=200)
+    compare.add_argument("--json", action="store_true")
+    return parser
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        from service.main import main as serve_main
+
+        changes = {k: v for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items() if v}
+        serve_main(settings.model_copy(update=changes))
+        return 0
+    target = args.target or f"{settings.host}:{settings.port}"
+    with c.ScalingLawClient(target, token=args.token or settings.token or None) as client:
+        if args.command == "upload":
+            stored = []
+            for path in args.files:
+                frame = read_table(path)
+                info = client.upload_curve(
+                    frame, x_col=args.x_col, loss_col=args.loss_col, name=path.stem, policy=args.policy,
+                    study=args.study, split=args.split, vocab_size=args.vocab_size,
+                )  # fmt: skip
+                stored.append(info.model_dump())
+            return _emit(args, stored, ["id", "name", "policy", "study", "n_points", "x_last", "loss_last"])
+        if args.command == "curves":
+            rows = [i.model_dump() for i in client.list_curves(study=args.study, policy=args.policy)]
+            return _emit(args, rows, ["id", "name", "policy", "study", "split", "n_points", "x_last", "loss_last"])
+        if args.command == "fit":
+            fits = client.fit(
+                args.ids, law=args.law, shared=args.shared, x_min=args.x_min, x_max=args.x_max,
+                method=args.method, bootstrap=args.bootstrap,
+            )  # fmt: skip
+            rows = [{"curve_id": f.curve_id, **f.params, "r2": f.r2, "status": f.status} for f in fits]
+            names = list(dict.fromkeys(k for f in fits for k in f.params))
+            return _emit(args, [f.model_dump() for f in fits], ["curve_id", *names, "r2", "status"], rows)
+        result = client.compare(
+            args.baseline, args.candidates, x_min=args.x_min, horizons=args.horizon,
+            target_losses=args.target_loss, bootstrap=args.bootstrap,
+        )  # fmt: skip
+        rows = []
+        for cand in result.candidates:
+            for horizon, est in cand.ar_fit.items():
+                rows.append(
+                    {"candidate": cand.curve_id, "horizon": horizon, "AR (fit)": est.value, "low": est.low,
+                     "high": est.high, "AR (measured)": cand.ar_empirical[horizon], "CR": cand.cr}
+                )  # fmt: skip
+        columns = ["candidate", "horizon", "AR (fit)", "low", "high", "AR (measured)", "CR"]
+        return _emit(args, [result.model_dump()], columns, rows)
+
+
+def _emit(
+    args: argparse.Namespace, data: list[dict[str, Any]], columns: list[str], rows: list[dict[str, Any]] | None = None
+) -> int:
+    """--json prints the full records (a list; one object for compare); otherwise a table."""
+    if getattr(args, "json", False):
+        print(json.dumps(data[0] if args.command == "compare" else data, indent=2, default=str))
+    else:
+        print_table(rows if rows is not None else data, columns)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_command(args, Settings())
+    except c.ClientError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for violation in exc.field_violations:
+            print(f"  {violation}", file=sys.stderr)
+        return EXIT_CODES.get(type(exc), 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
