@@ -14,6 +14,7 @@ returns pydantic models, and raises a closed set of exceptions:
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -144,6 +145,32 @@ class ComparisonInfo(BaseModel):
     baseline_cr: float
     cr_units: str
     candidates: list[CandidateInfo]
+
+
+class JobInfo(BaseModel):
+    id: str
+    state: str  # QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
+    progress: float
+    message: str
+    error: str
+    curve_ids: list[str]
+    summary: dict[str, Any]
+
+
+class JobEventInfo(BaseModel):
+    seq: int
+    phase: str
+    message: str
+    progress: float
+    state: str
+
+
+def _job(j: pb.Job) -> JobInfo:
+    return JobInfo(
+        id=j.id, state=pb.JobState.Name(j.state).removeprefix("JOB_STATE_"), progress=j.progress, message=j.message,
+        error=j.error, curve_ids=list(j.result.curve_ids),
+        summary=json.loads(j.result.summary_json) if j.result.summary_json else {},
+    )  # fmt: skip
 
 
 def _curve(c: pb.Curve) -> CurveInfo:
@@ -278,6 +305,61 @@ class ScalingLawClient:
             return pd.DataFrame(data)
 
         return self._call(read)
+
+    # -- training jobs --------------------------------------------------------------------------
+
+    def start_training(
+        self,
+        task: str = "perceptron",
+        *,
+        steps: int = 0,
+        eta: float = 0.0,
+        seed: int = 0,
+        device: str = "auto",
+        bootstrap: int = 0,
+        study: str = "",
+        request_id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        search: Mapping[str, Any] | None = None,
+    ) -> JobInfo:
+        """Start a run; zero/unset fields take the trainer's defaults (the paper's settings)."""
+        kinds = {"perceptron": pb.TASK_PERCEPTRON, "transformer_lm": pb.TASK_TRANSFORMER_LM}
+        kinds["transformer-lm"] = pb.TASK_TRANSFORMER_LM
+        devices = {"auto": pb.DEVICE_AUTO, "cpu": pb.DEVICE_CPU, "cuda": pb.DEVICE_CUDA}
+        optimizers = {"sgd": pb.OPTIMIZER_SGD, "normalized": pb.OPTIMIZER_NORMALIZED, "eg": pb.OPTIMIZER_EG}
+        search = dict(search or {})
+        if "optimizer" in search:
+            search["optimizer"] = optimizers[search["optimizer"]]
+        request = pb.StartTrainingRequest(
+            task=kinds.get(task, pb.TASK_UNSPECIFIED), steps=steps, eta=eta, seed=seed,
+            device=devices.get(device, pb.DEVICE_UNSPECIFIED), bootstrap=bootstrap, study=study,
+            request_id=request_id or uuid.uuid4().hex, search=pb.SearchConfig(**search),
+        )  # fmt: skip
+        if task == "perceptron":
+            request.perceptron.CopyFrom(pb.PerceptronConfig(**(config or {})))
+        elif task in kinds:
+            request.transformer.CopyFrom(pb.TransformerConfig(**(config or {})))
+        return _job(
+            self._call(lambda: self._stub.StartTraining(request, timeout=self.timeout, metadata=self._metadata))
+        )
+
+    def get_job(self, job_id: str) -> JobInfo:
+        request = pb.GetJobRequest(id=job_id)
+        return _job(self._call(lambda: self._stub.GetJob(request, timeout=self.timeout, metadata=self._metadata)))
+
+    def cancel_job(self, job_id: str) -> JobInfo:
+        request = pb.CancelJobRequest(id=job_id)
+        return _job(self._call(lambda: self._stub.CancelJob(request, timeout=self.timeout, metadata=self._metadata)))
+
+    def watch(self, job_id: str, after_seq: int = 0) -> Iterator[JobEventInfo]:
+        """Every event after after_seq, then live ones, until the job ends."""
+        request = pb.WatchJobRequest(job_id=job_id, after_seq=after_seq)
+        try:
+            for e in self._stub.WatchJob(request, metadata=self._metadata):
+                state = pb.JobState.Name(e.state).removeprefix("JOB_STATE_")
+                yield JobEventInfo(seq=e.seq, phase=e.phase, message=e.message, progress=e.progress, state=state)
+        except grpc.RpcError as err:
+            raise _translate(err) from None
 
     # -- fits -----------------------------------------------------------------------------------
 

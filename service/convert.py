@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -109,3 +110,84 @@ def comparison_to_pb(result: ComparisonResult, baseline_id: str, candidate_ids: 
         baseline_metrics=summary_to_pb(result.baseline_summary, baseline_id),
         candidates=[candidate_to_pb(c, cid) for c, cid in zip(result.candidates, candidate_ids, strict=True)],
     )
+
+
+# -- training jobs ------------------------------------------------------------------------------
+
+_TASKS = {pb.TASK_PERCEPTRON: "perceptron", pb.TASK_TRANSFORMER_LM: "transformer_lm"}
+_DEVICES = {pb.DEVICE_UNSPECIFIED: "auto", pb.DEVICE_AUTO: "auto", pb.DEVICE_CPU: "cpu", pb.DEVICE_CUDA: "cuda"}
+_OPTIMIZERS = {
+    pb.OPTIMIZER_UNSPECIFIED: "normalized",
+    pb.OPTIMIZER_SGD: "sgd",
+    pb.OPTIMIZER_NORMALIZED: "normalized",
+    pb.OPTIMIZER_EG: "eg",
+}
+_JOB_STATES = {name.removeprefix("JOB_STATE_"): value for name, value in pb.JobState.items()}
+
+
+def _given(message: Any) -> dict[str, Any]:
+    """The fields of a config message that were set (zero means: the trainer's default)."""
+    return {f.name: v for f, v in message.ListFields()}
+
+
+def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
+    """A trainers.RunSpec as a dict (what the job process rebuilds); unset fields keep defaults."""
+    from fitting.errors import InvalidInputError
+    from trainers.config import RunSpec
+
+    if r.task not in _TASKS:
+        raise InvalidInputError("choose TASK_PERCEPTRON or TASK_TRANSFORMER_LM", field="task")
+    task = _TASKS[r.task]
+    spec = RunSpec(task=task).to_dict()  # type: ignore[arg-type]
+    top = {"steps": r.steps, "eta": r.eta, "seed": r.seed, "bootstrap": r.bootstrap}
+    spec.update({k: v for k, v in top.items() if v})
+    spec["device"] = _DEVICES[r.device]
+    if r.HasField("perceptron"):
+        spec["perceptron"].update(_given(r.perceptron))
+    if r.HasField("transformer"):
+        spec["transformer"].update(_given(r.transformer))
+    search = _given(r.search)
+    search["optimizer"] = _OPTIMIZERS[r.search.optimizer]
+    spec["search"].update(search)
+    return spec
+
+
+def job_to_pb(job: Any) -> pb.Job:
+    request = pb.StartTrainingRequest.FromString(job.request)
+    message = pb.Job(
+        id=job.id, state=_JOB_STATES[job.state], progress=job.progress, message=job.message, error=job.error,
+        request=request,
+    )  # fmt: skip
+    for field in ("created_at", "started_at", "finished_at"):
+        when = getattr(job, field)
+        if when is not None:
+            getattr(message, field).FromDatetime(when)
+    if job.result:
+        result = job.result
+        message.result.curve_ids.extend(result["curve_ids"].values())
+        summary = result["summary"]
+        message.result.summary_json = json.dumps(summary, default=float)
+        message.result.conventional_law.sim = summary["sim_conventional"]
+        if summary.get("sim_optimal") is not None:
+            message.result.optimal_law.sim = summary["sim_optimal"]
+            message.result.optimal_law.zero_weight_fraction = summary["zero_weight_fraction_optimal"]
+            message.result.optimal_law.well_learned_share = summary["well_learned_share_optimal"] or math.nan
+        for it in summary.get("history", []):
+            message.result.history.add(**it)
+        if "comparison_pb" in result:
+            message.result.comparison.ParseFromString(bytes.fromhex(result["comparison_pb"]))
+    return message
+
+
+def job_state_name(state: int) -> str:
+    return pb.JobState.Name(state).removeprefix("JOB_STATE_")
+
+
+def event_to_pb(job_id: str, e: Any) -> pb.JobEvent:
+    event = pb.JobEvent(
+        seq=e.seq, job_id=job_id, phase=e.phase, message=e.message, progress=e.progress, state=_JOB_STATES[e.state]
+    )
+    event.time.FromDatetime(e.time)
+    if e.iteration:
+        event.iteration.CopyFrom(pb.OuterIteration(**e.iteration))
+    return event

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    server, port, health = await create_server(settings)
+    server, port, parts = await create_server(settings)
     await server.start()
     logger.info("scalinglaw serving on %s:%d (data in %s)", settings.host, port, settings.data_dir)
     print(f"scalinglaw listening on {settings.host}:{port}", flush=True)
@@ -32,8 +32,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     await stop.wait()
     logger.info("draining: health NOT_SERVING, %.1f s grace", settings.grace_seconds)
     for name in (SERVICE_NAME, ""):
-        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await parts.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.stop(grace=settings.grace_seconds)
+    await parts.close()
 
 
 def main(settings: Settings | None = None) -> None:

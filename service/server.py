@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -15,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.errors import rpc_status_for, status_code_for
+from service.jobs import LocalExecutor
 from service.servicer import ScalingLawServicer
 from service.settings import Settings
 from service.store import SqliteStore
@@ -100,17 +102,32 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
 
+@dataclass(frozen=True)
+class ServerParts:
+    """What a caller of create_server may need besides the server: health (to drain) and jobs."""
+
+    health: health.aio.HealthServicer
+    executor: LocalExecutor
+    store: SqliteStore
+
+    async def close(self) -> None:
+        await self.executor.stop()
+        self.store.close()
+
+
 async def create_server(
     settings: Settings, store: SqliteStore | None = None
-) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """A started-ready server bound to settings.host:settings.port (0 picks a free port)."""
+) -> tuple[grpc.aio.Server, int, ServerParts]:
+    """A ready-to-start server bound to settings.host:settings.port (0 picks a free port)."""
     store = store or SqliteStore(settings.sqlite_path)
+    executor = LocalExecutor(store, settings.max_jobs)
+    await executor.start()
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
     server = grpc.aio.server(interceptors=[ServiceInterceptor(settings.token)], options=limits)
-    pb_grpc.add_ScalingLawServiceServicer_to_server(ScalingLawServicer(settings, store), server)
+    pb_grpc.add_ScalingLawServiceServicer_to_server(ScalingLawServicer(settings, store, executor), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
@@ -122,4 +139,4 @@ async def create_server(
         port = server.add_secure_port(address, credentials)
     else:
         port = server.add_insecure_port(address)
-    return server, port, health_servicer
+    return server, port, ServerParts(health_servicer, executor, store)

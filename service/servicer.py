@@ -12,15 +12,17 @@ from fitting.errors import InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import convert
+from service.jobs import LocalExecutor
 from service.settings import Settings
 from service.store import CurvePoints, SqliteStore
 from service.upload import UploadAssembler
 
 
 class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
-    def __init__(self, settings: Settings, store: SqliteStore):
+    def __init__(self, settings: Settings, store: SqliteStore, executor: LocalExecutor):
         self.settings = settings
         self.store = store
+        self.executor = executor
 
     # -- curves ---------------------------------------------------------------------------------
 
@@ -126,8 +128,56 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         )
         return convert.comparison_to_pb(result, request.baseline_id, list(request.candidate_ids))
 
-    # Jobs (StartTraining, GetJob, ListJobs, CancelJob, WatchJob) and RenderReport come next; until
-    # then the generated base class answers UNIMPLEMENTED.
+    # -- training jobs --------------------------------------------------------------------------
+
+    async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:
+        from trainers.config import RunSpec
+        from trainers.run import resolve_device
+
+        spec = convert.spec_dict_from_request(request)
+        checked = RunSpec.from_dict(spec).validate()  # bad configuration: INVALID_ARGUMENT now, not later
+        resolve_device(checked.device)
+        job, new = await asyncio.to_thread(
+            self.store.create_job,
+            request_id=request.request_id,
+            study=request.study,
+            spec=spec,
+            request=request.SerializeToString(deterministic=True),
+        )
+        if new:
+            await self.executor.submit(job.id, spec)
+        return convert.job_to_pb(job)
+
+    async def GetJob(self, request: pb.GetJobRequest, context: Any) -> pb.Job:
+        return convert.job_to_pb(await asyncio.to_thread(self.store.get_job, request.id))
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: Any) -> pb.ListJobsResponse:
+        state = convert.job_state_name(request.state) if request.state else ""
+        jobs, token = await asyncio.to_thread(
+            self.store.list_jobs,
+            study=request.study,
+            state=state,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: Any) -> pb.Job:
+        await self.executor.cancel(request.id)
+        return convert.job_to_pb(await asyncio.to_thread(self.store.get_job, request.id))
+
+    async def WatchJob(self, request: pb.WatchJobRequest, context: Any) -> AsyncIterator[pb.JobEvent]:
+        seen = request.after_seq
+        while True:
+            job = await asyncio.to_thread(self.store.get_job, request.job_id)
+            for event in await asyncio.to_thread(self.store.job_events, request.job_id, seen):
+                seen = event.seq
+                yield convert.event_to_pb(request.job_id, event)
+            if job.done:
+                return
+            await self.executor.wait_for_change(request.job_id)
+
+    # RenderReport comes with the rest of the service issue; the generated base answers UNIMPLEMENTED.
 
 
 def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:

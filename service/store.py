@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fitting.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS = {
     1: """
     CREATE TABLE curves (
@@ -42,7 +43,56 @@ _MIGRATIONS = {
     );
     CREATE INDEX fits_curve ON fits (curve_id);
     """,
+    2: """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        request_id TEXT UNIQUE,
+        study TEXT NOT NULL, spec TEXT NOT NULL, request BLOB NOT NULL,
+        state TEXT NOT NULL, progress REAL NOT NULL, message TEXT NOT NULL, error TEXT NOT NULL,
+        result TEXT, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT
+    );
+    CREATE TABLE job_events (
+        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL, time TEXT NOT NULL, phase TEXT NOT NULL, message TEXT NOT NULL,
+        progress REAL NOT NULL, state TEXT NOT NULL, iteration TEXT,
+        PRIMARY KEY (job_id, seq)
+    );
+    """,
 }
+
+TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    request_id: str
+    study: str
+    spec: dict[str, object]
+    request: bytes  # the StartTrainingRequest as sent, to echo back
+    state: str
+    progress: float
+    message: str
+    error: str
+    result: dict[str, object] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def done(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class JobEventRecord:
+    seq: int
+    time: datetime
+    phase: str
+    message: str
+    progress: float
+    state: str
+    iteration: dict[str, float] | None
 
 
 @dataclass(frozen=True)
@@ -89,7 +139,159 @@ def points_digest(x: np.ndarray, loss: np.ndarray, columns: dict[str, np.ndarray
     return h.hexdigest()
 
 
-class SqliteStore:
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _job_from_row(row: tuple) -> JobRecord:  # type: ignore[type-arg]
+    (jid, request_id, study, spec, request, state, progress, message, error, result, created, started, finished) = row
+
+    def when(v: str | None) -> datetime | None:
+        return datetime.fromisoformat(v) if v else None
+
+    return JobRecord(
+        jid, request_id or "", study, json.loads(spec), request, state, progress, message, error,
+        json.loads(result) if result else None, datetime.fromisoformat(created), when(started), when(finished),
+    )  # fmt: skip
+
+
+class JobStoreMixin:
+    """Jobs and their events, in the same database (methods of SqliteStore)."""
+
+    _lock: threading.Lock
+    _db: sqlite3.Connection
+
+    def _transaction(self) -> Any: ...  # provided by SqliteStore
+
+    def create_job(
+        self, *, request_id: str, study: str, spec: dict[str, object], request: bytes
+    ) -> tuple[JobRecord, bool]:
+        """A new QUEUED job, or (the original, False) when request_id was already used for the same request."""
+        with self._transaction() as db:
+            if request_id:
+                row = db.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+                if row is not None:
+                    existing = _job_from_row(row)
+                    if existing.request != request:
+                        raise AlreadyExistsError(
+                            f"request_id {request_id!r} was used for a different job ({existing.id})",
+                            field="request_id",
+                        )
+                    return existing, False
+            jid = f"j-{uuid.uuid4().hex[:16]}"
+            db.execute(
+                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    jid,
+                    request_id or None,
+                    study,
+                    json.dumps(spec),
+                    request,
+                    "QUEUED",
+                    0.0,
+                    "queued",
+                    "",
+                    None,
+                    _now(),
+                    None,
+                    None,
+                ),
+            )
+            db.execute(
+                "INSERT INTO job_events VALUES (?,?,?,?,?,?,?,?)",
+                (jid, 1, _now(), "queued", "queued", 0.0, "QUEUED", None),
+            )
+            return _job_from_row(db.execute("SELECT * FROM jobs WHERE id = ?", (jid,)).fetchone()), True
+
+    def get_job(self, job_id: str) -> JobRecord:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no job {job_id!r}", field="id")
+        return _job_from_row(row)
+
+    def list_jobs(
+        self, *, study: str = "", state: str = "", page_size: int = 50, page_token: str = ""
+    ) -> tuple[list[JobRecord], str]:
+        size = min(page_size or 50, 1000)
+        try:
+            after = int(page_token) if page_token else 0
+        except ValueError as exc:
+            raise InvalidInputError("not a token this server issued", field="page_token") from exc
+        query, args = "SELECT rowid, * FROM jobs WHERE rowid > ?", [after]
+        if study:
+            query += " AND study = ?"
+            args.append(study)
+        if state:
+            query += " AND state = ?"
+            args.append(state)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY rowid LIMIT ?", [*args, size + 1]).fetchall()
+        jobs = [_job_from_row(r[1:]) for r in rows[:size]]
+        return jobs, (str(rows[size - 1][0]) if len(rows) > size else "")
+
+    def add_job_event(
+        self,
+        job_id: str,
+        *,
+        phase: str,
+        message: str,
+        progress: float,
+        state: str,
+        iteration: dict[str, float] | None = None,
+        error: str = "",
+        result: dict[str, object] | None = None,
+    ) -> int:
+        """Append an event and update the job row in one transaction; returns the event's seq."""
+        with self._transaction() as db:
+            current = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if current is None:
+                raise NotFoundError(f"no job {job_id!r}", field="id")
+            if current[0] in TERMINAL_STATES:
+                return 0  # a finished job takes no more events
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)).fetchone()[
+                0
+            ]
+            now = _now()
+            db.execute(
+                "INSERT INTO job_events VALUES (?,?,?,?,?,?,?,?)",
+                (job_id, seq, now, phase, message, progress, state, json.dumps(iteration) if iteration else None),
+            )
+            db.execute(
+                "UPDATE jobs SET state = ?, progress = ?, message = ?, error = ?, result = COALESCE(?, result),"
+                " started_at = COALESCE(started_at, CASE WHEN ? = 'RUNNING' THEN ? END),"
+                " finished_at = CASE WHEN ? IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN ? ELSE finished_at END"
+                " WHERE id = ?",
+                (state, progress, message, error, json.dumps(result, default=float) if result else None,
+                 state, now, state, now, job_id),
+            )  # fmt: skip
+            return int(seq)
+
+    def job_events(self, job_id: str, after_seq: int = 0) -> list[JobEventRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, time, phase, message, progress, state, iteration FROM job_events"
+                " WHERE job_id = ? AND seq > ? ORDER BY seq",
+                (job_id, after_seq),
+            ).fetchall()
+        return [
+            JobEventRecord(
+                r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else None
+            )
+            for r in rows
+        ]
+
+    def fail_interrupted_jobs(self) -> list[str]:
+        """On start: jobs a previous server left QUEUED or RUNNING end FAILED("interrupted")."""
+        with self._lock:
+            ids = [r[0] for r in self._db.execute("SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING')")]
+        for jid in ids:
+            self.add_job_event(jid, phase="failed", message="interrupted", progress=0.0, state="FAILED",
+                               error="interrupted: the server stopped while the job was queued or running")  # fmt: skip
+        return ids
+
+
+class SqliteStore(JobStoreMixin):
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path

@@ -57,6 +57,7 @@ class TrainingResult:
     spec: RunSpec
     device: str
     n_params: int
+    label_space: int  # |V| of the compression ratios
     conventional: PolicyOutcome
     optimal: PolicyOutcome | None
     ar_fit: fitting.Estimate | None
@@ -78,6 +79,7 @@ class TrainingResult:
             "steps": self.spec.steps,
             "train_size": self._train_size(),
             "n_params": self.n_params,
+            "label_space": self.label_space,
             "ar_empirical": self.ar_empirical,
             "ar_fit": None if self.ar_fit is None else self.ar_fit.value,
             "ar_fit_ci": None if self.ar_fit is None else [self.ar_fit.low, self.ar_fit.high],
@@ -194,6 +196,7 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
         spec=spec,
         device=str(device),
         n_params=int(task.theta0.numel()),
+        label_space=task.label_space,
         conventional=conventional,
         optimal=optimal,
         ar_fit=ar_fit,

@@ -19,7 +19,7 @@ class RunningServer:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server, self.port, self.health = self.run(create_server(settings))
+        self.server, self.port, self.parts = self.run(create_server(settings))
         self.run(self.server.start())
 
     def run(self, coro):  # type: ignore[no-untyped-def]
@@ -27,6 +27,7 @@ class RunningServer:
 
     def stop(self) -> None:
         self.run(self.server.stop(grace=None))
+        self.run(self.parts.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
 

@@ -1,0 +1,74 @@
+"""Training jobs through a real server: spawned processes, live events, cancel, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from service.client import InvalidArgument, ScalingLawClient
+
+TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
+
+
+def test_job_runs_streams_events_and_stores_its_curves(client: ScalingLawClient) -> None:
+    job = client.start_training(
+        "perceptron", steps=60, device="cpu", bootstrap=20, study="jobs", config=TINY, search={"outer_iters": 2}
+    )
+    assert job.state in ("QUEUED", "RUNNING")
+    events = list(client.watch(job.id))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))  # no gaps
+    assert events[-1].state == "SUCCEEDED"
+    assert any(e.phase == "search" for e in events)
+    done = client.get_job(job.id)
+    assert done.state == "SUCCEEDED" and done.progress == 1.0
+    assert done.summary["outer_iters"] == 2 and "ar_empirical" in done.summary
+    stored = client.list_curves(study="jobs")
+    assert {c.policy for c in stored} == {"conventional", "optimal"}
+    assert {c.split for c in stored} == {"test", "desired"}
+    assert sorted(done.curve_ids) == sorted(c.id for c in stored)
+    # replay from the middle
+    assert [e.seq for e in client.watch(job.id, after_seq=3)] == [e.seq for e in events[3:]]
+
+
+def test_same_request_id_returns_the_original_job(client: ScalingLawClient) -> None:
+    a = client.start_training("perceptron", steps=20, device="cpu", config=TINY, request_id="same")
+    b = client.start_training("perceptron", steps=20, device="cpu", config=TINY, request_id="same")
+    assert a.id == b.id
+    list(client.watch(a.id))
+
+
+def test_bad_configuration_is_rejected_before_any_job(client: ScalingLawClient) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        client.start_training("perceptron", steps=1, config=TINY)
+    assert err.value.field_violations[0].startswith("steps")
+    with pytest.raises(InvalidArgument):
+        client.start_training("resnet")
+
+
+def test_cancel_terminates_the_process(client: ScalingLawClient) -> None:
+    job = client.start_training("perceptron", steps=20000, device="cpu", config=TINY, search={"outer_iters": 50})
+    for event in client.watch(job.id):
+        if event.phase in ("conventional", "search"):
+            break
+    cancelled = client.cancel_job(job.id)
+    assert cancelled.state == "CANCELLED"
+    assert list(client.watch(job.id))[-1].state == "CANCELLED"
+
+
+def test_a_killed_job_process_fails_the_job_not_the_server(client: ScalingLawClient) -> None:
+    job = client.start_training("perceptron", steps=20000, device="cpu", config=TINY, search={"outer_iters": 50})
+    pid = None
+    for event in client.watch(job.id):
+        if event.phase == "started":
+            pid = int(event.message.split()[-1])
+            break
+    assert pid is not None
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+    final = list(client.watch(job.id))[-1]
+    assert final.state == "FAILED" and "exit code -9" in client.get_job(job.id).error
+    follow = client.start_training("perceptron", steps=10, device="cpu", config=TINY)
+    assert list(client.watch(follow.id))[-1].state == "SUCCEEDED"
