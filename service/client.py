@@ -361,6 +361,27 @@ class ScalingLawClient:
         except grpc.RpcError as err:
             raise _translate(err) from None
 
+    def report(
+        self,
+        *,
+        job_id: str | None = None,
+        baseline_id: str | None = None,
+        candidate_ids: Sequence[str] = (),
+        fmt: str = "png",
+        path: str | None = None,
+    ) -> bytes:
+        """A PNG or SVG report of a job or of stored curves; written to `path` when given."""
+        request = pb.RenderReportRequest(format=pb.REPORT_FORMAT_SVG if fmt == "svg" else pb.REPORT_FORMAT_PNG)
+        if job_id:
+            request.job_id = job_id
+        else:
+            request.curves.CopyFrom(pb.CurveSet(baseline_id=baseline_id or "", candidate_ids=list(candidate_ids)))
+        reply = self._call(lambda: self._stub.RenderReport(request, timeout=self.timeout, metadata=self._metadata))
+        if path:
+            with open(path, "wb") as fh:
+                fh.write(reply.content)
+        return bytes(reply.content)
+
     # -- fits -----------------------------------------------------------------------------------
 
     @staticmethod

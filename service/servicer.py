@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import fitting
-from fitting.errors import InvalidInputError
+from fitting.errors import FitImpossibleError, InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import convert
 from service.jobs import LocalExecutor
+from service.report import MEDIA_TYPES, LabelledCurve, render
 from service.settings import Settings
 from service.store import CurvePoints, SqliteStore
 from service.upload import UploadAssembler
@@ -177,7 +178,38 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
                 return
             await self.executor.wait_for_change(request.job_id)
 
-    # RenderReport comes with the rest of the service issue; the generated base answers UNIMPLEMENTED.
+    # -- reports --------------------------------------------------------------------------------
+
+    async def RenderReport(self, request: pb.RenderReportRequest, context: Any) -> pb.Report:
+        fmt = "svg" if request.format == pb.REPORT_FORMAT_SVG else "png"
+        summary = None
+        if request.HasField("job_id"):
+            job = await asyncio.to_thread(self.store.get_job, request.job_id)
+            if job.result is None or "optimal/test" not in job.result["curve_ids"]:
+                raise FitImpossibleError("the job has no finished near-optimal run to report", field="job_id")
+            ids = job.result["curve_ids"]
+            baseline_id, candidate_ids = ids["conventional/test"], [ids["optimal/test"]]
+            summary = job.result["summary"]
+            x_min = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
+        elif request.HasField("curves"):
+            baseline_id, candidate_ids = request.curves.baseline_id, list(request.curves.candidate_ids)
+            x_min = request.options.x_min if request.options.HasField("x_min") else None
+        else:
+            raise InvalidInputError("give curves or a job_id", field="subject")
+        loaded = await self._curves([baseline_id, *candidate_ids], "curves")
+        if len(loaded) < 2:
+            raise InvalidInputError("no candidate curve ids", field="curves.candidate_ids")
+        comparison = await asyncio.to_thread(
+            fitting.compare_curves,
+            (loaded[0][1].x, loaded[0][1].loss),
+            [(p.x, p.loss) for _, p in loaded[1:]],
+            x_min=x_min,
+            bootstrap=request.options.bootstrap or 200,
+            vocab_sizes=[meta.meta.vocab_size for meta, _ in loaded],
+        )
+        curves = [LabelledCurve(meta.meta.policy or meta.meta.name or meta.id, p.x, p.loss) for meta, p in loaded]
+        content = await asyncio.to_thread(render, curves, comparison, fmt=fmt, job_summary=summary)
+        return pb.Report(content=content, media_type=MEDIA_TYPES[fmt])
 
 
 def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,19 @@ def test_a_killed_job_process_fails_the_job_not_the_server(client: ScalingLawCli
     assert final.state == "FAILED" and "exit code -9" in client.get_job(job.id).error
     follow = client.start_training("perceptron", steps=10, device="cpu", config=TINY)
     assert list(client.watch(follow.id))[-1].state == "SUCCEEDED"
+
+
+def test_reports_of_a_job_and_of_curves(client: ScalingLawClient, tmp_path: Path) -> None:
+    job = client.start_training(
+        "perceptron", steps=60, device="cpu", bootstrap=20, config=TINY, search={"outer_iters": 2}
+    )
+    list(client.watch(job.id))
+    png = client.report(job_id=job.id, path=str(tmp_path / "job.png"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "job.png").stat().st_size == len(png)
+    ids = client.get_job(job.id).curve_ids
+    tests = [c for c in client.list_curves() if c.split == "test"]
+    base = next(c.id for c in tests if c.policy == "conventional")
+    cand = next(c.id for c in tests if c.policy == "optimal")
+    assert base in ids
+    svg = client.report(baseline_id=base, candidate_ids=[cand], fmt="svg")
+    assert b"<svg" in svg[:400]
