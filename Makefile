@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-stamp
 SOURCES := fitting trainers service protos tests bench examples
 
-.PHONY: demo test lint bench install clean protos
+.PHONY: demo demo-fit serve test lint bench install clean protos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/python -m service.cli demo
+
+demo-fit: $(STAMP)
 	$(BIN)/python examples/fit_demo.py
+
+serve: $(STAMP)
+	$(BIN)/python -m service.cli serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)

@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--bootstrap", type=int, default=0)
     fit.add_argument("--json", action="store_true")
 
+    demo = sub.add_parser("demo", help="the perceptron study end to end through a temporary server")
+    demo.add_argument("--outer-iters", type=int, default=12)
+    demo.add_argument("--out", default="demo-report.png")
+
     compare = sub.add_parser("compare", help="a baseline curve against candidates")
     compare.add_argument("baseline")
     compare.add_argument("candidates", nargs="+")
@@ -114,6 +118,11 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
         changes = {k: v for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items() if v}
         serve_main(settings.model_copy(update=changes))
+        return 0
+    if args.command == "demo":
+        from service.demo import run_demo
+
+        run_demo(outer_iters=args.outer_iters, report=args.out)
         return 0
     target = args.target or f"{settings.host}:{settings.port}"
     with c.ScalingLawClient(target, token=args.token or settings.token or None) as client:
