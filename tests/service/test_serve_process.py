@@ -42,3 +42,25 @@ def test_serve_process_answers_and_drains_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert (tmp_path / "scalinglaw.sqlite3").is_file()
+
+
+def test_health_probe_of_the_container(tmp_path: Path) -> None:
+    env = {**os.environ, "SCALINGLAW_PORT": "0", "SCALINGLAW_DATA_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "service.main"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = ""
+        while "listening on" not in line:
+            line = proc.stdout.readline()
+        port = line.rsplit(":", 1)[1].strip()
+        probe = [sys.executable, "-m", "service.healthcheck"]
+        ok = subprocess.run(probe, cwd=ROOT, env={**env, "SCALINGLAW_PORT": port}, capture_output=True, timeout=30)
+        assert ok.returncode == 0
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        down = subprocess.run(probe, cwd=ROOT, env={**env, "SCALINGLAW_PORT": port}, capture_output=True, timeout=30)
+        assert down.returncode == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
