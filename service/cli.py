@@ -7,8 +7,12 @@
     scalinglaw compare BASELINE CANDIDATE... [--x-min X] [--horizon T ...] [--target-loss L ...] [--json]
 
 Exit codes: 0 done, 2 bad input, 3 not found, 4 conflict or precondition, 5 unauthenticated,
-6 server unavailable, 1 anything else. Training jobs, reports and the demo arrive with the
-rest of the service issue.
+6 server unavailable, 1 anything else (a FAILED job too).
+
+    scalinglaw train perceptron|transformer-lm [--steps T] [--outer-iters K] [--watch] [--json]
+    scalinglaw jobs JOB_ID [--cancel] [--json]
+    scalinglaw report (--job JOB_ID | --baseline ID --candidate ID...) --out FILE.png|.svg
+    scalinglaw demo
 """
 
 from __future__ import annotations
@@ -97,6 +101,31 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--bootstrap", type=int, default=0)
     fit.add_argument("--json", action="store_true")
 
+    train = sub.add_parser("train", help="start a training job (conventional + near-optimal)")
+    train.add_argument("task", choices=["perceptron", "transformer-lm"])
+    train.add_argument("--steps", type=int, default=0)
+    train.add_argument("--eta", type=float, default=0.0)
+    train.add_argument("--train-size", type=int, default=0)
+    train.add_argument("--outer-iters", type=int, default=0)
+    train.add_argument("--outer-lr", type=float, default=0.0)
+    train.add_argument("--optimizer", choices=["sgd", "normalized", "eg"])
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--study", default="")
+    train.add_argument("--watch", action="store_true", help="follow the job with a progress bar")
+    train.add_argument("--json", action="store_true")
+
+    jobs = sub.add_parser("jobs", help="show a job, or cancel it")
+    jobs.add_argument("job_id")
+    jobs.add_argument("--cancel", action="store_true")
+    jobs.add_argument("--json", action="store_true")
+
+    report = sub.add_parser("report", help="render a PNG/SVG report of a job or of curves")
+    report.add_argument("--job")
+    report.add_argument("--baseline")
+    report.add_argument("--candidate", action="append", default=[])
+    report.add_argument("--out", required=True, type=Path)
+
     demo = sub.add_parser("demo", help="the perceptron study end to end through a temporary server")
     demo.add_argument("--outer-iters", type=int, default=12)
     demo.add_argument("--out", default="demo-report.png")
@@ -136,6 +165,32 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 )  # fmt: skip
                 stored.append(info.model_dump())
             return _emit(args, stored, ["id", "name", "policy", "study", "n_points", "x_last", "loss_last"])
+        if args.command == "train":
+            config = {"train_size": args.train_size} if args.train_size else {}
+            search: dict[str, Any] = {"outer_iters": args.outer_iters, "outer_lr": args.outer_lr}
+            if args.optimizer:
+                search["optimizer"] = args.optimizer
+            job = client.start_training(
+                args.task, steps=args.steps, eta=args.eta, seed=args.seed, device=args.device, study=args.study,
+                config=config, search=search,
+            )  # fmt: skip
+            if args.watch:
+                for event in client.watch(job.id):
+                    bar = "#" * int(30 * event.progress)
+                    print(f"\r[{bar:<30}] {event.progress:5.1%} {event.message[:50]:<50}", end="", file=sys.stderr)
+                print(file=sys.stderr)
+                job = client.get_job(job.id)
+            return _job_out(args, job)
+        if args.command == "jobs":
+            job = client.cancel_job(args.job_id) if args.cancel else client.get_job(args.job_id)
+            return _job_out(args, job)
+        if args.command == "report":
+            if not args.job and not args.baseline:
+                raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "give --job or --baseline", [])
+            client.report(job_id=args.job, baseline_id=args.baseline, candidate_ids=args.candidate,
+                          fmt="svg" if args.out.suffix == ".svg" else "png", path=str(args.out))  # fmt: skip
+            print(args.out)
+            return 0
         if args.command == "curves":
             rows = [i.model_dump() for i in client.list_curves(study=args.study, policy=args.policy)]
             return _emit(args, rows, ["id", "name", "policy", "study", "split", "n_points", "x_last", "loss_last"])
@@ -160,6 +215,21 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 )  # fmt: skip
         columns = ["candidate", "horizon", "AR (fit)", "low", "high", "AR (measured)", "CR"]
         return _emit(args, [result.model_dump()], columns, rows)
+
+
+def _job_out(args: argparse.Namespace, job: c.JobInfo) -> int:
+    """A job as JSON or a short table; a FAILED job exits 1 so scripts can tell."""
+    if args.json:
+        print(json.dumps(job.model_dump(), indent=2, default=str))
+    else:
+        s = job.summary
+        print_table(
+            [{"job": job.id, "state": job.state, "progress": job.progress, "AR (fit)": s.get("ar_fit"),
+              "AR (measured)": s.get("ar_empirical"), "CR conv": s.get("cr_conventional"),
+              "CR opt": s.get("cr_optimal"), "error": job.error}],
+            ["job", "state", "progress", "AR (fit)", "AR (measured)", "CR conv", "CR opt", "error"],
+        )  # fmt: skip
+    return 1 if job.state == "FAILED" else 0
 
 
 def _emit(

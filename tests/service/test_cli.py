@@ -47,3 +47,16 @@ def test_exit_codes(server: RunningServer, tmp_path: Path, capsys: pytest.Captur
     assert main([*target, "upload", str(bad)]) == 2
     assert "chunk.x[2]" in capsys.readouterr().err
     assert main([*target, "upload", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_train_watch_jobs_and_report(server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = ["--target", server.target]
+    argv = [*target, "train", "perceptron", "--steps", "40", "--train-size", "128", "--outer-iters", "1"]
+    assert main([*argv, "--device", "cpu", "--watch", "--json"]) == 0
+    job = json.loads(capsys.readouterr().out)
+    assert job["state"] == "SUCCEEDED"
+    assert main([*target, "jobs", job["id"]]) == 0
+    assert "SUCCEEDED" in capsys.readouterr().out
+    out = tmp_path / "r.svg"
+    assert main([*target, "report", "--job", job["id"], "--out", str(out)]) == 0
+    assert out.read_bytes().lstrip().startswith(b"<?xml")
