@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
+from service import wire
 
 T = TypeVar("T")
 
@@ -208,6 +209,10 @@ class ScalingLawClient:
     def __init__(self, target: str, token: str | None = None, *, timeout: float = 300.0, retries: int = 3):
         self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 * 2**20)])
         self._stub = pb_grpc.ScalingLawServiceStub(self._channel)
+        # the same RPC taking pre-serialized requests: chunks are built as wire bytes
+        self._upload_raw = self._channel.stream_unary(
+            "/scalinglaw.v1.ScalingLawService/UploadCurve", response_deserializer=pb.Curve.FromString
+        )
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
         self.retries = retries
@@ -259,16 +264,19 @@ class ScalingLawClient:
             request_id=request_id or uuid.uuid4().hex, extra_columns=list(extra), expected_points=xs.size,
         )  # fmt: skip
 
-        def messages() -> Iterator[pb.UploadCurveRequest]:
-            yield pb.UploadCurveRequest(header=header)
+        def messages() -> Iterator[bytes]:
+            yield pb.UploadCurveRequest(header=header).SerializeToString()
             for start in range(0, max(xs.size, 1), chunk_points):
                 sl = slice(start, start + chunk_points)
+                if not extra and xs[sl].size == ls[sl].size:  # the common case: pre-built wire bytes
+                    yield wire.upload_chunk(xs[sl], ls[sl])
+                    continue
                 cols = [pb.NamedColumn(name=k, values=v[sl]) for k, v in extra.items()]
-                yield pb.UploadCurveRequest(chunk=pb.PointsChunk(x=xs[sl], loss=ls[sl], columns=cols))
+                chunk = pb.PointsChunk(x=xs[sl], loss=ls[sl], columns=cols)
+                yield pb.UploadCurveRequest(chunk=chunk).SerializeToString()
 
-        return _curve(
-            self._call(lambda: self._stub.UploadCurve(messages(), timeout=self.timeout, metadata=self._metadata))
-        )
+        reply = self._call(lambda: self._upload_raw(messages(), timeout=self.timeout, metadata=self._metadata))
+        return _curve(reply)
 
     def get_curve(self, curve_id: str) -> CurveInfo:
         request = pb.GetCurveRequest(id=curve_id)

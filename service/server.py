@@ -20,6 +20,7 @@ from service.jobs import LocalExecutor
 from service.servicer import ScalingLawServicer
 from service.settings import Settings
 from service.store import SqliteStore
+from service.wire import passthrough
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ScalingLawService"].full_name
@@ -97,7 +98,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 return make(
                     wrap(behaviour),
                     request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
+                    response_serializer=passthrough(handler.response_serializer),  # pre-built chunks pass as bytes
                 )
         return handler
 

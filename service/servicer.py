@@ -11,7 +11,7 @@ import fitting
 from fitting.errors import FitImpossibleError, InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
-from service import convert
+from service import convert, wire
 from service.jobs import LocalExecutor
 from service.report import MEDIA_TYPES, LabelledCurve, render
 from service.settings import Settings
@@ -73,6 +73,9 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         size = request.chunk_size or self.settings.chunk_points
         for start in range(0, points.x.size, size):
             sl = slice(start, start + size)
+            if not points.columns:  # the common case goes out as pre-built bytes
+                yield wire.points_chunk(points.x[sl], points.loss[sl])  # type: ignore[misc]
+                continue
             columns = [pb.NamedColumn(name=k, values=v[sl]) for k, v in points.columns.items()]
             yield pb.PointsChunk(x=points.x[sl], loss=points.loss[sl], columns=columns)
 

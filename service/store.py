@@ -139,6 +139,11 @@ def points_digest(x: np.ndarray, loss: np.ndarray, columns: dict[str, np.ndarray
     return h.hexdigest()
 
 
+def _blob(values: np.ndarray) -> memoryview:
+    """The array's bytes as little-endian float64, without a copy when it already is one."""
+    return memoryview(np.ascontiguousarray(values, dtype="<f8")).cast("B")
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -365,7 +370,7 @@ class SqliteStore(JobStoreMixin):
                     curve.id, meta.request_id or None, meta.name, meta.policy, meta.study, meta.split,
                     meta.vocab_size, meta.x_unit, meta.tokens_per_step, json.dumps(meta.labels),
                     json.dumps(list(meta.extra_columns)), curve.n_points, curve.x_first, curve.x_last,
-                    curve.loss_last, points.x.astype("<f8").tobytes(), points.loss.astype("<f8").tobytes(), columns,
+                    curve.loss_last, _blob(points.x), _blob(points.loss), columns,
                     digest, curve.created_at.isoformat(),
                 ),
             )  # fmt: skip

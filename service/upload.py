@@ -18,6 +18,9 @@ class UploadAssembler:
         if expected_points > max_points:
             raise LimitExceededError(f"{expected_points} points announced; the limit is {max_points}", field="header")
         self.expected_points = expected_points
+        # with the size announced, points go straight into their final arrays (1x the payload)
+        self._x_buf = np.empty(expected_points, dtype="<f8") if expected_points else None
+        self._loss_buf = np.empty(expected_points, dtype="<f8") if expected_points else None
         self.meta = meta
         self.max_points = max_points
         self._x: list[np.ndarray] = []
@@ -32,6 +35,10 @@ class UploadAssembler:
             raise InvalidInputError(f"chunk has {xs.size} x values but {ls.size} losses", field="chunk.loss")
         if self._count + xs.size > self.max_points:
             raise LimitExceededError(f"more than the {self.max_points} points a curve may have", field="chunk")
+        if self.expected_points and self._count + xs.size > self.expected_points:
+            raise InvalidInputError(
+                f"more points than the {self.expected_points} the header announced", field="header.expected_points"
+            )
         if set(columns) != set(self._columns):
             raise InvalidInputError(
                 f"chunk columns {sorted(columns)} differ from the header's {sorted(self._columns)}",
@@ -54,8 +61,12 @@ class UploadAssembler:
             if col.size != xs.size or not np.all(np.isfinite(col)):
                 raise InvalidInputError("must be finite and as long as x", field=f"chunk.columns.{name}")
             self._columns[name].append(col)
-        self._x.append(xs)
-        self._loss.append(ls)
+        if self._x_buf is not None and self._loss_buf is not None:
+            self._x_buf[self._count : self._count + xs.size] = xs
+            self._loss_buf[self._count : self._count + xs.size] = ls
+        else:
+            self._x.append(xs)
+            self._loss.append(ls)
         self._count += xs.size
 
     def finish(self) -> CurvePoints:
@@ -66,8 +77,12 @@ class UploadAssembler:
                 f"the stream ended after {self._count} of the {self.expected_points} points its header announced",
                 field="header.expected_points",
             )
+        if self._x_buf is not None and self._loss_buf is not None:
+            x, loss = self._x_buf, self._loss_buf
+        else:
+            x, loss = np.concatenate(self._x), np.concatenate(self._loss)
         return CurvePoints(
-            np.concatenate(self._x),
-            np.concatenate(self._loss),
+            x,
+            loss,
             {k: np.concatenate(v) for k, v in self._columns.items()},
         )
