@@ -36,8 +36,10 @@ test: lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[mlflow]"
 	$(BIN)/python bench/fit_throughput.py
 	$(BIN)/python bench/policy_search.py
+	$(BIN)/python bench/upload_throughput.py
 
 protos: $(STAMP)
 	$(BIN)/python -m protos.generate
