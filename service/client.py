@@ -206,8 +206,22 @@ def _as_columns(x: Any, loss: Any, x_col: str, loss_col: str) -> tuple[np.ndarra
 class ScalingLawClient:
     """client = ScalingLawClient("127.0.0.1:50051", token=None)."""
 
-    def __init__(self, target: str, token: str | None = None, *, timeout: float = 300.0, retries: int = 3):
-        self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 * 2**20)])
+    def __init__(
+        self,
+        target: str,
+        token: str | None = None,
+        *,
+        timeout: float = 300.0,
+        retries: int = 3,
+        root_certificates: bytes | None = None,
+    ):
+        """root_certificates (PEM): connect with TLS, trusting them; None: plaintext."""
+        options = [("grpc.max_receive_message_length", 64 * 2**20)]
+        if root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
         self._stub = pb_grpc.ScalingLawServiceStub(self._channel)
         # the same RPC taking pre-serialized requests: chunks are built as wire bytes
         self._upload_raw = self._channel.stream_unary(
