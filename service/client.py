@@ -301,7 +301,9 @@ class ScalingLawClient:
         token = ""
         while True:
             request = pb.ListCurvesRequest(study=study, policy=policy, page_size=page_size, page_token=token)
-            page = self._call(lambda r=request: self._stub.ListCurves(r, timeout=self.timeout, metadata=self._metadata))
+            page: pb.ListCurvesResponse = self._call(
+                lambda r=request: self._stub.ListCurves(r, timeout=self.timeout, metadata=self._metadata)  # type: ignore[misc]
+            )
             out += [_curve(c) for c in page.curves]
             token = page.next_page_token
             if not token:
@@ -315,7 +317,9 @@ class ScalingLawClient:
         """The stored points as a DataFrame with columns x, loss (and any extra columns)."""
 
         def read() -> pd.DataFrame:
-            xs, ls, extra = [], [], {}
+            xs: list[np.ndarray] = []
+            ls: list[np.ndarray] = []
+            extra: dict[str, list[np.ndarray]] = {}
             request = pb.ReadCurvePointsRequest(id=curve_id)
             for chunk in self._stub.ReadCurvePoints(request, timeout=self.timeout, metadata=self._metadata):
                 xs.append(np.asarray(chunk.x))

@@ -171,7 +171,8 @@ class LocalExecutor:
 
 def _receive(conn: Connection) -> tuple[str, Any] | None:
     try:
-        return conn.recv()  # type: ignore[no-any-return]
+        message: tuple[str, Any] = conn.recv()
+        return message
     except (EOFError, OSError):
         return None
 

@@ -86,7 +86,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
             return wrapped
 
-        kinds = {
+        kinds: dict[str, tuple[Callable[[Any], Any], Callable[..., grpc.RpcMethodHandler]]] = {
             "unary_unary": (unary, grpc.unary_unary_rpc_method_handler),
             "stream_unary": (unary, grpc.stream_unary_rpc_method_handler),
             "unary_stream": (streaming, grpc.unary_stream_rpc_method_handler),

@@ -193,7 +193,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             ids = job.result["curve_ids"]
             baseline_id, candidate_ids = ids["conventional/test"], [ids["optimal/test"]]
             summary = job.result["summary"]
-            x_min = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
+            x_min: float | None = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
         elif request.HasField("curves"):
             baseline_id, candidate_ids = request.curves.baseline_id, list(request.curves.candidate_ids)
             x_min = request.options.x_min if request.options.HasField("x_min") else None

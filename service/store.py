@@ -68,13 +68,13 @@ class JobRecord:
     id: str
     request_id: str
     study: str
-    spec: dict[str, object]
+    spec: dict[str, Any]
     request: bytes  # the StartTrainingRequest as sent, to echo back
     state: str
     progress: float
     message: str
     error: str
-    result: dict[str, object] | None
+    result: dict[str, Any] | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -141,14 +141,14 @@ def points_digest(x: np.ndarray, loss: np.ndarray, columns: dict[str, np.ndarray
 
 def _blob(values: np.ndarray) -> memoryview:
     """The array's bytes as little-endian float64, without a copy when it already is one."""
-    return memoryview(np.ascontiguousarray(values, dtype="<f8")).cast("B")
+    return np.ascontiguousarray(values, dtype="<f8").data.cast("B")
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _job_from_row(row: tuple) -> JobRecord:  # type: ignore[type-arg]
+def _job_from_row(row: tuple[Any, ...]) -> JobRecord:
     (jid, request_id, study, spec, request, state, progress, message, error, result, created, started, finished) = row
 
     def when(v: str | None) -> datetime | None:
@@ -223,7 +223,8 @@ class JobStoreMixin:
             after = int(page_token) if page_token else 0
         except ValueError as exc:
             raise InvalidInputError("not a token this server issued", field="page_token") from exc
-        query, args = "SELECT rowid, * FROM jobs WHERE rowid > ?", [after]
+        query = "SELECT rowid, * FROM jobs WHERE rowid > ?"
+        args: list[object] = [after]
         if study:
             query += " AND study = ?"
             args.append(study)
@@ -452,7 +453,7 @@ def _split(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
-def _curve_from_row(row: tuple) -> StoredCurve:  # type: ignore[type-arg]
+def _curve_from_row(row: tuple[Any, ...]) -> StoredCurve:
     (cid, request_id, name, policy, study, split, vocab, x_unit, tps, labels, extra, n) = row[:12]
     (x_first, x_last, loss_last, _x, _loss, _columns, sha, created) = row[12:]
     meta = CurveMeta(

@@ -56,8 +56,8 @@ class UploadAssembler:
                 i = int(np.flatnonzero(bad)[0])
                 raise InvalidInputError("x must be strictly increasing", field="chunk.x", index=self._count + i)
             self._last_x = float(xs[-1])
-        for name, values in columns.items():
-            col = np.asarray(values, dtype="<f8")
+        for name, column in columns.items():
+            col = np.asarray(column, dtype="<f8")
             if col.size != xs.size or not np.all(np.isfinite(col)):
                 raise InvalidInputError("must be finite and as long as x", field=f"chunk.columns.{name}")
             self._columns[name].append(col)
