@@ -168,6 +168,11 @@ class JobStoreMixin:
 
     def _transaction(self) -> Any: ...  # provided by SqliteStore
 
+    def _page(
+        self, table: str, filters: dict[str, str], page_size: int, page_token: str
+    ) -> tuple[list[tuple[Any, ...]], str]:
+        raise NotImplementedError  # provided by SqliteStore
+
     def create_job(
         self, *, request_id: str, study: str, spec: dict[str, object], request: bytes
     ) -> tuple[JobRecord, bool]:
@@ -218,23 +223,8 @@ class JobStoreMixin:
     def list_jobs(
         self, *, study: str = "", state: str = "", page_size: int = 50, page_token: str = ""
     ) -> tuple[list[JobRecord], str]:
-        size = min(page_size or 50, 1000)
-        try:
-            after = int(page_token) if page_token else 0
-        except ValueError as exc:
-            raise InvalidInputError("not a token this server issued", field="page_token") from exc
-        query = "SELECT rowid, * FROM jobs WHERE rowid > ?"
-        args: list[object] = [after]
-        if study:
-            query += " AND study = ?"
-            args.append(study)
-        if state:
-            query += " AND state = ?"
-            args.append(state)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY rowid LIMIT ?", [*args, size + 1]).fetchall()
-        jobs = [_job_from_row(r[1:]) for r in rows[:size]]
-        return jobs, (str(rows[size - 1][0]) if len(rows) > size else "")
+        rows, token = self._page("jobs", {"study": study, "state": state}, page_size, page_token)
+        return [_job_from_row(r) for r in rows], token
 
     def add_job_event(
         self,
@@ -395,7 +385,14 @@ class SqliteStore(JobStoreMixin):
     def list_curves(
         self, *, study: str = "", policy: str = "", page_size: int = 50, page_token: str = ""
     ) -> tuple[list[StoredCurve], str]:
-        """Newest last, keyset-paginated by rowid; the token is the last rowid seen."""
+        rows, token = self._page("curves", {"study": study, "policy": policy}, page_size, page_token)
+        return [_curve_from_row(r) for r in rows], token
+
+    def _page(
+        self, table: str, filters: dict[str, str], page_size: int, page_token: str
+    ) -> tuple[list[tuple[Any, ...]], str]:
+        """Oldest first, keyset-paginated by rowid (AIP-158); the token is the last rowid served.
+        Empty filter values match everything."""
         if page_size < 0:
             raise InvalidInputError(f"must be >= 0, got {page_size}", field="page_size")
         size = min(page_size or 50, 1000)
@@ -403,21 +400,16 @@ class SqliteStore(JobStoreMixin):
             after = int(page_token) if page_token else 0
         except ValueError as exc:
             raise InvalidInputError("not a token this server issued", field="page_token") from exc
-        query = "SELECT rowid, * FROM curves WHERE rowid > ?"
+        query = f"SELECT rowid, * FROM {table} WHERE rowid > ?"  # table: one of ours, never user input
         args: list[object] = [after]
-        if study:
-            query += " AND study = ?"
-            args.append(study)
-        if policy:
-            query += " AND policy = ?"
-            args.append(policy)
-        query += " ORDER BY rowid LIMIT ?"
-        args.append(size + 1)
+        for column, value in filters.items():
+            if value:
+                query += f" AND {column} = ?"
+                args.append(value)
         with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-            curves = [_curve_from_row(row[1:]) for row in rows[:size]]
+            rows = self._db.execute(query + " ORDER BY rowid LIMIT ?", [*args, size + 1]).fetchall()
         token = str(rows[size - 1][0]) if len(rows) > size else ""
-        return curves, token
+        return [tuple(r[1:]) for r in rows[:size]], token
 
     def delete_curve(self, curve_id: str) -> None:
         with self._transaction() as db:
