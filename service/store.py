@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -454,7 +454,3 @@ def _curve_from_row(row: tuple[Any, ...]) -> StoredCurve:
         labels=json.loads(labels),
     )  # fmt: skip
     return StoredCurve(cid, meta, n, x_first, x_last, loss_last, sha, datetime.fromisoformat(created))
-
-
-def curve_meta_dict(meta: CurveMeta) -> dict[str, object]:
-    return asdict(meta)

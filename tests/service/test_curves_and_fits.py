@@ -121,7 +121,7 @@ def test_broken_stream_stores_nothing(server: RunningServer, client: ScalingLawC
         assert db.execute("SELECT count(*) FROM curves").fetchone()[0] == 0
 
 
-def test_fit_single_batch_and_joint(client: ScalingLawClient) -> None:
+def test_fit_single_batch_and_joint(server: RunningServer, client: ScalingLawClient) -> None:
     a = client.upload_curve(STEPS, curve(CONV, 1)).id
     b = client.upload_curve(STEPS, curve(OPT, 2)).id
     (single,) = client.fit([a], x_min=400)
@@ -132,6 +132,9 @@ def test_fit_single_batch_and_joint(client: ScalingLawClient) -> None:
     assert joint[0].params["L0"] == joint[1].params["L0"] and joint[0].ci_method == "bootstrap"
     paper = client.fit([a], x_min=400, method="paper")
     assert paper[0].method == "paper"
+    stored = server.parts.store.list_fits(a)  # every fit is kept with its curve
+    assert [f["id"] for f in stored] == [single.id, batch[0].id, joint[0].id, paper[0].id]
+    assert stored[-1]["method"] == "paper"
 
 
 def test_fit_errors(client: ScalingLawClient) -> None:
