@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-import fitting
 from service.store import CurveMeta, CurvePoints, SqliteStore
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def job_main(spec: dict[str, Any], conn: Connection) -> None:
         if outcome is not None:
             c = outcome.curves
             curves[outcome.policy] = {"test": c.test.tolist(), "desired": c.desired.tolist()}
-    conn.send(("result", {"summary": result.summary(), "curves": curves}))
+    conn.send(("result", {"summary": result.summary(), "curves": curves, "comparison": result.comparison}))
     conn.close()
 
 
@@ -159,8 +158,7 @@ class LocalExecutor:
                 points = CurvePoints(np.arange(1.0, loss.size + 1.0), loss, {})
                 ids[f"{policy}/{split}"] = self.store.insert_curve(meta, points).id
         stored: dict[str, Any] = {"curve_ids": ids, "summary": summary}
-        fit_from = int(spec.get("fit_x_min") or max(1, int(spec["steps"]) // 10))
-        comparison = comparison_for(self.store, stored, fit_from, int(spec.get("bootstrap", 200)))
+        comparison = result.get("comparison")  # made by the run on the same test curves
         if comparison is not None:
             from service.convert import comparison_to_pb
 
@@ -175,22 +173,3 @@ def _receive(conn: Connection) -> tuple[str, Any] | None:
         return message
     except (EOFError, OSError):
         return None
-
-
-def comparison_for(
-    store: SqliteStore, result: dict[str, Any], fit_from: int, bootstrap: int
-) -> fitting.ComparisonResult | None:
-    """The job's comparison on its stored test curves (None without a near-optimal policy)."""
-    ids = result.get("curve_ids", {})
-    if "optimal/test" not in ids:
-        return None
-    base = store.read_points(ids["conventional/test"])
-    cand = store.read_points(ids["optimal/test"])
-    vocab = store.get_curve(ids["conventional/test"]).meta.vocab_size
-    return fitting.compare_curves(
-        (base.x, base.loss),
-        [(cand.x, cand.loss)],
-        x_min=float(fit_from),
-        bootstrap=bootstrap,
-        vocab_sizes=[vocab, vocab],
-    )

@@ -63,6 +63,7 @@ class TrainingResult:
     ar_fit: fitting.Estimate | None
     ar_empirical: float | None
     improvement: fitting.CoefficientImprovement | None
+    comparison: fitting.ComparisonResult | None  # everything above for the test curves, as CompareCurves gives it
     search: SearchResult | None
     seconds: dict[str, float]
     artifacts: str | None
@@ -174,21 +175,29 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
     clock["diagnostics"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    x = np.arange(spec.fit_from, spec.steps + 1, dtype=float)
-    pairs = [(x, conventional_curves.test[spec.fit_from :])]
-    if optimal_curves is not None:
-        pairs.append((x, optimal_curves.test[spec.fit_from :]))
-    fits = fitting.fit_joint(pairs, shared=("L0",), bootstrap=spec.bootstrap, seed=spec.seed)
-    conventional = _outcome("conventional", conventional_curves, fits[0], conv_law, task.label_space)
-    optimal = ar_fit = ar_empirical = improvement = None
+    steps = np.arange(1, spec.steps + 1, dtype=float)
+    optimal = ar_fit = ar_empirical = improvement = comparison = None
     if optimal_curves is not None and opt_law is not None:
-        optimal = _outcome("optimal", optimal_curves, fits[1], opt_law, task.label_space)
-        steps = np.arange(1, spec.steps + 1, dtype=float)
-        ar_fit = fitting.acceleration_ratio(fits[0], fits[1], spec.steps)
-        ar_empirical = fitting.acceleration_ratio_empirical(
-            steps, conventional_curves.test[1:], steps, optimal_curves.test[1:], spec.steps
+        # the same comparison the service's CompareCurves makes: shared-L0 fits on t >= fit_from,
+        # AR at T from the fits and from the curves, coefficient improvements
+        comparison = fitting.compare_curves(
+            (steps, conventional_curves.test[1:]),
+            [(steps, optimal_curves.test[1:])],
+            x_min=spec.fit_from,
+            horizons=[spec.steps],
+            bootstrap=spec.bootstrap,
+            seed=spec.seed,
         )
-        improvement = fitting.coefficient_improvement(fits[0], fits[1])
+        (candidate,) = comparison.candidates
+        conventional_fit = comparison.baseline_fit
+        optimal = _outcome("optimal", optimal_curves, candidate.fit, opt_law, task.label_space)
+        ar_fit, ar_empirical = candidate.accelerations[0].ar_fit, candidate.accelerations[0].ar_empirical
+        improvement = candidate.improvement
+    else:
+        (conventional_fit,) = fitting.fit_joint(
+            [(steps, conventional_curves.test[1:])], x_min=spec.fit_from, bootstrap=spec.bootstrap, seed=spec.seed
+        )
+    conventional = _outcome("conventional", conventional_curves, conventional_fit, conv_law, task.label_space)
     clock["fits"] = time.perf_counter() - tick
     clock["total"] = time.perf_counter() - started
 
@@ -202,6 +211,7 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
         ar_fit=ar_fit,
         ar_empirical=ar_empirical,
         improvement=improvement,
+        comparison=comparison,
         search=search,
         seconds=clock,
         artifacts=spec.out_dir,
