@@ -12,6 +12,9 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing as mp
+import os
+import threading
+import time
 from collections import defaultdict
 from multiprocessing.connection import Connection
 from typing import Any
@@ -27,6 +30,8 @@ def job_main(spec: dict[str, Any], conn: Connection) -> None:
     """The child process: run, stream progress, send the curves and the summary."""
     from trainers import RunSpec, run
     from trainers.run import ProgressEvent
+
+    _exit_with_parent()
 
     def progress(event: ProgressEvent) -> None:
         iteration = None if event.iteration is None else dict(vars(event.iteration))
@@ -48,8 +53,9 @@ def job_main(spec: dict[str, Any], conn: Connection) -> None:
 
 
 class LocalExecutor:
-    def __init__(self, store: SqliteStore, max_jobs: int):
+    def __init__(self, store: SqliteStore, max_jobs: int, owner: str = ""):
         self.store = store
+        self.owner = owner
         self.max_jobs = max_jobs
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._processes: dict[str, Any] = {}
@@ -58,7 +64,7 @@ class LocalExecutor:
         self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        interrupted = await asyncio.to_thread(self.store.fail_interrupted_jobs)
+        interrupted = await asyncio.to_thread(self.store.fail_interrupted_jobs, self.owner)
         if interrupted:
             logger.warning("marked %d interrupted jobs FAILED", len(interrupted))
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_jobs)]
@@ -91,8 +97,13 @@ class LocalExecutor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(condition.wait(), timeout)
 
-    async def _event(self, job_id: str, **fields: Any) -> None:
-        await asyncio.to_thread(self.store.add_job_event, job_id, **fields)
+    async def _event(self, job_id: str, **fields: Any) -> int:
+        """Store an event and wake the watchers; 0 when the job had already finished."""
+        seq = await asyncio.to_thread(self.store.add_job_event, job_id, **fields)
+        await self._notify(job_id)
+        return seq
+
+    async def _notify(self, job_id: str) -> None:
         condition = self._changed[job_id]
         async with condition:
             condition.notify_all()
@@ -124,7 +135,8 @@ class LocalExecutor:
             while (message := await asyncio.to_thread(_receive, parent)) is not None:
                 kind, payload = message
                 if kind == "event":
-                    await self._event(job_id, state="RUNNING", **payload)
+                    if not await self._event(job_id, state="RUNNING", **payload):
+                        proc.terminate()  # finished elsewhere: cancelled through another replica
                 elif kind == "result":
                     result = payload
                 else:
@@ -139,15 +151,16 @@ class LocalExecutor:
             reason = error or f"the job's process died (exit code {proc.exitcode})"
             await self._event(job_id, phase="failed", message=reason, progress=0.0, state="FAILED", error=reason)
             return
-        stored = await asyncio.to_thread(self._store_outcome, job_id, spec, result)
-        await self._event(job_id, phase="done", message="succeeded", progress=1.0, state="SUCCEEDED", result=stored)
+        await asyncio.to_thread(self._store_outcome, job_id, spec, result)
+        await self._notify(job_id)
 
-    def _store_outcome(self, job_id: str, spec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-        """Curves as ordinary curves of the job's study; the result keeps their ids."""
+    def _store_outcome(self, job_id: str, spec: dict[str, Any], result: dict[str, Any]) -> None:
+        """Curves as ordinary curves of the job's study, with the job's SUCCEEDED event, in one
+        transaction; the result keeps their ids and the run's comparison."""
         job = self.store.get_job(job_id)
         summary = result["summary"]
         vocab = int(summary["label_space"])
-        ids: dict[str, str] = {}
+        curves: dict[str, tuple[CurveMeta, CurvePoints]] = {}
         for policy, splits in result["curves"].items():
             for split, values in splits.items():
                 loss = np.asarray(values[1:], dtype=float)  # t = 1..T
@@ -155,16 +168,32 @@ class LocalExecutor:
                     name=f"{job_id} {policy} {split}", policy=policy, study=job.study, split=split,
                     vocab_size=vocab, request_id=f"{job_id}/{policy}/{split}", labels={"job_id": job_id},
                 )  # fmt: skip
-                points = CurvePoints(np.arange(1.0, loss.size + 1.0), loss, {})
-                ids[f"{policy}/{split}"] = self.store.insert_curve(meta, points).id
-        stored: dict[str, Any] = {"curve_ids": ids, "summary": summary}
+                curves[f"{policy}/{split}"] = (meta, CurvePoints(np.arange(1.0, loss.size + 1.0), loss, {}))
         comparison = result.get("comparison")  # made by the run on the same test curves
-        if comparison is not None:
-            from service.convert import comparison_to_pb
 
-            message = comparison_to_pb(comparison, ids["conventional/test"], [ids["optimal/test"]])
-            stored["comparison_pb"] = message.SerializeToString().hex()
-        return stored
+        def result_for(ids: dict[str, str]) -> dict[str, object]:
+            stored: dict[str, object] = {"summary": summary}
+            if comparison is not None:
+                from service.convert import comparison_to_pb
+
+                message = comparison_to_pb(comparison, ids["conventional/test"], [ids["optimal/test"]])
+                stored["comparison_pb"] = message.SerializeToString().hex()
+            return stored
+
+        self.store.finish_job(job_id, curves, result_for)
+
+
+def _exit_with_parent() -> None:
+    """A server killed with SIGKILL cannot stop its jobs; each job stops itself within a second
+    of being orphaned instead of training on for nobody."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _receive(conn: Connection) -> tuple[str, Any] | None:

@@ -121,7 +121,7 @@ async def create_server(
 ) -> tuple[grpc.aio.Server, int, ServerParts]:
     """A ready-to-start server bound to settings.host:settings.port (0 picks a free port)."""
     store = store or SqliteStore(settings.sqlite_path)
-    executor = LocalExecutor(store, settings.max_jobs)
+    executor = LocalExecutor(store, settings.max_jobs, settings.replica_id)
     await executor.start()
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -147,6 +147,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             study=request.study,
             spec=spec,
             request=request.SerializeToString(deterministic=True),
+            owner=self.settings.replica_id,
         )
         if new:
             await self.executor.submit(job.id, spec)

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_jobs: int = Field(1, ge=1)
+    # names this server among replicas sharing one database; on restart it fails only its own jobs
+    replica_id: str = ""
     executor: str = "local"
     ray_address: str = ""
     max_points: int = Field(50_000_000, ge=1)  # per curve

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +22,7 @@ import numpy as np
 
 from fitting.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS = {
     1: """
     CREATE TABLE curves (
@@ -58,6 +58,8 @@ _MIGRATIONS = {
         PRIMARY KEY (job_id, seq)
     );
     """,
+    # the replica that runs a job: on restart a replica fails only its own unfinished jobs
+    3: "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
 }
 
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -149,7 +151,9 @@ def _now() -> str:
 
 
 def _job_from_row(row: tuple[Any, ...]) -> JobRecord:
-    (jid, request_id, study, spec, request, state, progress, message, error, result, created, started, finished) = row
+    (jid, request_id, study, spec, request, state, progress, message, error, result, created, started, finished) = row[
+        :13
+    ]
 
     def when(v: str | None) -> datetime | None:
         return datetime.fromisoformat(v) if v else None
@@ -173,8 +177,11 @@ class JobStoreMixin:
     ) -> tuple[list[tuple[Any, ...]], str]:
         raise NotImplementedError  # provided by SqliteStore
 
+    def _insert_curve(self, db: Any, meta: CurveMeta, points: CurvePoints) -> StoredCurve:
+        raise NotImplementedError  # provided by SqliteStore
+
     def create_job(
-        self, *, request_id: str, study: str, spec: dict[str, object], request: bytes
+        self, *, request_id: str, study: str, spec: dict[str, object], request: bytes, owner: str = ""
     ) -> tuple[JobRecord, bool]:
         """A new QUEUED job, or (the original, False) when request_id was already used for the same request."""
         with self._transaction() as db:
@@ -190,7 +197,7 @@ class JobStoreMixin:
                     return existing, False
             jid = f"j-{uuid.uuid4().hex[:16]}"
             db.execute(
-                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     jid,
                     request_id or None,
@@ -205,6 +212,7 @@ class JobStoreMixin:
                     _now(),
                     None,
                     None,
+                    owner,
                 ),
             )
             db.execute(
@@ -238,30 +246,58 @@ class JobStoreMixin:
         error: str = "",
         result: dict[str, object] | None = None,
     ) -> int:
-        """Append an event and update the job row in one transaction; returns the event's seq."""
+        """Append an event and update the job row in one transaction; returns the event's seq
+        (0 when the job had already finished: a finished job takes no more events)."""
         with self._transaction() as db:
-            current = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if current is None:
-                raise NotFoundError(f"no job {job_id!r}", field="id")
-            if current[0] in TERMINAL_STATES:
-                return 0  # a finished job takes no more events
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)).fetchone()[
-                0
-            ]
-            now = _now()
-            db.execute(
-                "INSERT INTO job_events VALUES (?,?,?,?,?,?,?,?)",
-                (job_id, seq, now, phase, message, progress, state, json.dumps(iteration) if iteration else None),
-            )
-            db.execute(
-                "UPDATE jobs SET state = ?, progress = ?, message = ?, error = ?, result = COALESCE(?, result),"
-                " started_at = COALESCE(started_at, CASE WHEN ? = 'RUNNING' THEN ? END),"
-                " finished_at = CASE WHEN ? IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN ? ELSE finished_at END"
-                " WHERE id = ?",
-                (state, progress, message, error, json.dumps(result, default=float) if result else None,
-                 state, now, state, now, job_id),
-            )  # fmt: skip
-            return int(seq)
+            return self._append_event(db, job_id, phase=phase, message=message, progress=progress, state=state,
+                                      iteration=iteration, error=error, result=result)  # fmt: skip
+
+    def finish_job(
+        self,
+        job_id: str,
+        curves: dict[str, tuple[CurveMeta, CurvePoints]],
+        result_for: Callable[[dict[str, str]], dict[str, object]],
+    ) -> None:
+        """A job's curves and its SUCCEEDED event in one transaction, so a crash stores all or none;
+        result_for(curve ids by key) makes the job's result once the ids exist."""
+        with self._transaction() as db:
+            ids = {key: self._insert_curve(db, meta, points).id for key, (meta, points) in curves.items()}
+            self._append_event(db, job_id, phase="done", message="succeeded", progress=1.0, state="SUCCEEDED",
+                               result={**result_for(ids), "curve_ids": ids})  # fmt: skip
+
+    def _append_event(
+        self,
+        db: Any,
+        job_id: str,
+        *,
+        phase: str,
+        message: str,
+        progress: float,
+        state: str,
+        iteration: dict[str, float] | None = None,
+        error: str = "",
+        result: dict[str, object] | None = None,
+    ) -> int:
+        current = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if current is None:
+            raise NotFoundError(f"no job {job_id!r}", field="id")
+        if current[0] in TERMINAL_STATES:
+            return 0  # a finished job takes no more events
+        seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)).fetchone()[0]
+        now = _now()
+        db.execute(
+            "INSERT INTO job_events VALUES (?,?,?,?,?,?,?,?)",
+            (job_id, seq, now, phase, message, progress, state, json.dumps(iteration) if iteration else None),
+        )
+        db.execute(
+            "UPDATE jobs SET state = ?, progress = ?, message = ?, error = ?, result = COALESCE(?, result),"
+            " started_at = COALESCE(started_at, CASE WHEN ? = 'RUNNING' THEN ? END),"
+            " finished_at = CASE WHEN ? IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN ? ELSE finished_at END"
+            " WHERE id = ?",
+            (state, progress, message, error, json.dumps(result, default=float) if result else None,
+             state, now, state, now, job_id),
+        )  # fmt: skip
+        return int(seq)
 
     def job_events(self, job_id: str, after_seq: int = 0) -> list[JobEventRecord]:
         with self._lock:
@@ -277,10 +313,11 @@ class JobStoreMixin:
             for r in rows
         ]
 
-    def fail_interrupted_jobs(self) -> list[str]:
-        """On start: jobs a previous server left QUEUED or RUNNING end FAILED("interrupted")."""
+    def fail_interrupted_jobs(self, owner: str = "") -> list[str]:
+        """On start: jobs this replica (owner) left QUEUED or RUNNING end FAILED("interrupted")."""
         with self._lock:
-            ids = [r[0] for r in self._db.execute("SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING')")]
+            ids = [r[0] for r in self._db.execute(
+                "SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING') AND owner = ?", (owner,))]  # fmt: skip
         for jid in ids:
             self.add_job_event(jid, phase="failed", message="interrupted", progress=0.0, state="FAILED",
                                error="interrupted: the server stopped while the job was queued or running")  # fmt: skip
@@ -332,40 +369,43 @@ class SqliteStore(JobStoreMixin):
     def insert_curve(self, meta: CurveMeta, points: CurvePoints) -> StoredCurve:
         """Store one curve in one transaction; a known request_id returns the original curve when
         the content is the same and raises AlreadyExistsError when it differs."""
-        digest = points_digest(points.x, points.loss, points.columns)
         with self._transaction() as db:
-            if meta.request_id:
-                row = db.execute("SELECT * FROM curves WHERE request_id = ?", (meta.request_id,)).fetchone()
-                if row is not None:
-                    existing = _curve_from_row(row)
-                    if existing.sha256 == digest and existing.meta == meta:
-                        return existing
-                    raise AlreadyExistsError(
-                        f"request_id {meta.request_id!r} was used for a different curve ({existing.id})",
-                        field="request_id",
-                    )
-            curve = StoredCurve(
-                id=f"c-{uuid.uuid4().hex[:16]}",
-                meta=meta,
-                n_points=int(points.x.size),
-                x_first=float(points.x[0]),
-                x_last=float(points.x[-1]),
-                loss_last=float(points.loss[-1]),
-                sha256=digest,
-                created_at=datetime.now(UTC),
-            )
-            columns = json.dumps({k: v.astype("<f8").tobytes().hex() for k, v in points.columns.items()})
-            db.execute(
-                "INSERT INTO curves VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    curve.id, meta.request_id or None, meta.name, meta.policy, meta.study, meta.split,
-                    meta.vocab_size, meta.x_unit, meta.tokens_per_step, json.dumps(meta.labels),
-                    json.dumps(list(meta.extra_columns)), curve.n_points, curve.x_first, curve.x_last,
-                    curve.loss_last, _blob(points.x), _blob(points.loss), columns,
-                    digest, curve.created_at.isoformat(),
-                ),
-            )  # fmt: skip
-            return curve
+            return self._insert_curve(db, meta, points)
+
+    def _insert_curve(self, db: Any, meta: CurveMeta, points: CurvePoints) -> StoredCurve:
+        digest = points_digest(points.x, points.loss, points.columns)
+        if meta.request_id:
+            row = db.execute("SELECT * FROM curves WHERE request_id = ?", (meta.request_id,)).fetchone()
+            if row is not None:
+                existing = _curve_from_row(row)
+                if existing.sha256 == digest and existing.meta == meta:
+                    return existing
+                raise AlreadyExistsError(
+                    f"request_id {meta.request_id!r} was used for a different curve ({existing.id})",
+                    field="request_id",
+                )
+        curve = StoredCurve(
+            id=f"c-{uuid.uuid4().hex[:16]}",
+            meta=meta,
+            n_points=int(points.x.size),
+            x_first=float(points.x[0]),
+            x_last=float(points.x[-1]),
+            loss_last=float(points.loss[-1]),
+            sha256=digest,
+            created_at=datetime.now(UTC),
+        )
+        columns = json.dumps({k: v.astype("<f8").tobytes().hex() for k, v in points.columns.items()})
+        db.execute(
+            "INSERT INTO curves VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                curve.id, meta.request_id or None, meta.name, meta.policy, meta.study, meta.split,
+                meta.vocab_size, meta.x_unit, meta.tokens_per_step, json.dumps(meta.labels),
+                json.dumps(list(meta.extra_columns)), curve.n_points, curve.x_first, curve.x_last,
+                curve.loss_last, _blob(points.x), _blob(points.loss), columns,
+                digest, curve.created_at.isoformat(),
+            ),
+        )  # fmt: skip
+        return curve
 
     def get_curve(self, curve_id: str) -> StoredCurve:
         with self._lock:
