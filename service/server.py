@@ -38,7 +38,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]], details: Any
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None:
+        if handler is None or details.method.startswith(OPEN_PREFIXES):
+            # health and reflection: open, raise no domain errors, and their aio streams write
+            # through context.write rather than yielding, which the wrappers below expect
             return handler
         metadata = dict(details.invocation_metadata or ())
         request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:12]
