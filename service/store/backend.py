@@ -1,0 +1,70 @@
+"""What differs between the databases behind Store: the connection, how a transaction begins, the
+placeholder style, DDL types, row locks, the paging column and the unique-violation error.
+
+Everything else (every query, every rule) is Store's, in service/store/sql.py. A backend holds one
+connection and a lock: one statement or transaction at a time per process; replicas of the server
+share the database, and its own locking keeps them consistent.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, ClassVar, Protocol
+
+
+class DatabaseUrlError(RuntimeError):
+    """SCALINGLAW_DATABASE_URL names no database this server can use (raised at startup)."""
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """Executes SQL with `?` placeholders (a backend translates them where its driver differs)."""
+
+    def execute(self, sql: str, args: Any = ..., /) -> Cursor: ...
+
+
+class Backend(ABC):
+    types: ClassVar[dict[str, str]]  # the {real}, {blob} and {row_key} of schema.MIGRATIONS
+    row_key: ClassVar[str]  # the column giving insertion order, for keyset paging
+    lock_row: ClassVar[str]  # appended to a SELECT to lock its rows until the transaction ends
+    unique_violation: ClassVar[type[Exception]]
+    # statements run after a migration version on this backend only (storage tuning, not schema)
+    after_migration: ClassVar[dict[int, tuple[str, ...]]] = {}
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """For reads: each statement commits on its own."""
+        with self._lock:
+            yield self._connection()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """All or nothing: committed when the block ends, rolled back when it raises."""
+        with self._lock, self._begin() as db:
+            yield db
+
+    def lock_schema(self, db: Connection) -> None:  # noqa: B027  (a no-op unless the backend needs it)
+        """Called first in the migration transaction: replicas starting at once migrate one by one."""
+
+    @abstractmethod
+    def _connection(self) -> Connection: ...
+
+    @abstractmethod
+    def _begin(self) -> AbstractContextManager[Connection]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
