@@ -1,9 +1,14 @@
-"""Training jobs outside the server process: the `local` executor.
+"""Training jobs outside the server process: the executor interface and everything executors share.
 
-Each job runs trainers.run in its own spawned process (a crash or OOM cannot take the server
-down; cancel terminates it), at most max_jobs at once. Progress flows back over a pipe and is
-written to job_events; watchers are woken on every event. When the job succeeds its curves are
-stored as ordinary curves of its study and the comparison is kept in its result.
+An executor only launches a job somewhere else and reads back what the job sends (`JobMessage`):
+
+    JobExecutor                  queue served by max_jobs workers, events written to job_events,
+     |                           watchers woken, cancel bookkeeping, the outcome stored
+     +-- LocalExecutor           a spawned process per job, messages over a pipe (local_executor.py)
+     +-- RayExecutor             a Ray task per job, messages as a streaming generator (ray_executor.py)
+
+`run_job` is the job itself, the same in either place. When a job succeeds its curves are stored
+as ordinary curves of its study and the comparison is kept in its result.
 """
 
 from __future__ import annotations
@@ -11,72 +16,120 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing as mp
-import os
-import threading
-import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from multiprocessing.connection import Connection
-from typing import Any
+from collections.abc import AsyncGenerator, Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from service.store import CurveMeta, CurvePoints, SqliteStore
+from service.store import CurveMeta, CurvePoints, Store
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+JobMessage = tuple[Literal["started", "event", "result", "error"], Any]
+"""What a running job sends, in order: ("started", where it runs), ("event", progress fields)
+any number of times, then ("result", summary, curves and comparison) or ("error", reason)."""
 
-def job_main(spec: dict[str, Any], conn: Connection) -> None:
-    """The child process: run, stream progress, send the curves and the summary."""
+
+def run_job(spec: dict[str, Any], send: Callable[[JobMessage], None]) -> None:
+    """The job, in whichever process runs it: train, send progress, then the result or the error."""
     from trainers import RunSpec, run
     from trainers.run import ProgressEvent
 
-    _exit_with_parent()
-
     def progress(event: ProgressEvent) -> None:
         iteration = None if event.iteration is None else dict(vars(event.iteration))
-        payload = {"phase": event.phase, "message": event.message, "progress": event.fraction, "iteration": iteration}
-        conn.send(("event", payload))
+        send(("event", {"phase": event.phase, "message": event.message, "progress": event.fraction,
+                        "iteration": iteration}))  # fmt: skip
 
     try:
         result = run(RunSpec.from_dict(spec), progress=progress)
     except Exception as exc:  # reported to the server; the job ends FAILED with this reason
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        send(("error", f"{type(exc).__name__}: {exc}"))
         return
     curves = {}
     for outcome in (result.conventional, result.optimal):
         if outcome is not None:
             c = outcome.curves
             curves[outcome.policy] = {"test": c.test.tolist(), "desired": c.desired.tolist()}
-    conn.send(("result", {"summary": result.summary(), "curves": curves, "comparison": result.comparison}))
-    conn.close()
+    send(("result", {"summary": result.summary(), "curves": curves, "comparison": result.comparison}))
 
 
-class LocalExecutor:
-    def __init__(self, store: SqliteStore, max_jobs: int, owner: str = ""):
+class RunningJob(ABC):
+    """One launched job, as the shared part of the executor sees it."""
+
+    @abstractmethod
+    def messages(self) -> AsyncGenerator[JobMessage, None]:
+        """The job's messages as they arrive; ends when the job has ended, with an ("error", why)
+        of the implementation's own when the job died without saying why itself."""
+
+    @abstractmethod
+    def terminate(self) -> None:
+        """Stop the job now, without waiting; its messages end soon after."""
+
+
+class JobExecutor(ABC):
+    """Runs submitted jobs, at most max_jobs at once, and keeps job_events up to date.
+
+    A subclass says how to launch a job (`_launch`) and may check a device before a job is
+    accepted (`check_device`), and connect to and disconnect from its backend (`_open`, `_close`).
+    """
+
+    def __init__(self, store: Store, max_jobs: int, owner: str = ""):
         self.store = store
         self.owner = owner
         self.max_jobs = max_jobs
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        self._processes: dict[str, Any] = {}
+        self._running: dict[str, RunningJob] = {}
         self._cancelled: set[str] = set()
         self._changed: dict[str, asyncio.Condition] = defaultdict(asyncio.Condition)
         self._workers: list[asyncio.Task[None]] = []
+        self._stopped = False
+
+    # -- what an implementation provides ----------------------------------------------------------
+
+    @abstractmethod
+    def _launch(self, job_id: str, spec: dict[str, Any]) -> RunningJob:
+        """Start the job (without waiting for it to begin) and return the handle to follow it."""
+
+    async def check_device(self, device: str) -> None:  # noqa: B027 (a hook: empty unless needed)
+        """Raise InvalidInputError (field "device") when jobs on this device cannot run here."""
+
+    async def _open(self) -> None:  # noqa: B027 (a hook: empty unless needed)
+        """Connect to whatever runs the jobs."""
+
+    async def _close(self) -> None:  # noqa: B027 (a hook: empty unless needed)
+        """Disconnect from it; running jobs are already terminated."""
+
+    # -- the shared part --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._open()
         interrupted = await asyncio.to_thread(self.store.fail_interrupted_jobs, self.owner)
         if interrupted:
             logger.warning("marked %d interrupted jobs FAILED", len(interrupted))
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_jobs)]
 
     async def stop(self) -> None:
-        for proc in self._processes.values():
-            proc.terminate()
+        """Terminate running jobs and mark them FAILED now (not at the next start), so watchers
+        and other replicas see the end at once."""
+        if self._stopped:
+            return  # the server's drain stops jobs first; closing the parts stops again
+        self._stopped = True
+        for job_id, job in list(self._running.items()):
+            job.terminate()
+            self._cancelled.add(job_id)  # its worker must not report it again
+            await self._event(job_id, phase="failed", message="interrupted", progress=0.0, state="FAILED",
+                              error="interrupted: the server stopped while the job was running")  # fmt: skip
         for task in self._workers:
             task.cancel()
         for task in self._workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._close()
 
     async def submit(self, job_id: str, spec: dict[str, Any]) -> None:
         await self._queue.put((job_id, spec))
@@ -86,9 +139,9 @@ class LocalExecutor:
         if job.done:
             return
         self._cancelled.add(job_id)
-        proc = self._processes.get(job_id)
-        if proc is not None:
-            proc.terminate()
+        running = self._running.get(job_id)
+        if running is not None:
+            running.terminate()
         await self._event(job_id, phase="cancelled", message="cancelled", progress=job.progress, state="CANCELLED")
 
     async def wait_for_change(self, job_id: str, timeout: float = 1.0) -> None:
@@ -122,37 +175,43 @@ class LocalExecutor:
                 self._queue.task_done()
 
     async def _run(self, job_id: str, spec: dict[str, Any]) -> None:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=job_main, args=(spec, child), daemon=True)
-        proc.start()
-        child.close()
-        self._processes[job_id] = proc
-        await self._event(job_id, phase="started", message=f"process {proc.pid}", progress=0.0, state="RUNNING")
-        result: dict[str, Any] | None = None
-        error = ""
+        job = self._launch(job_id, spec)
+        self._running[job_id] = job  # no await since the worker's cancel check: a cancel finds it here
+        outcome: JobMessage | None = None  # the first result or error; anything after is moot
+        finished_elsewhere = asyncio.create_task(self._stop_when_finished_elsewhere(job_id, job))
         try:
-            while (message := await asyncio.to_thread(_receive, parent)) is not None:
-                kind, payload = message
-                if kind == "event":
-                    if not await self._event(job_id, state="RUNNING", **payload):
-                        proc.terminate()  # finished elsewhere: cancelled through another replica
-                elif kind == "result":
-                    result = payload
-                else:
-                    error = payload
-            await asyncio.to_thread(proc.join)
+            async with contextlib.aclosing(job.messages()) as messages:
+                async for kind, payload in messages:
+                    if kind == "started":
+                        stored = await self._event(job_id, phase="started", message=payload, progress=0.0,
+                                                   state="RUNNING")  # fmt: skip
+                    elif kind == "event":
+                        stored = await self._event(job_id, state="RUNNING", **payload)
+                    else:
+                        outcome = outcome or (kind, payload)
+                        continue
+                    if not stored:
+                        job.terminate()  # finished elsewhere: cancelled through another replica
         finally:
-            self._processes.pop(job_id, None)
-            parent.close()
+            finished_elsewhere.cancel()
+            self._running.pop(job_id, None)
         if job_id in self._cancelled:
             return
-        if result is None:
-            reason = error or f"the job's process died (exit code {proc.exitcode})"
+        if outcome is None or outcome[0] == "error":
+            reason = outcome[1] if outcome else "the job ended without a result"
             await self._event(job_id, phase="failed", message=reason, progress=0.0, state="FAILED", error=reason)
             return
-        await asyncio.to_thread(self._store_outcome, job_id, spec, result)
+        await asyncio.to_thread(self._store_outcome, job_id, spec, outcome[1])
         await self._notify(job_id)
+
+    async def _stop_when_finished_elsewhere(self, job_id: str, job: RunningJob, every: float = 2.0) -> None:
+        """A job cancelled through another replica sharing the database is stopped within
+        `every` seconds, not only at its next progress event."""
+        while True:
+            await asyncio.sleep(every)
+            if (await asyncio.to_thread(self.store.get_job, job_id)).done:
+                job.terminate()
+                return
 
     def _store_outcome(self, job_id: str, spec: dict[str, Any], result: dict[str, Any]) -> None:
         """Curves as ordinary curves of the job's study, with the job's SUCCEEDED event, in one
@@ -183,22 +242,16 @@ class LocalExecutor:
         self.store.finish_job(job_id, curves, result_for)
 
 
-def _exit_with_parent() -> None:
-    """A server killed with SIGKILL cannot stop its jobs; each job stops itself within a second
-    of being orphaned instead of training on for nobody."""
-    parent = os.getppid()
+def make_executor(settings: Settings, store: Store) -> JobExecutor:
+    """The executor SCALINGLAW_EXECUTOR names; Ray is imported only when it is chosen."""
+    if settings.executor == "ray":
+        try:
+            from service.ray_executor import RayExecutor
+        except ModuleNotFoundError as exc:
+            if exc.name != "ray":
+                raise
+            raise RuntimeError("SCALINGLAW_EXECUTOR=ray needs Ray: pip install 'scalinglaw[ray]'") from exc
+        return RayExecutor(store, settings.max_jobs, settings.replica_id, address=settings.ray_address)
+    from service.local_executor import LocalExecutor
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
-
-
-def _receive(conn: Connection) -> tuple[str, Any] | None:
-    try:
-        message: tuple[str, Any] = conn.recv()
-        return message
-    except (EOFError, OSError):
-        return None
+    return LocalExecutor(store, settings.max_jobs, settings.replica_id)

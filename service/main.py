@@ -1,7 +1,7 @@
 """`scalinglaw serve`: the server entry point (logging handlers live here and in the CLI only).
 
-On SIGTERM or SIGINT, health turns NOT_SERVING, in-flight calls get `grace_seconds` to finish,
-then the server stops.
+On SIGTERM or SIGINT, health turns NOT_SERVING, running jobs are stopped and marked FAILED
+("interrupted"), in-flight calls get `grace_seconds` to finish, then the server stops.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     logger.info("draining: health NOT_SERVING, %.1f s grace", settings.grace_seconds)
     for name in (SERVICE_NAME, ""):
         await parts.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    # jobs end first (FAILED "interrupted"), so their watchers get a last event and finish cleanly
+    # within the grace period instead of being cut off
+    await parts.executor.stop()
     await server.stop(grace=settings.grace_seconds)
     await parts.close()
 
