@@ -39,7 +39,7 @@ def fit_batch(
     """
     the_law, pinned, data = prepare_fit(
         curves, law, name_curves=True, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
-        delta=delta, bootstrap=bootstrap, method=method, bounds=bounds, starts=starts,
+        delta=delta, bootstrap=bootstrap, seed=seed, method=method, bounds=bounds, starts=starts,
     )  # fmt: skip
     if method == "paper":
         from fitting.paper import fit_paper

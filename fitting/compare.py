@@ -71,7 +71,7 @@ def steps_to_loss(law: Law, params: Mapping[str, np.ndarray], target: np.ndarray
     target = np.asarray(target, dtype=float)
     if law.name == "step_power":
         gap = target - params["L0"]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf: never in float range
             t = params["B"] * np.where(gap > 0, gap, np.nan) ** (-1.0 / params["beta"])
         return np.where(gap > 0, t, np.inf)
     return invert_numeric(law, params, target)
@@ -100,7 +100,9 @@ def invert_numeric(law: Law, params: Mapping[str, np.ndarray], target: np.ndarra
 
 def _loss_at(side_law: Law, params: Mapping[str, np.ndarray], x: float) -> np.ndarray:
     name = side_law.inputs[0]
-    return np.exp(side_law.log_model({name: np.asarray(x), "log_" + name: np.log(np.asarray(x))}, params))
+    log_loss = side_law.log_model({name: np.asarray(x), "log_" + name: np.log(np.asarray(x))}, params)
+    with np.errstate(over="ignore"):  # a loss beyond the float range is inf: no step reaches it sooner
+        return np.exp(log_loss)
 
 
 def _ar_values(
@@ -109,9 +111,10 @@ def _ar_values(
     both_step = base.law.name == cand.law.name == "step_power"
     if both_step and np.allclose(pb["L0"], pc["L0"], rtol=1e-12, atol=0.0):
         r = pb["beta"] / pc["beta"]  # closed form with shared L0
-        return np.exp((1 - r) * np.log(horizon) + r * np.log(pb["B"]) - np.log(pc["B"]))
+        with np.errstate(over="ignore"):  # AR beyond the float range: inf
+            return np.exp((1 - r) * np.log(horizon) + r * np.log(pb["B"]) - np.log(pc["B"]))
     target = _loss_at(base.law, pb, horizon)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # inf: reached at once, or beyond float range
         return horizon / steps_to_loss(cand.law, pc, target)
 
 
@@ -137,7 +140,7 @@ def speedup_at_loss(base: FitLike, cand: FitLike, target_loss: float) -> Estimat
     b, c = _side(base, "base"), _side(cand, "cand")
 
     def ratio(pb: Mapping[str, np.ndarray], pc: Mapping[str, np.ndarray]) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             return steps_to_loss(b.law, pb, np.asarray(target_loss)) / steps_to_loss(c.law, pc, np.asarray(target_loss))
 
     paired = _paired(b, c)

@@ -99,6 +99,12 @@ def compare_curves(
     vocab_sizes: |V| per curve (baseline first) for CR; 0 leaves CR NaN."""
     if not candidates:
         raise InvalidInputError("at least one candidate curve is needed", field="candidates")
+    the_law = get_law(law)
+    if len(the_law.inputs) != 1:  # AR and speed-ups invert L(x): one input only
+        raise InvalidInputError(
+            f"law {the_law.name} has inputs {', '.join(the_law.inputs)}; comparisons need a law of x alone",
+            field="law",
+        )
     curves = [baseline, *candidates]
     sizes = list(vocab_sizes) if vocab_sizes is not None else [0] * len(curves)
     if len(sizes) != len(curves):

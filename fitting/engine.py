@@ -147,13 +147,14 @@ class Problem:
             jac = np.zeros((b, m, self.n_columns))
             for name, d in grads.items():
                 for g, c in enumerate(self.columns[name]):
-                    jac[:, :, c] += np.broadcast_to(d, (b, m)) * (self.group == g)
+                    jac[:, :, c] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
         np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         jac[:, :, ~self.free] = 0.0
         return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
 
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
-        r = log_f - self.log_loss
+        with np.errstate(invalid="ignore"):  # inf - inf: a bad residual as well
+            r = log_f - self.log_loss
         r = np.where(np.isfinite(r), r, _BAD_RESIDUAL)
         return r * (self.mask > 0)
 
@@ -166,9 +167,9 @@ class Problem:
         for p in self.law.params:  # forward differences in internal units
             u = self.internal_per_point(theta, p.name)
             h = 1e-7 * np.maximum(1.0, np.abs(u))
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):  # non-finite differences are zeroed with the Jacobian
                 shifted = self.law.log_model(self.inputs, self.natural(theta, (p.name, u + h)))
-            grads[p.name] = (shifted - base) / h
+                grads[p.name] = (shifted - base) / h
         return base, grads
 
 
@@ -214,25 +215,28 @@ def solve(
         sub = problem if everyone else problem.rows(active)
         ja, ra = (jac, r) if everyone else (jac[active], r[active])
         w = robust_weight(ra, loss_fn, delta) * (sub.mask > 0)
-        jw = ja * w[..., None]
-        normal = np.swapaxes(jw, 1, 2) @ ja  # (a, P, P)
-        grad = np.einsum("amp,am->ap", jw, ra)
-        diag = np.diagonal(normal, axis1=1, axis2=2)
-        scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
-        # Columns held this step: fixed ones, and those on a bound that descent would push past
-        # (active set; clipping such a step instead would stall the other parameters).
-        here = theta[active]
-        held = ~problem.free[None, :] | ((here <= lower) & (grad > 0)) | ((here >= upper) & (grad < 0))
-        scale = np.where(held, 1.0, scale)
-        damped = normal + (lam[active, None] * scale)[:, :, None] * eye
-        keep = ~held
-        damped = damped * (keep[:, :, None] & keep[:, None, :]) + held[:, :, None] * eye
-        grad = np.where(held, 0.0, grad)
-        try:
-            step = np.linalg.solve(damped, -grad[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = -grad / (scale * (1.0 + lam[active, None]))
-        step = np.where(np.isfinite(step), step, 0.0)
+        # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
+        # comes out non-finite and is dropped, so the warnings say nothing new.
+        with np.errstate(over="ignore", invalid="ignore"):
+            jw = ja * w[..., None]
+            normal = np.swapaxes(jw, 1, 2) @ ja  # (a, P, P)
+            grad = np.einsum("amp,am->ap", jw, ra)
+            diag = np.diagonal(normal, axis1=1, axis2=2)
+            scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
+            # Columns held this step: fixed ones, and those on a bound that descent would push past
+            # (active set; clipping such a step instead would stall the other parameters).
+            here = theta[active]
+            held = ~problem.free[None, :] | ((here <= lower) & (grad > 0)) | ((here >= upper) & (grad < 0))
+            scale = np.where(held, 1.0, scale)
+            damped = normal + (lam[active, None] * scale)[:, :, None] * eye
+            keep = ~held
+            damped = damped * (keep[:, :, None] & keep[:, None, :]) + held[:, :, None] * eye
+            grad = np.where(held, 0.0, grad)
+            try:
+                step = np.linalg.solve(damped, -grad[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                step = -grad / (scale * (1.0 + lam[active, None]))
+            step = np.where(np.isfinite(step), step, 0.0)
         trial = np.clip(here + step, lower, upper)
         trial = np.where(held, here, trial)
         r_trial, jac_trial = sub.residuals_and_jacobian(trial)

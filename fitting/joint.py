@@ -53,7 +53,7 @@ def fit_joint(
         raise InvalidInputError("no curves given", field="curves")
     the_law, pinned, data = prepare_fit(
         curves, law, name_curves=True, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
-        delta=delta, bootstrap=bootstrap, method=method, bounds=bounds, starts=starts,
+        delta=delta, bootstrap=bootstrap, seed=seed, method=method, bounds=bounds, starts=starts,
     )  # fmt: skip
     shared_names = tuple(shared)
     for name in shared_names:

@@ -135,9 +135,9 @@ def _step_power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.
     for beta in betas:
         basis = np.stack([np.ones_like(x), x**-beta], axis=-1)
         coef = nonneg_linear_fit(basis, loss, mask)
-        with np.errstate(divide="ignore"):
-            log_b = np.log(np.maximum(coef[:, 1], 1e-300)) / beta
-        starts.append(np.stack([coef[:, 0], np.exp(log_b), np.full(len(loss), beta)], axis=-1))
+        with np.errstate(divide="ignore", over="ignore"):  # an overflowing B start is clipped to B's bound
+            b = np.exp(np.log(np.maximum(coef[:, 1], 1e-300)) / beta)
+        starts.append(np.stack([coef[:, 0], b, np.full(len(loss), beta)], axis=-1))
     return np.stack(starts)
 
 
@@ -179,7 +179,9 @@ def _power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarr
     sxx = ((lx - mx[:, None] * mask) ** 2).sum(1)
     sxy = ((lx - mx[:, None] * mask) * (ly - my[:, None] * mask)).sum(1)
     slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
-    return np.stack([np.exp(my - slope * mx), -slope], axis=-1)[None]
+    with np.errstate(over="ignore"):  # an overflowing A start is clipped to A's bound
+        a = np.exp(my - slope * mx)
+    return np.stack([a, -slope], axis=-1)[None]
 
 
 POWER = Law(

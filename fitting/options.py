@@ -11,6 +11,9 @@ from fitting.laws import Law, get_law
 from fitting.validation import CurveData, check_fixed, prepare_curve
 
 METHODS = ("robust", "paper")
+# The robust loss's scale, in log-loss units: below 1e-9 it is under float resolution of a log
+# residual; far above 1 every loss is the linear one. Outside these the arithmetic overflows.
+DELTA_RANGE = (1e-9, 1e3)
 
 
 def resolve_law(
@@ -28,13 +31,15 @@ def resolve_law(
     return get_law(law)
 
 
-def check_options(*, loss_fn: str, delta: float, bootstrap: int, method: str = "robust") -> None:
+def check_options(*, loss_fn: str, delta: float, bootstrap: int, method: str = "robust", seed: int = 0) -> None:
     if loss_fn not in LOSS_FUNCTIONS:
         raise InvalidInputError(f"unknown loss {loss_fn!r}; choose one of {', '.join(LOSS_FUNCTIONS)}", field="loss_fn")
-    if not delta > 0:
-        raise InvalidInputError(f"must be > 0, got {delta}", field="delta")
+    if not DELTA_RANGE[0] <= delta <= DELTA_RANGE[1]:
+        raise InvalidInputError(f"must be within [{DELTA_RANGE[0]:g}, {DELTA_RANGE[1]:g}], got {delta}", field="delta")
     if bootstrap < 0:
         raise InvalidInputError(f"must be >= 0, got {bootstrap}", field="bootstrap")
+    if seed < 0:
+        raise InvalidInputError(f"must be >= 0, got {seed}", field="seed")
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}", field="method")
 
@@ -50,6 +55,7 @@ def prepare_fit(
     loss_fn: str,
     delta: float,
     bootstrap: int,
+    seed: int,
     method: str,
     bounds: Mapping[str, tuple[float, float]] | None,
     starts: Mapping[str, float] | None,
@@ -58,7 +64,7 @@ def prepare_fit(
 
     name_curves: errors say "curves[i].loss" rather than "loss".
     """
-    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method)
+    check_options(loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, method=method, seed=seed)
     the_law = resolve_law(law, bounds, starts)
     pinned = check_fixed(the_law, fixed)
     n_free = len(the_law.params) - len(pinned)

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fitting.errors import InvalidInputError
+from fitting.errors import FitImpossibleError, InvalidInputError
 from fitting.laws import Law
 from fitting.pipeline import constant_result
-from fitting.result import FitResult, FitStatus
+from fitting.result import FitResult, FitStatus, available, available_interval
 from fitting.validation import CurveData, is_constant
 
 L0_GRID = 200
@@ -69,18 +69,18 @@ def _search(data: Sequence[CurveData], fixed_l0: float | None, x_min: float | No
         top = min(float(y.min()) for _, y in kept)
         grid = np.array([fixed_l0]) if fixed_l0 is not None else top * np.linspace(0.0, 1.0 - 1e-4, L0_GRID)
         score = np.mean([_correlation(lx, y, grid) for lx, y in kept], axis=0)
+        if np.all(np.isnan(score)):  # e.g. x values so close that their logs are equal
+            continue
         if fixed_l0 is None:  # one finer pass around the best coarse value
             k = int(np.nanargmax(-score))
             fine = np.linspace(grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)], 101)
             grid = np.concatenate([grid, fine])
             score = np.concatenate([score, np.mean([_correlation(lx, y, fine) for lx, y in kept], axis=0)])
-        if np.all(np.isnan(score)):
-            continue
         k = int(np.nanargmax(-score))
         if -score[k] > best[0]:
             best = (-score[k], float(t0), float(grid[k]))
     if not np.isfinite(best[0]):
-        raise InvalidInputError("no (t0, L0) gives a finite log-linear regression", field="loss")
+        raise FitImpossibleError("no (t0, L0) gives a finite log-linear regression", field="loss")
     return best[1], best[2]
 
 
@@ -113,54 +113,65 @@ def _result(
 ) -> FitResult:
     keep = d.inputs["x"] >= t0
     x, loss = d.inputs["x"][keep], d.loss[keep]
-    lx, ly = np.log(x), np.log(loss - l0)
-    slopes, intercepts, resids = _regress(lx, ly[None, :])
-    slope, intercept, resid = float(slopes[0]), float(intercepts[0]), resids[0]
-    beta = -slope
-    log_b = intercept / beta
     n = len(x)
-    s2 = float((resid**2).sum() / max(n - 2, 1))
-    sxx = float(((lx - lx.mean()) ** 2).sum())
-    var_slope = s2 / sxx
-    var_int = s2 * (1.0 / n + lx.mean() ** 2 / sxx)
-    cov_int_slope = -s2 * lx.mean() / sxx
-    # ln B = intercept / beta = -intercept / slope: delta method
-    g_int, g_slope = -1.0 / slope, intercept / slope**2
-    var_log_b = g_int**2 * var_int + g_slope**2 * var_slope + 2 * g_int * g_slope * cov_int_slope
-    params = {"L0": l0, "B": float(np.exp(log_b)), "beta": beta}
-    se_log_b = float(np.sqrt(max(var_log_b, 0.0)))
-    stderr = {"L0": 0.0 if l0_fixed else float("nan"), "B": params["B"] * se_log_b, "beta": float(np.sqrt(var_slope))}
-    ci = {
-        "L0": (l0, l0) if l0_fixed else (float("nan"), float("nan")),
-        "B": (float(np.exp(log_b - _Z95 * se_log_b)), float(np.exp(log_b + _Z95 * se_log_b))),
-        "beta": (beta - _Z95 * stderr["beta"], beta + _Z95 * stderr["beta"]),
-    }
-    samples, ci_method = None, "wald"
-    if bootstrap:
-        picks = rng.integers(0, n, size=(bootstrap, n))
-        fitted = ly - resid
-        b_slope, b_int, _ = _regress(lx, fitted[None, :] + resid[picks])
-        b_beta = -b_slope
-        samples = np.stack([np.full(bootstrap, l0), np.exp(b_int / b_beta), b_beta], axis=1)
-        for j, name in ((1, "B"), (2, "beta")):
-            low, high = np.percentile(samples[:, j], [2.5, 97.5])
-            ci[name] = (float(low), float(high))
-        ci_method = "bootstrap"
-    model = np.log(l0 + (params["B"] / x) ** beta)
-    r_log = model - np.log(loss)
-    ss_tot = float(((np.log(loss) - np.log(loss).mean()) ** 2).sum())
-    corr = float(-np.sqrt(max(0.0, 1.0 - float((resid**2).sum()) / float(((ly - ly.mean()) ** 2).sum()))))
+    # Hostile curves (a rising loss, losses near the float limits) overflow here: what overflowed
+    # is reported as not available (NaN) and the status says why.
+    with np.errstate(all="ignore"):
+        lx, ly = np.log(x), np.log(loss - l0)
+        slopes, intercepts, resids = _regress(lx, ly[None, :])
+        slope, intercept, resid = float(slopes[0]), float(intercepts[0]), resids[0]
+        beta = -slope
+        log_b = intercept / beta
+        s2 = float((resid**2).sum() / max(n - 2, 1))
+        sxx = float(((lx - lx.mean()) ** 2).sum())
+        var_slope = s2 / sxx
+        var_int = s2 * (1.0 / n + lx.mean() ** 2 / sxx)
+        cov_int_slope = -s2 * lx.mean() / sxx
+        # ln B = intercept / beta = -intercept / slope: delta method
+        g_int, g_slope = -1.0 / slope, intercept / slope**2
+        var_log_b = g_int**2 * var_int + g_slope**2 * var_slope + 2 * g_int * g_slope * cov_int_slope
+        params = {"L0": l0, "B": available(np.exp(log_b)), "beta": beta}
+        se_log_b = float(np.sqrt(max(var_log_b, 0.0)))
+        se_beta = available(np.sqrt(var_slope))
+        stderr = {"L0": 0.0 if l0_fixed else float("nan"), "B": available(params["B"] * se_log_b), "beta": se_beta}
+        ci = {
+            "L0": (l0, l0) if l0_fixed else (float("nan"), float("nan")),
+            "B": available_interval(np.exp(log_b - _Z95 * se_log_b), np.exp(log_b + _Z95 * se_log_b)),
+            "beta": available_interval(beta - _Z95 * se_beta, beta + _Z95 * se_beta),
+        }
+        samples, ci_method = None, "wald"
+        if bootstrap:
+            picks = rng.integers(0, n, size=(bootstrap, n))
+            fitted = ly - resid
+            b_slope, b_int, _ = _regress(lx, fitted[None, :] + resid[picks])
+            b_beta = -b_slope
+            samples = np.stack([np.full(bootstrap, l0), np.exp(b_int / b_beta), b_beta], axis=1)
+            for j, name in ((1, "B"), (2, "beta")):
+                col = samples[:, j][np.isfinite(samples[:, j])]
+                ci[name] = available_interval(*np.percentile(col, [2.5, 97.5])) if col.size else (np.nan, np.nan)
+            ci_method = "bootstrap"
+        model = np.logaddexp(np.log(l0), beta * (log_b - lx))  # log(L0 + (B/x)^beta), no overflow
+        r_log = model - np.log(loss)
+        ss_tot = float(((np.log(loss) - np.log(loss).mean()) ** 2).sum())
+        corr = float(-np.sqrt(max(0.0, 1.0 - float((resid**2).sum()) / float(((ly - ly.mean()) ** 2).sum()))))
+        r2 = available(1.0 - float((r_log**2).sum()) / ss_tot) if ss_tot > 0 else float("nan")
+        rmse = available(np.sqrt(np.mean(r_log**2)))
+    status, message = FitStatus.CONVERGED, "t0 and L0 from a grid; L0 has no standard error"
+    if not beta > 0:
+        status, message = FitStatus.UNIDENTIFIABLE, f"the loss does not fall with x (log-linear slope {slope:.3g})"
+    elif not np.isfinite(params["B"]):
+        status, message = FitStatus.UNIDENTIFIABLE, f"B = exp({log_b:.3g}) is beyond the float range"
     return FitResult(
         law="step_power",
         params=params,
         stderr=stderr,
         ci=ci,
-        r2=1.0 - float((r_log**2).sum()) / ss_tot if ss_tot > 0 else float("nan"),
-        rmse=float(np.sqrt(np.mean(r_log**2))),
+        r2=r2,
+        rmse=rmse,
         n_points=n,
         x_range=(float(x[0]), float(x[-1])),
-        status=FitStatus.CONVERGED,
-        message="t0 and L0 from a grid; L0 has no standard error",
+        status=status,
+        message=message,
         nfev=0,
         method="paper",
         loss_fn="linear",
@@ -168,5 +179,5 @@ def _result(
         fixed=("L0",) if l0_fixed else (),
         shared=shared,
         samples=samples,
-        extra={"t0": float(x[0]) if t0 == -np.inf else t0, "corr": corr, "r2_loglinear": corr**2},
+        extra={"t0": float(x[0]) if t0 == -np.inf else t0, "corr": available(corr), "r2_loglinear": available(corr**2)},
     )

@@ -13,7 +13,7 @@ import numpy as np
 
 from fitting.engine import Problem, Solution, covariance, robust_cost, solve
 from fitting.laws import Law
-from fitting.result import FitResult, FitStatus
+from fitting.result import FitResult, FitStatus, available, available_interval
 from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
@@ -203,12 +203,13 @@ def build_result(
             stderr[p.name], ci[p.name] = 0.0, (params[p.name], params[p.name])
             continue
         se = float(np.sqrt(var[j])) if var[j] >= 0 else float("nan")
-        if p.log_scale:  # delta method; the interval is symmetric in log
-            stderr[p.name] = params[p.name] * se
-            ci[p.name] = (float(np.exp(theta[j] - _Z95 * se)), float(np.exp(theta[j] + _Z95 * se)))
-        else:
-            stderr[p.name] = se
-            ci[p.name] = (params[p.name] - _Z95 * se, params[p.name] + _Z95 * se)
+        with np.errstate(over="ignore"):  # a huge spread overflows: "not available", below
+            if p.log_scale:  # delta method; the interval is symmetric in log
+                stderr[p.name] = available(params[p.name] * se)
+                ci[p.name] = available_interval(np.exp(theta[j] - _Z95 * se), np.exp(theta[j] + _Z95 * se))
+            else:
+                stderr[p.name] = available(se)
+                ci[p.name] = available_interval(params[p.name] - _Z95 * se, params[p.name] + _Z95 * se)
     ci_method = "wald"
     nat_samples = None
     if samples is not None:

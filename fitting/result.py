@@ -24,6 +24,8 @@ class FitResult:
     intervals: percentile intervals of `samples` when bootstrapped (ci_method "bootstrap"),
     otherwise Wald intervals from the covariance (on log scale for positive, log-fitted
     parameters). `samples` (n_boot, P) follows `law`'s parameter order; joint fits share rows.
+    NaN means "not available" (a value the data does not determine, or a spread or bound that
+    overflowed); no field is ever infinite.
     """
 
     law: str
@@ -58,16 +60,17 @@ class FitResult:
         return [dict(zip(names, row.tolist(), strict=True)) for row in self.samples]
 
     def to_dict(self) -> dict[str, object]:
-        """Plain JSON-ready form (samples left out)."""
+        """Plain JSON-ready form (samples left out); "not available" (NaN) becomes None (null),
+        since JSON has no NaN."""
         return {
             "law": self.law,
-            "params": dict(self.params),
-            "stderr": dict(self.stderr),
-            "ci": {k: list(v) for k, v in self.ci.items()},
-            "r2": self.r2,
-            "rmse": self.rmse,
+            "params": {k: _json_number(v) for k, v in self.params.items()},
+            "stderr": {k: _json_number(v) for k, v in self.stderr.items()},
+            "ci": {k: [_json_number(lo), _json_number(hi)] for k, (lo, hi) in self.ci.items()},
+            "r2": _json_number(self.r2),
+            "rmse": _json_number(self.rmse),
             "n_points": self.n_points,
-            "x_range": list(self.x_range),
+            "x_range": [_json_number(v) for v in self.x_range],
             "status": self.status.value,
             "message": self.message,
             "nfev": self.nfev,
@@ -77,8 +80,25 @@ class FitResult:
             "fixed": list(self.fixed),
             "shared": list(self.shared),
             "n_bootstrap": 0 if self.samples is None else len(self.samples),
-            "extra": dict(self.extra),
+            "extra": {k: _json_number(v) for k, v in self.extra.items()},
         }
+
+
+def _json_number(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def available(value: float) -> float:
+    """The value, or NaN ("not available") where it is not finite."""
+    return float(value) if math.isfinite(value) else math.nan
+
+
+def available_interval(low: float, high: float) -> tuple[float, float]:
+    """The interval, or (NaN, NaN) where either bound is not finite (a half-infinite interval
+    comes from an overflowed spread, not from the data)."""
+    if math.isfinite(low) and math.isfinite(high):
+        return float(low), float(high)
+    return math.nan, math.nan
 
 
 @dataclass(frozen=True)

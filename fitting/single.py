@@ -44,7 +44,7 @@ def fit_curve(
     """
     the_law, pinned, (data,) = prepare_fit(
         [(x, loss)], law, name_curves=False, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
-        delta=delta, bootstrap=bootstrap, method=method, bounds=bounds, starts=starts,
+        delta=delta, bootstrap=bootstrap, seed=seed, method=method, bounds=bounds, starts=starts,
     )  # fmt: skip
     if method == "paper":
         from fitting.paper import fit_paper
@@ -71,7 +71,10 @@ def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta:
     for j, p in enumerate(problem.column_params):
         name = f"log_{p.name}" if p.log_scale else p.name
         names.append(name)
-        params.add(name, value=float(theta[j]), min=float(lower[j]), max=float(upper[j]), vary=bool(problem.free[j]))
+        with np.errstate(all="ignore"):  # lmfit maps bounds through arcsin, which huge boxes overflow
+            params.add(
+                name, value=float(theta[j]), min=float(lower[j]), max=float(upper[j]), vary=bool(problem.free[j])
+            )
     if not any(problem.free):
         return solution
 

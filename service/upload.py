@@ -1,9 +1,12 @@
 """Assembles a streamed upload: each chunk is checked as it arrives, nothing is stored until the
-stream has ended cleanly (the servicer then writes the curve in one transaction)."""
+stream has ended cleanly (the servicer then writes the curve in one transaction). UploadSlots
+bounds what all open uploads hold at once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -11,8 +14,58 @@ from fitting.errors import InvalidInputError, LimitExceededError
 from service.store import CurveMeta, CurvePoints
 
 
+class UploadSlots:
+    """Upload streams open at once, and the bytes of points (8 per value) they hold together.
+
+    One per server. Uploads run on the server's event loop, so plain counters suffice.
+    """
+
+    def __init__(self, *, max_streams: int, max_bytes: int):
+        self.max_streams = max_streams
+        self.max_bytes = max_bytes
+        self.streams = 0
+        self.bytes = 0
+
+    @contextmanager
+    def open(self) -> Iterator[Callable[[int], None]]:
+        """A slot for one stream, giving a function that reserves bytes as chunks arrive. Leaving
+        the block, however the stream ended, frees the slot and every byte it reserved."""
+        if self.streams >= self.max_streams:
+            raise LimitExceededError(
+                f"{self.streams} uploads are open, the most max_concurrent_uploads allows; retry later"
+            )
+        self.streams += 1
+        held = 0
+
+        def reserve(n_bytes: int) -> None:
+            nonlocal held
+            if self.bytes + n_bytes > self.max_bytes:
+                raise LimitExceededError(
+                    f"open uploads hold {self.bytes} bytes of points and this chunk brings {n_bytes}: "
+                    f"over max_upload_bytes_in_flight ({self.max_bytes})",
+                    field="chunk",
+                )
+            self.bytes += n_bytes
+            held += n_bytes
+
+        try:
+            yield reserve
+        finally:
+            self.streams -= 1
+            self.bytes -= held
+
+
 class UploadAssembler:
-    def __init__(self, meta: CurveMeta, *, max_points: int, expected_points: int = 0):
+    def __init__(
+        self,
+        meta: CurveMeta,
+        *,
+        max_points: int,
+        expected_points: int = 0,
+        reserve: Callable[[int], None] = lambda n_bytes: None,
+    ):
+        """reserve(n_bytes) is called for each chunk before it is kept (see UploadSlots.open)."""
+        _check_header(meta)
         if expected_points < 0:
             raise InvalidInputError(f"must be >= 0, got {expected_points}", field="header.expected_points")
         if expected_points > max_points:
@@ -23,6 +76,7 @@ class UploadAssembler:
         self._loss_buf = np.empty(expected_points, dtype="<f8") if expected_points else None
         self.meta = meta
         self.max_points = max_points
+        self.reserve = reserve
         self._x: list[np.ndarray] = []
         self._loss: list[np.ndarray] = []
         self._columns: dict[str, list[np.ndarray]] = {name: [] for name in meta.extra_columns}
@@ -30,6 +84,7 @@ class UploadAssembler:
         self._last_x = -np.inf
 
     def add(self, x: Sequence[float], loss: Sequence[float], columns: Mapping[str, Sequence[float]]) -> None:
+        self.reserve(8 * (len(x) + len(loss) + sum(len(v) for v in columns.values())))
         xs, ls = np.asarray(x, dtype="<f8"), np.asarray(loss, dtype="<f8")
         if xs.size != ls.size:
             raise InvalidInputError(f"chunk has {xs.size} x values but {ls.size} losses", field="chunk.loss")
@@ -86,3 +141,16 @@ class UploadAssembler:
             loss,
             {k: np.concatenate(v) for k, v in self._columns.items()},
         )
+
+
+def _check_header(meta: CurveMeta) -> None:
+    if not (math.isfinite(meta.tokens_per_step) and meta.tokens_per_step >= 0):
+        raise InvalidInputError(
+            f"must be finite and >= 0 (0: unknown), got {meta.tokens_per_step}", field="header.tokens_per_step"
+        )
+    if meta.vocab_size < 0:
+        raise InvalidInputError(f"must be >= 0 (0: unknown), got {meta.vocab_size}", field="header.vocab_size")
+    names = list(meta.extra_columns)
+    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    if twice:
+        raise InvalidInputError(f"column {twice[0]!r} is named twice", field="header.extra_columns")
