@@ -105,6 +105,8 @@ class CurveInfo(BaseModel):
 
 
 class FitInfo(BaseModel):
+    """A fit; NaN marks a value the data does not give (e.g. the parameters of a flat curve)."""
+
     id: str
     curve_id: str
     law: str
@@ -156,6 +158,7 @@ class JobInfo(BaseModel):
     error: str
     curve_ids: list[str]
     summary: dict[str, Any]
+    comparison: ComparisonInfo | None = None  # of the job's test curves, once it has succeeded
 
 
 class JobEventInfo(BaseModel):
@@ -171,7 +174,32 @@ def _job(j: pb.Job) -> JobInfo:
         id=j.id, state=pb.JobState.Name(j.state).removeprefix("JOB_STATE_"), progress=j.progress, message=j.message,
         error=j.error, curve_ids=list(j.result.curve_ids),
         summary=json.loads(j.result.summary_json) if j.result.summary_json else {},
+        comparison=_comparison(j.result.comparison) if j.result.HasField("comparison") else None,
     )  # fmt: skip
+
+
+def _comparison(reply: pb.Comparison) -> ComparisonInfo:
+    return ComparisonInfo(
+        baseline_id=reply.baseline_id,
+        baseline_fit=_fit(reply.baseline_fit),
+        baseline_auc=reply.baseline_metrics.auc,
+        baseline_cr=reply.baseline_metrics.cr,
+        cr_units=reply.baseline_metrics.cr_units,
+        candidates=[
+            CandidateInfo(
+                curve_id=c.curve_id,
+                fit=_fit(c.fit),
+                ar_fit={a.horizon: _estimate(a.ar_fit) for a in c.accelerations},
+                ar_empirical={a.horizon: a.ar_empirical for a in c.accelerations},
+                speedups={s.target_loss: _estimate(s.speedup) for s in c.speedups},
+                b_improvement=_estimate(c.b_improvement),
+                beta_improvement=_estimate(c.beta_improvement),
+                auc=c.metrics.auc,
+                cr=c.metrics.cr,
+            )
+            for c in reply.candidates
+        ],
+    )
 
 
 def _curve(c: pb.Curve) -> CurveInfo:
@@ -462,24 +490,4 @@ class ScalingLawClient:
             horizons=list(horizons), target_losses=list(target_losses),
         )  # fmt: skip
         reply = self._call(lambda: self._stub.CompareCurves(request, timeout=self.timeout, metadata=self._metadata))
-        return ComparisonInfo(
-            baseline_id=reply.baseline_id,
-            baseline_fit=_fit(reply.baseline_fit),
-            baseline_auc=reply.baseline_metrics.auc,
-            baseline_cr=reply.baseline_metrics.cr,
-            cr_units=reply.baseline_metrics.cr_units,
-            candidates=[
-                CandidateInfo(
-                    curve_id=c.curve_id,
-                    fit=_fit(c.fit),
-                    ar_fit={a.horizon: _estimate(a.ar_fit) for a in c.accelerations},
-                    ar_empirical={a.horizon: a.ar_empirical for a in c.accelerations},
-                    speedups={s.target_loss: _estimate(s.speedup) for s in c.speedups},
-                    b_improvement=_estimate(c.b_improvement),
-                    beta_improvement=_estimate(c.beta_improvement),
-                    auc=c.metrics.auc,
-                    cr=c.metrics.cr,
-                )
-                for c in reply.candidates
-            ],
-        )
+        return _comparison(reply)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from service.client import ScalingLawClient
+from service.client import ComparisonInfo, ScalingLawClient
 
 
 def start_server(data_dir: str) -> tuple[subprocess.Popen[str], str]:
@@ -52,7 +52,9 @@ def run_demo(outer_iters: int = 12, report: str = "demo-report.png") -> None:
                 done = client.get_job(job.id)
                 if done.state != "SUCCEEDED":
                     raise SystemExit(f"job {done.state}: {done.error}")
-                print_comparison(client, done.summary)
+                if done.comparison is None:
+                    raise SystemExit("the job succeeded without a comparison")
+                print_comparison(done.comparison, done.summary)
                 client.report(job_id=job.id, path=report)
                 print(f"report written to {Path(report).resolve()}")
         finally:
@@ -60,10 +62,9 @@ def run_demo(outer_iters: int = 12, report: str = "demo-report.png") -> None:
             proc.wait(timeout=30)
 
 
-def print_comparison(client: ScalingLawClient, s: dict[str, object]) -> None:
-    tests = {c.policy: c.id for c in client.list_curves(study="demo") if c.split == "test"}
+def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
+    """The job's own comparison of its test curves (made by the run, with its fit options)."""
     steps = int(s["steps"])  # type: ignore[call-overload]
-    result = client.compare(tests["conventional"], [tests["optimal"]], x_min=steps // 10, bootstrap=200)
     (cand,) = result.candidates
     fc, fo = result.baseline_fit, cand.fit
     print(f"\n{'':<28}{'conventional':>16}{'near-optimal':>16}")

@@ -10,16 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from fitting.errors import InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.errors import rpc_status_for, status_code_for
-from service.jobs import LocalExecutor
+from service.jobs import JobExecutor, make_executor
 from service.servicer import ScalingLawServicer
 from service.settings import Settings
-from service.store import SqliteStore
+from service.store import Store, open_store
+from service.upload import UploadSlots
 from service.wire import passthrough
 
 logger = logging.getLogger(__name__)
@@ -63,11 +66,30 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code, status.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
             )
 
+        # Requests arrive as bytes and are parsed here, so bytes that are not the method's message
+        # get INVALID_ARGUMENT (grpc's own deserializer would answer INTERNAL).
+        deserialize = handler.request_deserializer
+
+        def parse(raw: bytes, index: int | None = None) -> Any:
+            try:
+                return deserialize(raw) if deserialize is not None else raw
+            except DecodeError as exc:
+                raise InvalidInputError(str(exc), field="request", index=index) from None
+
+        async def parse_each(raws: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+            index = 0
+            async for raw in raws:
+                yield parse(raw, index)
+                index += 1
+
+        def read(request: Any) -> Any:
+            return parse_each(request) if handler.request_streaming else parse(request)
+
         def unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             async def wrapped(request: Any, context: Any) -> Any:
                 await guard(context)
                 try:
-                    return await behaviour(request, context)
+                    return await behaviour(read(request), context)
                 except grpc.aio.AbortError:
                     raise
                 except Exception as exc:  # the one place errors become statuses
@@ -79,7 +101,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             async def wrapped(request: Any, context: Any) -> AsyncIterator[Any]:
                 await guard(context)
                 try:
-                    async for item in behaviour(request, context):
+                    async for item in behaviour(read(request), context):
                         yield item
                 except grpc.aio.AbortError:
                     raise
@@ -99,7 +121,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             if behaviour is not None:
                 return make(
                     wrap(behaviour),
-                    request_deserializer=handler.request_deserializer,
+                    request_deserializer=None,  # bytes through; `parse` above makes the message
                     response_serializer=passthrough(handler.response_serializer),  # pre-built chunks pass as bytes
                 )
         return handler
@@ -107,30 +129,31 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
 @dataclass(frozen=True)
 class ServerParts:
-    """What a caller of create_server may need besides the server: health (to drain) and jobs."""
+    """What a caller of create_server may need besides the server: health (to drain), jobs, and
+    the upload slots (what open uploads hold)."""
 
     health: health.aio.HealthServicer
-    executor: LocalExecutor
-    store: SqliteStore
+    executor: JobExecutor
+    store: Store
+    uploads: UploadSlots
 
     async def close(self) -> None:
         await self.executor.stop()
         self.store.close()
 
 
-async def create_server(
-    settings: Settings, store: SqliteStore | None = None
-) -> tuple[grpc.aio.Server, int, ServerParts]:
+async def create_server(settings: Settings, store: Store | None = None) -> tuple[grpc.aio.Server, int, ServerParts]:
     """A ready-to-start server bound to settings.host:settings.port (0 picks a free port)."""
-    store = store or SqliteStore(settings.sqlite_path)
-    executor = LocalExecutor(store, settings.max_jobs, settings.replica_id)
+    store = store or open_store(settings)
+    executor = make_executor(settings, store)
     await executor.start()
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
     server = grpc.aio.server(interceptors=[ServiceInterceptor(settings.token)], options=limits)
-    pb_grpc.add_ScalingLawServiceServicer_to_server(ScalingLawServicer(settings, store, executor), server)
+    servicer = ScalingLawServicer(settings, store, executor)
+    pb_grpc.add_ScalingLawServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
@@ -142,4 +165,4 @@ async def create_server(
         port = server.add_secure_port(address, credentials)
     else:
         port = server.add_insecure_port(address)
-    return server, port, ServerParts(health_servicer, executor, store)
+    return server, port, ServerParts(health_servicer, executor, store, servicer.uploads)

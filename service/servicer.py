@@ -8,45 +8,50 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import fitting
-from fitting.errors import FitImpossibleError, InvalidInputError
+from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import convert, wire
-from service.jobs import LocalExecutor
+from service.jobs import JobExecutor
 from service.report import MEDIA_TYPES, LabelledCurve, render
 from service.settings import Settings
-from service.store import CurvePoints, SqliteStore
-from service.upload import UploadAssembler
+from service.store import CurvePoints, Store
+from service.upload import UploadAssembler, UploadSlots
 
 
 class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
-    def __init__(self, settings: Settings, store: SqliteStore, executor: LocalExecutor):
+    def __init__(self, settings: Settings, store: Store, executor: JobExecutor):
         self.settings = settings
         self.store = store
         self.executor = executor
+        self.uploads = UploadSlots(
+            max_streams=settings.max_concurrent_uploads, max_bytes=settings.max_upload_bytes_in_flight
+        )
 
     # -- curves ---------------------------------------------------------------------------------
 
     async def UploadCurve(self, request_iterator: AsyncIterator[pb.UploadCurveRequest], context: Any) -> pb.Curve:
-        assembler: UploadAssembler | None = None
-        async for message in request_iterator:
-            if message.HasField("header"):
-                if assembler is not None:
-                    raise InvalidInputError("a second header arrived", field="header")
-                assembler = UploadAssembler(
-                    convert.meta_from_header(message.header),
-                    max_points=self.settings.max_points,
-                    expected_points=message.header.expected_points,
-                )
-            elif message.HasField("chunk"):
-                if assembler is None:
-                    raise InvalidInputError("the first message must be the header", field="header")
-                chunk = message.chunk
-                assembler.add(chunk.x, chunk.loss, {c.name: c.values for c in chunk.columns})
-        if assembler is None:
-            raise InvalidInputError("no header: the stream was empty", field="header")
-        points = assembler.finish()
-        stored = await asyncio.to_thread(self.store.insert_curve, assembler.meta, points)
+        with self.uploads.open() as reserve:
+            assembler: UploadAssembler | None = None
+            async for message in request_iterator:
+                if message.HasField("header"):
+                    if assembler is not None:
+                        raise InvalidInputError("a second header arrived", field="header")
+                    assembler = UploadAssembler(
+                        convert.meta_from_header(message.header),
+                        max_points=self.settings.max_points,
+                        expected_points=message.header.expected_points,
+                        reserve=reserve,
+                    )
+                elif message.HasField("chunk"):
+                    if assembler is None:
+                        raise InvalidInputError("the first message must be the header", field="header")
+                    chunk = message.chunk
+                    assembler.add(chunk.x, chunk.loss, {c.name: c.values for c in chunk.columns})
+            if assembler is None:
+                raise InvalidInputError("no header: the stream was empty", field="header")
+            points = assembler.finish()
+            stored = await asyncio.to_thread(self.store.insert_curve, assembler.meta, points)
         return convert.curve_to_pb(stored)
 
     async def GetCurve(self, request: pb.GetCurveRequest, context: Any) -> pb.Curve:
@@ -90,7 +95,15 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             out.append((meta, await asyncio.to_thread(self.store.read_points, cid)))
         return out
 
+    def _check_bootstrap(self, options: pb.FitOptions) -> None:
+        if options.bootstrap > self.settings.max_bootstrap:  # memory grows with resamples x points
+            raise LimitExceededError(
+                f"{options.bootstrap} resamples asked; max_bootstrap is {self.settings.max_bootstrap}",
+                field="options.bootstrap",
+            )
+
     async def FitCurves(self, request: pb.FitCurvesRequest, context: Any) -> pb.FitCurvesResponse:
+        self._check_bootstrap(request.options)
         kwargs = convert.fit_kwargs(request.options)
         law = fitting.get_law(kwargs["law"]) if not kwargs.get("bounds") and not kwargs.get("starts") else None
         loaded = await self._curves(list(request.curve_ids), "curve_ids")
@@ -110,6 +123,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         return pb.FitCurvesResponse(fits=out)
 
     async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
+        self._check_bootstrap(request.options)
         kwargs = convert.fit_kwargs(request.options)
         kwargs.pop("bounds", None)
         kwargs.pop("starts", None)
@@ -136,11 +150,10 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
 
     async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:
         from trainers.config import RunSpec
-        from trainers.run import resolve_device
 
         spec = convert.spec_dict_from_request(request)
         checked = RunSpec.from_dict(spec).validate()  # bad configuration: INVALID_ARGUMENT now, not later
-        resolve_device(checked.device)
+        await self.executor.check_device(checked.device)  # where the jobs run, not necessarily here
         job, new = await asyncio.to_thread(
             self.store.create_job,
             request_id=request.request_id,
@@ -185,6 +198,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
     # -- reports --------------------------------------------------------------------------------
 
     async def RenderReport(self, request: pb.RenderReportRequest, context: Any) -> pb.Report:
+        self._check_bootstrap(request.options)
         fmt = "svg" if request.format == pb.REPORT_FORMAT_SVG else "png"
         summary = None
         if request.HasField("job_id"):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ExecutorName = Literal["local", "ray"]
 
 
 class Settings(BaseSettings):
@@ -23,12 +26,24 @@ class Settings(BaseSettings):
     max_jobs: int = Field(1, ge=1)
     # names this server among replicas sharing one database; on restart it fails only its own jobs
     replica_id: str = ""
-    executor: str = "local"
-    ray_address: str = ""
+    executor: ExecutorName = "local"
+    ray_address: str = ""  # executor "ray": the cluster; empty: as ray.init() finds one, else a Ray in the server
     max_points: int = Field(50_000_000, ge=1)  # per curve
+    max_concurrent_uploads: int = Field(64, ge=1)  # UploadCurve streams open at once
+    # bytes of points (8 per value) held by all open uploads together; a full-size curve fits
+    max_upload_bytes_in_flight: int = Field(2 * 2**30, ge=1)
+    max_bootstrap: int = Field(10_000, ge=0)  # resamples one fit or comparison may ask for
     max_message_bytes: int = Field(64 * 2**20, ge=1024)
     chunk_points: int = Field(65_536, ge=1)  # points per streamed chunk
     grace_seconds: float = Field(10.0, ge=0)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _known_executor(cls, value: object) -> object:
+        """Named after the variable people set, which pydantic's own message would not say."""
+        if value not in get_args(ExecutorName):
+            raise ValueError(f"SCALINGLAW_EXECUTOR must be one of {', '.join(get_args(ExecutorName))}, got {value!r}")
+        return value
 
     @property
     def sqlite_path(self) -> Path:

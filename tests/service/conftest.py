@@ -12,6 +12,7 @@ import pytest
 from service.client import ScalingLawClient
 from service.server import create_server
 from service.settings import Settings
+from tests.service.processes import ServerProcess, Spawn
 
 
 class RunningServer:
@@ -34,6 +35,20 @@ class RunningServer:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Server processes (ServerProcess) started by a test, all killed when it ends, passed or not."""
+    started: list[ServerProcess] = []
+
+    def make(data_dir: Path, **settings: object) -> ServerProcess:
+        started.append(ServerProcess(data_dir, **settings))
+        return started[-1]
+
+    yield make
+    for process in started:
+        process.kill()
 
 
 def start(tmp_path: Path, **overrides: object) -> RunningServer:

@@ -19,7 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service.client import ClientError, ScalingLawClient
-from tests.service.processes import ROOT, ServerProcess, pid_alive
+from tests.service.processes import ROOT, Spawn, pid_alive
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
 LONG_JOB: dict[str, Any] = {"steps": 20000, "device": "cpu", "config": TINY, "search": {"outer_iters": 50}}
@@ -42,9 +42,9 @@ def _curve(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, 2.0 + 3.0 * x**-0.3
 
 
-def test_kill_9_mid_upload_leaves_no_partial_curve_and_the_retry_stores_it_once(tmp_path: Path) -> None:
+def test_kill_9_mid_upload_leaves_no_partial_curve_and_the_retry_stores_it_once(tmp_path: Path, spawn: Spawn) -> None:
     x, loss = _curve(12_000_000)
-    server = ServerProcess(tmp_path)
+    server = spawn(tmp_path)
     baseline = _rss_mb(server.proc.pid)
     outcome: list[object] = []
 
@@ -65,7 +65,7 @@ def test_kill_9_mid_upload_leaves_no_partial_curve_and_the_retry_stores_it_once(
     assert isinstance(outcome[0], ClientError), "the upload finished before the kill; the test proves nothing"
 
     assert _integrity(tmp_path) == "ok"
-    server = ServerProcess(tmp_path)
+    server = spawn(tmp_path)
     try:
         with ScalingLawClient(server.target, timeout=120) as c:
             assert c.list_curves() == []  # no partial curve
@@ -80,8 +80,8 @@ def test_kill_9_mid_upload_leaves_no_partial_curve_and_the_retry_stores_it_once(
     assert _integrity(tmp_path) == "ok"
 
 
-def test_kill_9_while_a_job_runs_ends_it_interrupted_with_no_gaps(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path)
+def test_kill_9_while_a_job_runs_ends_it_interrupted_with_no_gaps(tmp_path: Path, spawn: Spawn) -> None:
+    server = spawn(tmp_path)
     with ScalingLawClient(server.target, retries=0) as c:
         job = c.start_training("perceptron", study="crash", **LONG_JOB)
         worker = None
@@ -97,7 +97,7 @@ def test_kill_9_while_a_job_runs_ends_it_interrupted_with_no_gaps(tmp_path: Path
         time.sleep(0.1)
     assert not pid_alive(worker), "the orphaned job process kept training"
 
-    server = ServerProcess(tmp_path)
+    server = spawn(tmp_path)
     try:
         with ScalingLawClient(server.target) as c:
             done = c.get_job(job.id)
@@ -112,8 +112,8 @@ def test_kill_9_while_a_job_runs_ends_it_interrupted_with_no_gaps(tmp_path: Path
     assert _integrity(tmp_path) == "ok"
 
 
-def test_sigterm_with_uploads_and_watches_in_flight(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, grace_seconds=3)
+def test_sigterm_with_uploads_and_watches_in_flight(tmp_path: Path, spawn: Spawn) -> None:
+    server = spawn(tmp_path, grace_seconds=3)
     x, loss = _curve(4_000_000)
     results: dict[str, object] = {}
     health_states: list[int] = []
@@ -158,7 +158,7 @@ def test_sigterm_with_uploads_and_watches_in_flight(tmp_path: Path) -> None:
     for name, result in results.items():
         if isinstance(result, ClientError):
             assert result.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), (name, result)
-    server = ServerProcess(tmp_path)
+    server = spawn(tmp_path)
     try:
         with ScalingLawClient(server.target) as c:
             stored = c.list_curves()
@@ -191,8 +191,8 @@ stub.UploadCurve(messages())
 """
 
 
-def test_a_client_that_vanishes_or_runs_out_of_time_leaves_nothing(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path)
+def test_a_client_that_vanishes_or_runs_out_of_time_leaves_nothing(tmp_path: Path, spawn: Spawn) -> None:
+    server = spawn(tmp_path)
     try:
         vanishing = subprocess.Popen(
             [sys.executable, "-c", _VANISHING_CLIENT, server.target], cwd=ROOT, stdout=subprocess.PIPE, text=True

@@ -30,6 +30,11 @@ def test_job_runs_streams_events_and_stores_its_curves(client: ScalingLawClient)
     assert {c.policy for c in stored} == {"conventional", "optimal"}
     assert {c.split for c in stored} == {"test", "desired"}
     assert sorted(done.curve_ids) == sorted(c.id for c in stored)
+    tests = {c.policy: c.id for c in stored if c.split == "test"}
+    assert done.comparison is not None  # the run's own comparison, over the stored test curves
+    assert done.comparison.baseline_id == tests["conventional"]
+    assert [c.curve_id for c in done.comparison.candidates] == [tests["optimal"]]
+    assert done.comparison.candidates[0].ar_fit
     # replay from the middle
     assert [e.seq for e in client.watch(job.id, after_seq=3)] == [e.seq for e in events[3:]]
 
