@@ -57,6 +57,13 @@ class Backend(ABC):
         with self._lock, self._begin() as db:
             yield db
 
+    def points_placeholder(self, values: memoryview) -> tuple[str, object]:
+        """How POINTS_INSERT binds an array's bytes: the SQL for {data} and its argument."""
+        return "?", values
+
+    def write_points(self, db: Connection, curve_id: str, name: str, values: memoryview) -> None:  # noqa: B027
+        """After POINTS_INSERT: fill the row in place, where points_placeholder only reserved it."""
+
     def lock_schema(self, db: Connection) -> None:  # noqa: B027  (a no-op unless the backend needs it)
         """Called first in the migration transaction: replicas starting at once migrate one by one."""
 

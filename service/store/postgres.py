@@ -39,7 +39,8 @@ class PostgresBackend(Backend):
         1: (
             "ALTER TABLE curves ALTER COLUMN x SET STORAGE EXTERNAL",
             "ALTER TABLE curves ALTER COLUMN loss SET STORAGE EXTERNAL",
-        )
+        ),
+        4: ("ALTER TABLE curve_points ALTER COLUMN data SET STORAGE EXTERNAL",),
     }
 
     def __init__(self, url: str):

@@ -14,7 +14,7 @@ from typing import Any
 
 from service.store.records import CurveMeta, JobEventRecord, JobRecord, StoredCurve
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATIONS = {
     1: """
     CREATE TABLE curves (
@@ -52,6 +52,21 @@ MIGRATIONS = {
     """,
     # the replica that runs a job: on restart a replica fails only its own unfinished jobs
     3: "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    # Points move to their own table, one row per array, the blob last: SQLite reserves zeroblob()
+    # space at the end of a record without allocating it, so a curve is written in place (peak
+    # memory ~1x the payload, not 3x), and listing curves no longer pages through point data.
+    4: """
+    CREATE TABLE curve_points (
+        curve_id TEXT NOT NULL REFERENCES curves (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        data {blob} NOT NULL,
+        PRIMARY KEY (curve_id, name)
+    );
+    INSERT INTO curve_points (curve_id, name, data) SELECT id, 'x', x FROM curves;
+    INSERT INTO curve_points (curve_id, name, data) SELECT id, 'loss', loss FROM curves;
+    ALTER TABLE curves DROP COLUMN x;
+    ALTER TABLE curves DROP COLUMN loss
+    """,
 }
 
 
@@ -67,9 +82,11 @@ CURVE_COLUMNS = (
 )
 CURVE_INSERT = (
     "INSERT INTO curves (id, request_id, name, policy, study, split, vocab_size, x_unit, tokens_per_step,"
-    " labels, extra_columns, n_points, x_first, x_last, loss_last, x, loss, columns, sha256, created_at)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " labels, extra_columns, n_points, x_first, x_last, loss_last, columns, sha256, created_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+# {data}: how a backend binds the array ("?" with its bytes, or its own expression)
+POINTS_INSERT = "INSERT INTO curve_points (curve_id, name, data) VALUES (?, ?, {data})"
 JOB_COLUMNS = (
     "id, request_id, study, spec, request, state, progress, message, error, result, created_at, started_at, finished_at"
 )

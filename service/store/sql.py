@@ -37,6 +37,7 @@ from service.store.schema import (
     EVENT_INSERT,
     JOB_COLUMNS,
     JOB_INSERT,
+    POINTS_INSERT,
     SCHEMA_VERSION,
     curve_from_row,
     event_from_row,
@@ -153,10 +154,14 @@ class Store:
                 curve.id, meta.request_id or None, meta.name, meta.policy, meta.study, meta.split,
                 meta.vocab_size, meta.x_unit, meta.tokens_per_step, json.dumps(meta.labels),
                 json.dumps(list(meta.extra_columns)), curve.n_points, curve.x_first, curve.x_last,
-                curve.loss_last, blob(points.x), blob(points.loss), columns,
+                curve.loss_last, columns,
                 digest, curve.created_at.isoformat(),
             ),
         )  # fmt: skip
+        for name, values in (("x", blob(points.x)), ("loss", blob(points.loss))):
+            sql, arg = self._backend.points_placeholder(values)
+            db.execute(POINTS_INSERT.format(data=sql), (curve.id, name, arg))
+            self._backend.write_points(db, curve.id, name, values)
         return curve
 
     def get_curve(self, curve_id: str) -> StoredCurve:
@@ -167,12 +172,13 @@ class Store:
         return curve_from_row(row)
 
     def read_points(self, curve_id: str) -> CurvePoints:
-        with self._backend.connection() as db:
-            row = db.execute("SELECT x, loss, columns FROM curves WHERE id = ?", (curve_id,)).fetchone()
+        with self._backend.transaction() as db:  # one snapshot of the curve and its arrays
+            row = db.execute("SELECT columns FROM curves WHERE id = ?", (curve_id,)).fetchone()
+            arrays = dict(db.execute("SELECT name, data FROM curve_points WHERE curve_id = ?", (curve_id,)).fetchall())
         if row is None:
             raise NotFoundError(f"no curve {curve_id!r}", field="id")
-        columns = {k: np.frombuffer(bytes.fromhex(v), dtype="<f8") for k, v in json.loads(row[2] or "{}").items()}
-        return CurvePoints(np.frombuffer(row[0], dtype="<f8"), np.frombuffer(row[1], dtype="<f8"), columns)
+        columns = {k: np.frombuffer(bytes.fromhex(v), dtype="<f8") for k, v in json.loads(row[0] or "{}").items()}
+        return CurvePoints(np.frombuffer(arrays["x"], dtype="<f8"), np.frombuffer(arrays["loss"], dtype="<f8"), columns)
 
     def list_curves(
         self, *, study: str = "", policy: str = "", page_size: int = 50, page_token: str = ""

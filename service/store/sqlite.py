@@ -7,6 +7,7 @@ by a write (a request_id check, the next event seq) never races another process 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,22 @@ from typing import ClassVar
 
 from service.store.backend import Backend
 from service.store.sql import Store
+
+_BLOB_WRITE_BYTES = 8 * 2**20
+
+
+def _switch_to_wal(db: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """The first switch of a new file to WAL can answer "locked" at once, without the busy handler,
+    while another process or thread opens the same file: retry for a while."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteBackend(Backend):
@@ -26,10 +43,23 @@ class SqliteBackend(Backend):
         super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
+        _switch_to_wal(self._db)
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+
+    # Points are written through incremental blob I/O into space zeroblob() reserved: binding the
+    # bytes instead makes sqlite3 copy them and SQLite copy them again into the record, a peak of
+    # 2x the payload on top of the upload's own buffers.
+    def points_placeholder(self, values: memoryview) -> tuple[str, object]:
+        return "zeroblob(?)", values.nbytes
+
+    def write_points(self, db: sqlite3.Connection, curve_id: str, name: str, values: memoryview) -> None:  # type: ignore[override]
+        sql = "SELECT rowid FROM curve_points WHERE curve_id = ? AND name = ?"
+        (rowid,) = db.execute(sql, (curve_id, name)).fetchone()
+        with db.blobopen("curve_points", "data", rowid) as target:
+            for start in range(0, values.nbytes, _BLOB_WRITE_BYTES):
+                target.write(values[start : start + _BLOB_WRITE_BYTES])
 
     def _connection(self) -> sqlite3.Connection:
         return self._db

@@ -6,6 +6,7 @@ opens another store on the same database, as a second replica of the server woul
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -258,12 +259,23 @@ def test_fail_interrupted_jobs_fails_only_the_owners_unfinished_jobs(store: Stor
 # -- schema -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("old_version", [1, 2])
+@pytest.mark.parametrize("old_version", [1, 2, 3])
 def test_an_older_schema_is_migrated_and_keeps_its_rows(db: Database, old_version: int) -> None:
     old = db.open(schema_version=old_version)
     assert old.schema_version == old_version
-    curve = old.insert_curve(CurveMeta(name="kept"), points())
-    old.save_fit(curve.id, {}, {"ok": True})
+    kept = points(7, columns={"tokens": np.arange(7.0)})
+    old_columns = json.dumps({"tokens": kept.columns["tokens"].tobytes().hex()}).encode()
+    with old._backend.transaction() as tx:  # a curve as versions 1-3 wrote it: points inside the curves row
+        tx.execute(
+            "INSERT INTO curves (id, request_id, name, policy, study, split, vocab_size, x_unit, tokens_per_step,"
+            " labels, extra_columns, n_points, x_first, x_last, loss_last, x, loss, columns, sha256, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            ("c-old", None, "kept", "", "", "", 0, "step", 0.0, "{}", '["tokens"]', 7, 1.0, 7.0, 1 / 7,
+             kept.x.tobytes(), kept.loss.tobytes(), old_columns,
+             "sha", "2024-01-01T00:00:00+00:00"),
+        )  # fmt: skip
+    old.save_fit("c-old", {}, {"ok": True})
+    curve = old.get_curve("c-old")
     if old_version == 2:  # a job as a version-2 server wrote it: no owner column yet
         with old._backend.transaction() as tx:
             tx.execute(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -273,6 +285,9 @@ def test_an_older_schema_is_migrated_and_keeps_its_rows(db: Database, old_versio
     new = db.open()
     assert new.schema_version == SCHEMA_VERSION
     assert new.get_curve(curve.id) == curve and new.list_fits(curve.id)[0]["ok"] is True
+    moved = new.read_points(curve.id)  # the points moved to curve_points (version 4), bit for bit
+    assert bits(moved.x) == bits(kept.x) and bits(moved.loss) == bits(kept.loss)
+    assert bits(moved.columns["tokens"]) == bits(kept.columns["tokens"])
     assert new.fail_interrupted_jobs("") == (["j-old"] if old_version == 2 else [])  # old jobs belong to ""
     jid = new_job(new, owner="a")
     assert db.open().schema_version == SCHEMA_VERSION and new.get_job(jid).state == "QUEUED"  # a no-op reopen
