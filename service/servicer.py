@@ -4,8 +4,10 @@ no try/except: domain errors reach the interceptor (service/server.py), which ma
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+import functools
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import fitting
 from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
@@ -18,15 +20,23 @@ from service.settings import Settings
 from service.store import CurvePoints, Store
 from service.upload import UploadAssembler, UploadSlots
 
+T = TypeVar("T")
+
 
 class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
     def __init__(self, settings: Settings, store: Store, executor: JobExecutor):
         self.settings = settings
         self.store = store
         self.executor = executor
+        # CPU-bound maths gets its own small pool: many fits at once in the default pool (shared with
+        # the store calls) contend for the GIL and the cores, and every caller waits longer
+        self._maths = ThreadPoolExecutor(max_workers=settings.fit_workers, thread_name_prefix="maths")
         self.uploads = UploadSlots(
             max_streams=settings.max_concurrent_uploads, max_bytes=settings.max_upload_bytes_in_flight
         )
+
+    async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._maths, functools.partial(fn, *args, **kwargs))
 
     # -- curves ---------------------------------------------------------------------------------
 
@@ -110,12 +120,12 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         pairs = [(_inputs(points, law), points.loss) for _, points in loaded]
         shared = list(request.options.shared)
         if shared and len(pairs) > 1:
-            fits = await asyncio.to_thread(fitting.fit_joint, pairs, shared=shared, **kwargs)
+            fits = await self._compute(fitting.fit_joint, pairs, shared=shared, **kwargs)
         elif len(pairs) == 1:
             x, loss = pairs[0]
-            fits = [await asyncio.to_thread(fitting.fit_curve, x, loss, **kwargs)]
+            fits = [await self._compute(fitting.fit_curve, x, loss, **kwargs)]
         else:
-            fits = await asyncio.to_thread(fitting.fit_batch, pairs, **kwargs)
+            fits = await self._compute(fitting.fit_batch, pairs, **kwargs)
         out = []
         for cid, fit in zip(request.curve_ids, fits, strict=True):
             fit_id = await asyncio.to_thread(self.store.save_fit, cid, {**kwargs, "shared": shared}, fit.to_dict())
@@ -134,7 +144,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             raise InvalidInputError("no candidate curve ids", field="candidate_ids")
         law = fitting.get_law(kwargs["law"])
         shared = list(request.options.shared) or (["L0"] if "L0" in law.param_names else [])
-        result = await asyncio.to_thread(
+        result = await self._compute(
             fitting.compare_curves,
             (_inputs(loaded[0][1], law), loaded[0][1].loss),
             [(_inputs(points, law), points.loss) for _, points in loaded[1:]],
@@ -217,7 +227,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         loaded = await self._curves([baseline_id, *candidate_ids], "curves")
         if len(loaded) < 2:
             raise InvalidInputError("no candidate curve ids", field="curves.candidate_ids")
-        comparison = await asyncio.to_thread(
+        comparison = await self._compute(
             fitting.compare_curves,
             (loaded[0][1].x, loaded[0][1].loss),
             [(p.x, p.loss) for _, p in loaded[1:]],
@@ -226,7 +236,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             vocab_sizes=[meta.meta.vocab_size for meta, _ in loaded],
         )
         curves = [LabelledCurve(meta.meta.policy or meta.meta.name or meta.id, p.x, p.loss) for meta, p in loaded]
-        content = await asyncio.to_thread(render, curves, comparison, fmt=fmt, job_summary=summary)
+        content = await self._compute(render, curves, comparison, fmt=fmt, job_summary=summary)
         return pb.Report(content=content, media_type=MEDIA_TYPES[fmt])
 
 

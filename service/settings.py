@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     max_bootstrap: int = Field(10_000, ge=0)  # resamples one fit or comparison may ask for
     max_message_bytes: int = Field(64 * 2**20, ge=1024)
     chunk_points: int = Field(65_536, ge=1)  # points per streamed chunk
+    # threads for fits, comparisons and reports at once; more than the cores only contend for the GIL
+    fit_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     grace_seconds: float = Field(10.0, ge=0)
 
     @field_validator("executor", mode="before")

@@ -3,6 +3,7 @@ goes in through one is there, whole, through the other."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from service.client import ScalingLawClient
 
 from .conftest import RunningServer, start
 from .postgres import fresh_schema
+from .processes import pid_alive
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}  # as in test_jobs.py
 STEPS = np.arange(1.0, 2001.0)
@@ -86,11 +88,19 @@ def test_a_job_running_on_one_replica_is_cancelled_through_the_other(
 ) -> None:
     a, b = clients
     job = a.start_training("perceptron", steps=20000, device="cpu", config=TINY, search={"outer_iters": 50})
+    worker = None
     for event in b.watch(job.id):
+        if event.phase == "started":
+            worker = int(event.message.split()[-1])
         if event.phase in ("conventional", "search"):
             break
+    assert worker is not None
     assert b.cancel_job(job.id).state == "CANCELLED"
-    # A's process runs on until its next event, which the finished job refuses; then A stops it
+    # A sees the job finished elsewhere (it checks every 2 s) and stops its process
+    deadline = time.monotonic() + 10
+    while pid_alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_alive(worker), "replica A kept training a job cancelled through replica B"
     events = list(a.watch(job.id))
     assert [e.seq for e in events] == list(range(1, len(events) + 1)) and events[-1].state == "CANCELLED"
     assert a.get_job(job.id).state == "CANCELLED"
