@@ -41,6 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/fit_throughput.py
 	$(BIN)/python bench/policy_search.py
 	$(BIN)/python bench/upload_throughput.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/job_start_latency.py
 
 protos: $(STAMP)
 	$(BIN)/python -m protos.generate
