@@ -42,7 +42,6 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy_search.py
 	$(BIN)/python bench/upload_throughput.py
 	$(BIN)/python bench/load.py
-	$(BIN)/python bench/job_start_latency.py
 
 protos: $(STAMP)
 	$(BIN)/python -m protos.generate

@@ -81,9 +81,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5)
     parser.add_argument("--executors", default="local,ray")
     args = parser.parse_args()
-    executors = args.executors.split(",")
-    results = {name: measure(name, args.jobs) for name in executors}
-    print(f"{args.jobs} tiny perceptron jobs (T=20, D=8) one after another; seconds, median / max")
+    report(args.jobs, args.executors.split(","))
+
+
+def report(jobs: int, executors: list[str]) -> None:
+    """Runs `jobs` tiny jobs through a server with each executor and prints the table."""
+    results = {name: measure(name, jobs) for name in executors}
+    print(f"{jobs} tiny perceptron jobs (T=20, D=8) one after another; seconds, median / max")
     print(f"{'':28}" + "".join(f"{name:>16}" for name in executors))
     print(f"{'server ready':28}" + "".join(f"{results[name][0]:16.2f}" for name in executors))
     for label, field in (("to RUNNING", "running"), ("to first progress", "training"), ("to SUCCEEDED", "succeeded")):

@@ -6,8 +6,8 @@ p50/p99 latencies and server peak RSS, on the SQLite store and (when a server an
 
 Each row: N uploaders send `--curves` curves of 256 points each while 2 clients fit and 2 watch
 a small training job; then N clients fit random stored curves for `--fit-seconds`. Bounded: the
-defaults finish in a few minutes on 2 cores. Job start latency, local executor against Ray, is
-bench/job_start_latency.py (run after this one by `make bench`).
+defaults finish in a few minutes on 2 cores. Then job start latency with the local executor
+against Ray (bench/job_start_latency.py, which also runs alone).
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--curves", type=int, default=50, help="curves per uploading client")
     parser.add_argument("--fit-seconds", type=float, default=10.0)
+    parser.add_argument("--job-latency-jobs", type=int, default=5, help="0: skip the local-vs-Ray job start table")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     print(
@@ -87,6 +88,11 @@ def main() -> None:
         print(f"postgresql: skipped (no server answered at {args.postgres_url} or psycopg missing)")
     else:
         bench_store("postgresql", {"database_url": url}, args)
+    if args.job_latency_jobs:
+        print()
+        from job_start_latency import report  # bench/ is on the path when this file runs
+
+        report(args.job_latency_jobs, ["local", "ray"])
 
 
 if __name__ == "__main__":
