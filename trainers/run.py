@@ -184,9 +184,10 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
             (steps, conventional_curves.test[1:]),
             [(steps, optimal_curves.test[1:])],
             x_min=spec.fit_from,
-            horizons=[spec.steps],
+            horizons=[spec.steps * f for f in (1, 10, 100, 1000)],  # T first: the summary's AR
             bootstrap=spec.bootstrap,
             seed=spec.seed,
+            vocab_sizes=[task.label_space, task.label_space],
         )
         (candidate,) = comparison.candidates
         conventional_fit = comparison.baseline_fit

@@ -34,7 +34,8 @@ def test_job_runs_streams_events_and_stores_its_curves(client: ScalingLawClient)
     assert done.comparison is not None  # the run's own comparison, over the stored test curves
     assert done.comparison.baseline_id == tests["conventional"]
     assert [c.curve_id for c in done.comparison.candidates] == [tests["optimal"]]
-    assert done.comparison.candidates[0].ar_fit
+    assert len(done.comparison.candidates[0].ar_fit) == 4  # T, 10T, 100T, 1000T
+    assert done.comparison.baseline_cr > 0 and done.comparison.candidates[0].cr > 0  # |V| known to the run
     # replay from the middle
     assert [e.seq for e in client.watch(job.id, after_seq=3)] == [e.seq for e in events[3:]]
 
