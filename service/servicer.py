@@ -21,6 +21,7 @@ from service.store import CurvePoints, Store
 from service.upload import UploadAssembler, UploadSlots
 
 T = TypeVar("T")
+_CANCEL_TURNS = 3  # event-loop turns an upload waits for a pending cancellation before committing
 
 
 class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
@@ -61,6 +62,11 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             if assembler is None:
                 raise InvalidInputError("no header: the stream was empty", field="header")
             points = assembler.finish()
+            # grpc.aio ends the request stream of a call the client cancelled as if it had finished,
+            # and cancels this task one loop turn later (measured: ~0.05 ms). Yield before the
+            # commit so a cancelled stream without header.expected_points stores nothing.
+            for _ in range(_CANCEL_TURNS):
+                await asyncio.sleep(0)
             stored = await asyncio.to_thread(self.store.insert_curve, assembler.meta, points)
         return convert.curve_to_pb(stored)
 

@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service.client import ClientError, ScalingLawClient
+from tests.service.conftest import RunningServer
 from tests.service.processes import ROOT, Spawn, pid_alive
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
@@ -226,3 +227,27 @@ def test_a_client_that_vanishes_or_runs_out_of_time_leaves_nothing(tmp_path: Pat
             assert [s.id for s in c.list_curves()] == [ok.id]
     finally:
         server.terminate()
+
+
+def test_a_cancelled_upload_without_expected_points_stores_nothing(server: RunningServer) -> None:
+    """The server cannot count points it was never told about; it must still see the cancel."""
+    channel = grpc.insecure_channel(server.target)
+    upload = channel.stream_unary("/scalinglaw.v1.ScalingLawService/UploadCurve")
+    for attempt in range(20):
+        sent, release = threading.Event(), threading.Event()
+
+        def messages(name: str, sent: threading.Event, release: threading.Event) -> Any:
+            yield pb.UploadCurveRequest(header=pb.CurveHeader(name=name)).SerializeToString()
+            yield pb.UploadCurveRequest(chunk=pb.PointsChunk(x=[1.0, 2.0], loss=[3.0, 2.0])).SerializeToString()
+            sent.set()
+            release.wait(10)
+
+        call = upload.future(messages(f"cancelled {attempt}", sent, release))
+        assert sent.wait(10)
+        time.sleep(0.02)  # the chunks reach the server
+        call.cancel()
+        release.set()
+    time.sleep(0.5)
+    with ScalingLawClient(server.target) as c:
+        assert c.list_curves() == []
+    channel.close()
