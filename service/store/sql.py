@@ -175,7 +175,7 @@ class Store:
         with self._backend.transaction() as db:  # one snapshot of the curve and its arrays
             row = db.execute("SELECT columns FROM curves WHERE id = ?", (curve_id,)).fetchone()
             arrays = dict(db.execute("SELECT name, data FROM curve_points WHERE curve_id = ?", (curve_id,)).fetchall())
-        if row is None:
+        if row is None or not {"x", "loss"} <= arrays.keys():  # absent, or deleted between the two reads
             raise NotFoundError(f"no curve {curve_id!r}", field="id")
         columns = {k: np.frombuffer(bytes.fromhex(v), dtype="<f8") for k, v in json.loads(row[0] or "{}").items()}
         return CurvePoints(np.frombuffer(arrays["x"], dtype="<f8"), np.frombuffer(arrays["loss"], dtype="<f8"), columns)
@@ -195,13 +195,28 @@ class Store:
     # -- fits -----------------------------------------------------------------------------------
 
     def save_fit(self, curve_id: str, options: dict[str, object], result: dict[str, object]) -> str:
-        fit_id = f"f-{uuid.uuid4().hex[:16]}"
+        return self.save_fits([(curve_id, options, result)])[0]
+
+    def save_fits(self, fits: list[tuple[str, dict[str, object], dict[str, object]]]) -> list[str]:
+        """(curve_id, options, result) of one request, all in one transaction; NotFoundError, storing
+        none, when a curve was deleted meanwhile."""
         with self._backend.transaction() as db:
-            db.execute(
-                "INSERT INTO fits (id, curve_id, options, result, created_at) VALUES (?,?,?,?,?)",
-                (fit_id, curve_id, json.dumps(options), json.dumps(result, default=float), _now()),
-            )
-        return fit_id
+            ids = []
+            for index, (curve_id, options, result) in enumerate(fits):
+                # the curve row locked, so a concurrent delete waits for this commit
+                if (
+                    db.execute(f"SELECT 1 FROM curves WHERE id = ?{self._backend.lock_row}", (curve_id,)).fetchone()
+                    is None
+                ):
+                    raise NotFoundError(
+                        f"no curve {curve_id!r} (deleted while it was fitted)", field="curve_ids", index=index
+                    )
+                ids.append(f"f-{uuid.uuid4().hex[:16]}")
+                db.execute(
+                    "INSERT INTO fits (id, curve_id, options, result, created_at) VALUES (?,?,?,?,?)",
+                    (ids[-1], curve_id, json.dumps(options), json.dumps(result, default=float), _now()),
+                )
+            return ids
 
     def list_fits(self, curve_id: str) -> list[dict[str, object]]:
         key = self._backend.row_key
@@ -271,16 +286,24 @@ class Store:
         job_id: str,
         curves: dict[str, tuple[CurveMeta, CurvePoints]],
         result_for: Callable[[dict[str, str]], dict[str, object]],
-    ) -> None:
+    ) -> bool:
         """A job's curves and its SUCCEEDED event in one transaction, so a crash stores all or none;
-        result_for(curve ids by key) makes the job's result once the ids exist."""
+        result_for(curve ids by key) makes the job's result once the ids exist. False, storing
+        nothing, when the job had already finished (cancelled while its outcome was on its way)."""
 
-        def work(db: Connection) -> None:
+        def work(db: Connection) -> bool:
+            # the job's row is locked first, so a cancel cannot slip in between the check and the commit
+            state = db.execute(f"SELECT state FROM jobs WHERE id = ?{self._backend.lock_row}", (job_id,)).fetchone()
+            if state is None:
+                raise NotFoundError(f"no job {job_id!r}", field="id")
+            if state[0] in TERMINAL_STATES:
+                return False
             ids = {key: self._insert_curve(db, meta, points).id for key, (meta, points) in curves.items()}
             self._append_event(db, job_id, phase="done", message="succeeded", progress=1.0, state="SUCCEEDED",
                                result={**result_for(ids), "curve_ids": ids})  # fmt: skip
+            return True
 
-        self._write(work)
+        return self._write(work)
 
     def _append_event(
         self,

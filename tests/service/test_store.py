@@ -239,6 +239,25 @@ def test_finish_job_stores_curves_and_success_together_or_nothing(store: Store) 
     assert [e.state for e in store.job_events(jid)] == ["QUEUED", "SUCCEEDED"]
 
 
+def test_a_job_cancelled_before_its_outcome_arrives_stores_no_curves(store: Store) -> None:
+    jid = new_job(store)
+    store.add_job_event(jid, phase="cancelled", message="cancelled", progress=0.3, state="CANCELLED")
+    assert store.finish_job(jid, job_curves(), lambda ids: {"summary": {}}) is False
+    assert store.list_curves()[0] == [] and store.get_job(jid).state == "CANCELLED"
+    assert store.get_job(jid).result is None
+
+
+def test_the_fits_of_one_request_are_stored_together_or_not_at_all(store: Store) -> None:
+    kept, deleted = (store.insert_curve(CurveMeta(name=n), points()).id for n in ("kept", "deleted"))
+    store.delete_curve(deleted)  # as if deleted while it was being fitted
+    with pytest.raises(NotFoundError) as err:
+        store.save_fits([(kept, {}, {"n": 1}), (deleted, {}, {"n": 2})])
+    assert err.value.field == "curve_ids" and err.value.index == 1
+    assert store.list_fits(kept) == []
+    ids = store.save_fits([(kept, {}, {"n": 1}), (kept, {}, {"n": 2})])
+    assert [f["id"] for f in store.list_fits(kept)] == ids
+
+
 def test_fail_interrupted_jobs_fails_only_the_owners_unfinished_jobs(store: Store) -> None:
     mine_queued, mine_running, mine_done = (
         new_job(store, owner="a"),
