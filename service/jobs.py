@@ -114,25 +114,36 @@ class JobExecutor(ABC):
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_jobs)]
 
     async def stop(self) -> None:
-        """Terminate running jobs and mark them FAILED now (not at the next start), so watchers
-        and other replicas see the end at once."""
+        """Terminate running jobs and mark them and the queued ones FAILED now (not at the next
+        start), so watchers and other replicas see the end at once."""
         if self._stopped:
             return  # the server's drain stops jobs first; closing the parts stops again
         self._stopped = True
-        for job_id, job in list(self._running.items()):
-            job.terminate()
+        running = list(self._running)
+        for job_id in running:
+            self._running[job_id].terminate()
             self._cancelled.add(job_id)  # its worker must not report it again
-            await self._event(job_id, phase="failed", message="interrupted", progress=0.0, state="FAILED",
-                              error="interrupted: the server stopped while the job was running")  # fmt: skip
-        for task in self._workers:
+        for task in self._workers:  # before any await, so no worker takes the next queued job
             task.cancel()
         for task in self._workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for job_id in running:
+            await self._event(job_id, phase="failed", message="interrupted", progress=0.0, state="FAILED",
+                              error="interrupted: the server stopped while the job was running")  # fmt: skip
+        while not self._queue.empty():
+            await self._refuse(self._queue.get_nowait()[0])
         await self._close()
 
     async def submit(self, job_id: str, spec: dict[str, Any]) -> None:
+        if self._stopped:  # accepted during the drain: it will not run here
+            await self._refuse(job_id)
+            return
         await self._queue.put((job_id, spec))
+
+    async def _refuse(self, job_id: str) -> None:
+        await self._event(job_id, phase="failed", message="interrupted", progress=0.0, state="FAILED",
+                          error="interrupted: the server stopped before the job started")  # fmt: skip
 
     async def cancel(self, job_id: str) -> None:
         job = await asyncio.to_thread(self.store.get_job, job_id)
@@ -201,7 +212,7 @@ class JobExecutor(ABC):
             reason = outcome[1] if outcome else "the job ended without a result"
             await self._event(job_id, phase="failed", message=reason, progress=0.0, state="FAILED", error=reason)
             return
-        await asyncio.to_thread(self._store_outcome, job_id, spec, outcome[1])
+        await asyncio.to_thread(self._store_outcome, job_id, spec, outcome[1])  # nothing if cancelled meanwhile
         await self._notify(job_id)
 
     async def _stop_when_finished_elsewhere(self, job_id: str, job: RunningJob, every: float = 2.0) -> None:
@@ -213,7 +224,7 @@ class JobExecutor(ABC):
                 job.terminate()
                 return
 
-    def _store_outcome(self, job_id: str, spec: dict[str, Any], result: dict[str, Any]) -> None:
+    def _store_outcome(self, job_id: str, spec: dict[str, Any], result: dict[str, Any]) -> bool:
         """Curves as ordinary curves of the job's study, with the job's SUCCEEDED event, in one
         transaction; the result keeps their ids and the run's comparison."""
         job = self.store.get_job(job_id)
@@ -239,7 +250,7 @@ class JobExecutor(ABC):
                 stored["comparison_pb"] = message.SerializeToString().hex()
             return stored
 
-        self.store.finish_job(job_id, curves, result_for)
+        return self.store.finish_job(job_id, curves, result_for)
 
 
 def make_executor(settings: Settings, store: Store) -> JobExecutor:

@@ -7,6 +7,7 @@ messages (service.jobs.JobMessage) come back over a pipe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
 import threading
@@ -30,7 +31,7 @@ class LocalExecutor(JobExecutor):
     async def check_device(self, device: str) -> None:
         from trainers.run import resolve_device  # torch: imported on the first job, not at server start
 
-        resolve_device(device)
+        await asyncio.to_thread(resolve_device, device)
 
     def _launch(self, job_id: str, spec: dict[str, Any]) -> RunningJob:
         ctx = mp.get_context("spawn")
@@ -48,10 +49,24 @@ class LocalJob(RunningJob):
 
     async def messages(self) -> AsyncGenerator[JobMessage, None]:
         yield ("started", f"process {self.process.pid}")  # the pid is known at once; no need to wait for the child
+        # The pipe is read by a thread of this job's own: waiting in the loop's default pool, a few
+        # quiet jobs would hold every thread the store calls need, and stall every RPC.
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[JobMessage | None] = asyncio.Queue()
+
+        def pump() -> None:
+            try:
+                while (message := _receive(self.conn)) is not None:
+                    loop.call_soon_threadsafe(inbox.put_nowait, message)
+                self.process.join()
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed first: nobody is listening
+                    loop.call_soon_threadsafe(inbox.put_nowait, None)
+
+        threading.Thread(target=pump, daemon=True, name=f"{self.process.name}-pipe").start()
         try:
-            while (message := await asyncio.to_thread(_receive, self.conn)) is not None:
+            while (message := await inbox.get()) is not None:
                 yield message
-            await asyncio.to_thread(self.process.join)
         finally:
             self.conn.close()
         if self.process.exitcode:

@@ -136,9 +136,11 @@ class ServerParts:
     executor: JobExecutor
     store: Store
     uploads: UploadSlots
+    servicer: ScalingLawServicer
 
     async def close(self) -> None:
         await self.executor.stop()
+        self.servicer.close()
         self.store.close()
 
 
@@ -165,4 +167,4 @@ async def create_server(settings: Settings, store: Store | None = None) -> tuple
         port = server.add_secure_port(address, credentials)
     else:
         port = server.add_insecure_port(address)
-    return server, port, ServerParts(health_servicer, executor, store, servicer.uploads)
+    return server, port, ServerParts(health_servicer, executor, store, servicer.uploads, servicer)

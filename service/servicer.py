@@ -17,7 +17,7 @@ from service import convert, wire
 from service.jobs import JobExecutor
 from service.report import MEDIA_TYPES, LabelledCurve, render
 from service.settings import Settings
-from service.store import CurvePoints, Store
+from service.store import CurvePoints, JobRecord, Store
 from service.upload import UploadAssembler, UploadSlots
 
 T = TypeVar("T")
@@ -35,6 +35,10 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         self.uploads = UploadSlots(
             max_streams=settings.max_concurrent_uploads, max_bytes=settings.max_upload_bytes_in_flight
         )
+
+    def close(self) -> None:
+        """Fits nobody waits for any more (the server stopped) are dropped, not awaited at exit."""
+        self._maths.shutdown(wait=False, cancel_futures=True)
 
     async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._maths, functools.partial(fn, *args, **kwargs))
@@ -132,11 +136,14 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             fits = [await self._compute(fitting.fit_curve, x, loss, **kwargs)]
         else:
             fits = await self._compute(fitting.fit_batch, pairs, **kwargs)
-        out = []
-        for cid, fit in zip(request.curve_ids, fits, strict=True):
-            fit_id = await asyncio.to_thread(self.store.save_fit, cid, {**kwargs, "shared": shared}, fit.to_dict())
-            out.append(convert.fit_to_pb(fit, cid, fit_id))
-        return pb.FitCurvesResponse(fits=out)
+        options = {**kwargs, "shared": shared}
+        rows = [(cid, options, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
+        fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
+        return pb.FitCurvesResponse(
+            fits=[
+                convert.fit_to_pb(fit, cid, fid) for cid, fit, fid in zip(request.curve_ids, fits, fit_ids, strict=True)
+            ]
+        )
 
     async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
         self._check_bootstrap(request.options)
@@ -165,11 +172,17 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
     # -- training jobs --------------------------------------------------------------------------
 
     async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:
-        from trainers.config import RunSpec
-
         spec = convert.spec_dict_from_request(request)
-        checked = RunSpec.from_dict(spec).validate()  # bad configuration: INVALID_ARGUMENT now, not later
-        await self.executor.check_device(checked.device)  # where the jobs run, not necessarily here
+        # bad configuration: INVALID_ARGUMENT now, not later; in a thread, as the first call imports
+        # torch (seconds) and the event loop must keep serving meanwhile
+        device = await asyncio.to_thread(_checked_device, spec)
+        await self.executor.check_device(device)  # where the jobs run, not necessarily here
+        # shielded: a caller that gives up (deadline, disconnect) after the job is stored must not
+        # leave it stored but never submitted, which its retry (same request_id) would return for ever
+        job = await asyncio.shield(self._create_and_submit(request, spec))
+        return convert.job_to_pb(job)
+
+    async def _create_and_submit(self, request: pb.StartTrainingRequest, spec: dict[str, Any]) -> JobRecord:
         job, new = await asyncio.to_thread(
             self.store.create_job,
             request_id=request.request_id,
@@ -180,7 +193,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         )
         if new:
             await self.executor.submit(job.id, spec)
-        return convert.job_to_pb(job)
+        return job
 
     async def GetJob(self, request: pb.GetJobRequest, context: Any) -> pb.Job:
         return convert.job_to_pb(await asyncio.to_thread(self.store.get_job, request.id))
@@ -215,7 +228,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
 
     async def RenderReport(self, request: pb.RenderReportRequest, context: Any) -> pb.Report:
         self._check_bootstrap(request.options)
-        fmt = "svg" if request.format == pb.REPORT_FORMAT_SVG else "png"
+        fmt = convert.report_format(request.format)
         summary = None
         if request.HasField("job_id"):
             job = await asyncio.to_thread(self.store.get_job, request.job_id)
@@ -244,6 +257,12 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         curves = [LabelledCurve(meta.meta.policy or meta.meta.name or meta.id, p.x, p.loss) for meta, p in loaded]
         content = await self._compute(render, curves, comparison, fmt=fmt, job_summary=summary)
         return pb.Report(content=content, media_type=MEDIA_TYPES[fmt])
+
+
+def _checked_device(spec: dict[str, Any]) -> str:
+    from trainers.config import RunSpec
+
+    return RunSpec.from_dict(spec).validate().device
 
 
 def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:

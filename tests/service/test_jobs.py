@@ -6,10 +6,14 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
-from service.client import InvalidArgument, ScalingLawClient
+from service.client import ClientError, InvalidArgument, ScalingLawClient
+from service.store import SqliteStore
+from tests.service.conftest import RunningServer, start
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
 
@@ -95,3 +99,42 @@ def test_reports_of_a_job_and_of_curves(client: ScalingLawClient, tmp_path: Path
     assert base in ids
     svg = client.report(baseline_id=base, candidate_ids=[cand], fmt="svg")
     assert b"<svg" in svg[:400]
+
+
+def test_a_caller_that_gives_up_mid_start_still_gets_a_job_that_runs(server: RunningServer) -> None:
+    """Fault injection: the store is slow to take the job; the caller's deadline passes first."""
+    store = server.parts.store
+    create_job = store.create_job
+
+    def slow_create_job(**kwargs: Any) -> Any:
+        time.sleep(1.0)
+        return create_job(**kwargs)
+
+    store.create_job = slow_create_job  # type: ignore[method-assign]
+    try:
+        with ScalingLawClient(server.target, timeout=0.3, retries=0) as impatient, pytest.raises(ClientError) as err:
+            impatient.start_training("perceptron", steps=10, device="cpu", config=TINY, request_id="impatient")
+        assert err.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        store.create_job = create_job  # type: ignore[method-assign]
+    with ScalingLawClient(server.target, timeout=60) as client:
+        retried = client.start_training("perceptron", steps=10, device="cpu", config=TINY, request_id="impatient")
+        assert list(client.watch(retried.id))[-1].state == "SUCCEEDED"  # submitted, not left QUEUED
+
+
+def test_stopping_the_server_fails_its_running_and_queued_jobs(tmp_path: Path) -> None:
+    server = start(tmp_path, max_jobs=1)
+    with ScalingLawClient(server.target, timeout=60) as client:
+        running = client.start_training("perceptron", steps=20000, device="cpu", config=TINY)
+        queued = client.start_training("perceptron", steps=20000, device="cpu", config=TINY)
+        for event in client.watch(running.id):
+            if event.phase == "started":
+                break
+    server.stop()
+    store = SqliteStore(tmp_path / "scalinglaw.sqlite3")
+    try:
+        for job_id in (running.id, queued.id):
+            job = store.get_job(job_id)
+            assert job.state == "FAILED" and "interrupted" in job.error, job
+    finally:
+        store.close()
