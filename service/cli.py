@@ -6,13 +6,16 @@
     scalinglaw fit ID... [--law L] [--shared L0] [--x-min X] [--bootstrap N] [--method robust|paper] [--json]
     scalinglaw compare BASELINE CANDIDATE... [--x-min X] [--horizon T ...] [--target-loss L ...] [--json]
 
-Exit codes: 0 done, 2 bad input, 3 not found, 4 conflict or precondition, 5 unauthenticated,
-6 server unavailable, 1 anything else (a FAILED job too).
+Exit codes: 0 done, 2 bad input (bad settings, unreadable files too), 3 not found, 4 conflict or
+precondition, 5 unauthenticated, 6 server unavailable, 1 anything else (a FAILED job too).
 
     scalinglaw train perceptron|transformer-lm [--steps T] [--outer-iters K] [--watch] [--json]
     scalinglaw jobs JOB_ID [--cancel] [--json]
     scalinglaw report (--job JOB_ID | --baseline ID --candidate ID...) --out FILE.png|.svg
     scalinglaw demo
+
+Commands that call a server take --target, --token and --ca-cert FILE (default SCALINGLAW_TLS_CA):
+TLS, trusting the PEM certificates in FILE.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 import grpc
 import pandas as pd
+from pydantic import ValidationError
 
 from service import client as c
 from service.settings import Settings
@@ -40,16 +44,45 @@ EXIT_CODES: dict[type[c.ClientError], int] = {
 }
 
 
+def _invalid(message: str) -> c.InvalidArgument:
+    """Bad input found here, before or instead of a call; exits 2 as the server's INVALID_ARGUMENT does."""
+    return c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, message, [])
+
+
+def load_settings(**flags: Any) -> Settings:
+    """SCALINGLAW_* variables, with the flags given (not None) over them; bad values exit 2."""
+    try:
+        settings = Settings()
+        # `is not None`: --port 0 is a choice; validated, as model_copy would keep data_dir a str
+        changes = {k: v for k, v in flags.items() if v is not None}
+        return Settings.model_validate({**settings.model_dump(), **changes}) if changes else settings
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "invalid settings", problems) from None
+
+
 def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"no such file: {path}", [f"FILE: {path}"])
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".json":
+    if path.suffix not in (".csv", ".parquet", ".json"):
+        raise _invalid(f"{path}: use .csv, .parquet or .json")
+    try:
+        if path.suffix == ".csv":
+            return pd.read_csv(path)
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
         return pd.read_json(path)
-    raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"{path}: use .csv, .parquet or .json", [])
+    except (OSError, ValueError) as exc:  # unreadable, or not what its suffix says (pandas raises ValueErrors)
+        raise _invalid(f"{path}: cannot read it: {exc}") from None
+
+
+def read_certificates(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _invalid(f"--ca-cert / SCALINGLAW_TLS_CA: cannot read {path}: {exc.strerror}") from None
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -69,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalinglaw", description="Scaling laws of learning processes, as a service.")
     parser.add_argument("--target", default=None, help="server address (default SCALINGLAW_HOST:SCALINGLAW_PORT)")
     parser.add_argument("--token", default=None, help="bearer token (default SCALINGLAW_TOKEN)")
+    parser.add_argument("--ca-cert", type=Path, help="PEM certificates to trust: use TLS (default SCALINGLAW_TLS_CA)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server")
@@ -145,8 +179,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from service.main import main as serve_main
 
-        changes = {k: v for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items() if v}
-        serve_main(settings.model_copy(update=changes))
+        serve_main(load_settings(host=args.host, port=args.port, data_dir=args.data_dir))
         return 0
     if args.command == "demo":
         from service.demo import run_demo
@@ -154,7 +187,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         run_demo(outer_iters=args.outer_iters, report=args.out)
         return 0
     target = args.target or f"{settings.host}:{settings.port}"
-    with c.ScalingLawClient(target, token=args.token or settings.token or None) as client:
+    certificates = read_certificates(args.ca_cert or settings.tls_ca)
+    token = args.token or settings.token or None
+    with c.ScalingLawClient(target, token=token, root_certificates=certificates) as client:
         if args.command == "upload":
             stored = []
             for path in args.files:
@@ -186,9 +221,15 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return _job_out(args, job)
         if args.command == "report":
             if not args.job and not args.baseline:
-                raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "give --job or --baseline", [])
-            client.report(job_id=args.job, baseline_id=args.baseline, candidate_ids=args.candidate,
-                          fmt="svg" if args.out.suffix == ".svg" else "png", path=str(args.out))  # fmt: skip
+                raise _invalid("give --job or --baseline")
+            if not args.out.parent.is_dir():  # said before the server renders anything
+                raise _invalid(f"--out: no such directory: {args.out.parent}")
+            content = client.report(job_id=args.job, baseline_id=args.baseline, candidate_ids=args.candidate,
+                                    fmt="svg" if args.out.suffix == ".svg" else "png")  # fmt: skip
+            try:
+                args.out.write_bytes(content)
+            except OSError as exc:
+                raise _invalid(f"--out: cannot write {args.out}: {exc.strerror}") from None
             print(args.out)
             return 0
         if args.command == "curves":
@@ -246,7 +287,7 @@ def _emit(
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_command(args, Settings())
+        return run_command(args, load_settings())
     except c.ClientError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for violation in exc.field_violations:

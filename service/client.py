@@ -224,11 +224,27 @@ def _estimate(e: pb.Estimate) -> EstimateInfo:
 
 
 def _as_columns(x: Any, loss: Any, x_col: str, loss_col: str) -> tuple[np.ndarray, np.ndarray]:
+    """Checked here, before any call, so a wrong column name is InvalidArgument, not a KeyError."""
     if isinstance(x, pd.DataFrame):
-        return x[x_col].to_numpy(dtype=float), x[loss_col].to_numpy(dtype=float)
+        for field, name in (("x_col", x_col), ("loss_col", loss_col)):
+            if name not in x.columns:
+                has = ", ".join(map(str, x.columns))
+                raise InvalidArgument(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"no column {name!r} (the table has: {has})",
+                    [f"{field}: no column {name!r}"],
+                )  # fmt: skip
+        return _floats(x[x_col], x_col), _floats(x[loss_col], loss_col)
     if isinstance(x, pd.Series) and loss is None:
-        return x.index.to_numpy(dtype=float), x.to_numpy(dtype=float)
-    return np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
+        return _floats(x.index, "index"), _floats(x, "loss")
+    return _floats(x, "x"), _floats(loss, "loss")
+
+
+def _floats(values: Any, field: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:  # text in a column, say
+        violation = f"{field}: must be numbers"
+        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {exc}", [violation]) from None
 
 
 class ScalingLawClient:
@@ -269,6 +285,8 @@ class ScalingLawClient:
         self.close()
 
     def _call(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Retries UNAVAILABLE unless idempotent=False (a call whose repeat does something else).
+        StartTraining and UploadCurve carry a request id, so their repeats return the original."""
         for attempt in range(self.retries + 1):
             try:
                 return fn()
@@ -339,7 +357,10 @@ class ScalingLawClient:
 
     def delete_curve(self, curve_id: str) -> None:
         request = pb.DeleteCurveRequest(id=curve_id)
-        self._call(lambda: self._stub.DeleteCurve(request, timeout=self.timeout, metadata=self._metadata))
+        # not retried: after a lost reply the retry would find the curve gone and say NotFound
+        self._call(
+            lambda: self._stub.DeleteCurve(request, timeout=self.timeout, metadata=self._metadata), idempotent=False
+        )
 
     def read_curve(self, curve_id: str) -> pd.DataFrame:
         """The stored points as a DataFrame with columns x, loss (and any extra columns)."""
@@ -465,7 +486,10 @@ class ScalingLawClient:
             loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, seed=seed,
         )  # fmt: skip
         request = pb.FitCurvesRequest(curve_ids=list(curve_ids), options=options)
-        reply = self._call(lambda: self._stub.FitCurves(request, timeout=self.timeout, metadata=self._metadata))
+        # not retried: each call stores its fits, so a retry after a lost reply would store them twice
+        reply = self._call(
+            lambda: self._stub.FitCurves(request, timeout=self.timeout, metadata=self._metadata), idempotent=False
+        )
         return [_fit(f) for f in reply.fits]
 
     def compare(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fitting import Estimate, FitResult, FitStatus
 from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary
+from fitting.errors import InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service.store import CurveMeta, StoredCurve
+
+T = TypeVar("T")
 
 _FIT_STATUS = {
     FitStatus.CONVERGED: pb.FIT_STATUS_CONVERGED,
@@ -19,6 +23,15 @@ _FIT_STATUS = {
     FitStatus.UNIDENTIFIABLE: pb.FIT_STATUS_UNIDENTIFIABLE,
 }
 _METHODS = {pb.FIT_METHOD_UNSPECIFIED: "robust", pb.FIT_METHOD_ROBUST: "robust", pb.FIT_METHOD_PAPER: "paper"}
+_REPORT_FORMATS = {pb.REPORT_FORMAT_UNSPECIFIED: "png", pb.REPORT_FORMAT_PNG: "png", pb.REPORT_FORMAT_SVG: "svg"}
+
+
+def _lookup(table: Mapping[Any, T], value: int, name_of: Callable[[int], str], field: str) -> T:
+    """Proto3 enums are open: a client may send any number, which is bad input, not a server fault."""
+    if value not in table:
+        names = ", ".join(name_of(k) for k in table if k)  # 0 (UNSPECIFIED), where allowed, means the default
+        raise InvalidInputError(f"must be one of {names}, got {value}", field=field)
+    return table[value]
 
 
 def meta_from_header(h: pb.CurveHeader) -> CurveMeta:
@@ -50,7 +63,7 @@ def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
     """Keyword arguments for fitting's fit functions; unset fields take fitting's defaults."""
     kwargs: dict[str, Any] = {
         "law": options.law or "step_power",
-        "method": _METHODS.get(options.method, "robust"),
+        "method": _lookup(_METHODS, options.method, pb.FitMethod.Name, "options.method"),
         "loss_fn": options.loss_fn or "huber",
         "delta": options.delta or 1e-3,
         "bootstrap": options.bootstrap,
@@ -66,6 +79,11 @@ def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
     if options.starts:
         kwargs["starts"] = dict(options.starts)
     return kwargs
+
+
+def report_format(value: int) -> str:
+    """RenderReportRequest.format as a file type."""
+    return _lookup(_REPORT_FORMATS, value, pb.ReportFormat.Name, "format")
 
 
 def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
@@ -123,6 +141,7 @@ _OPTIMIZERS = {
     pb.OPTIMIZER_EG: "eg",
 }
 _JOB_STATES = {name.removeprefix("JOB_STATE_"): value for name, value in pb.JobState.items()}
+_STATE_NAMES = {value: name for name, value in _JOB_STATES.items() if value}
 
 
 def _given(message: Any) -> dict[str, Any]:
@@ -132,22 +151,19 @@ def _given(message: Any) -> dict[str, Any]:
 
 def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
     """A trainers.RunSpec as a dict (what the job process rebuilds); unset fields keep defaults."""
-    from fitting.errors import InvalidInputError
     from trainers.config import RunSpec
 
-    if r.task not in _TASKS:
-        raise InvalidInputError("choose TASK_PERCEPTRON or TASK_TRANSFORMER_LM", field="task")
-    task = _TASKS[r.task]
+    task = _lookup(_TASKS, r.task, pb.Task.Name, "task")
     spec = RunSpec(task=task).to_dict()  # type: ignore[arg-type]
     top = {"steps": r.steps, "eta": r.eta, "seed": r.seed, "bootstrap": r.bootstrap}
     spec.update({k: v for k, v in top.items() if v})
-    spec["device"] = _DEVICES[r.device]
+    spec["device"] = _lookup(_DEVICES, r.device, pb.Device.Name, "device")
     if r.HasField("perceptron"):
         spec["perceptron"].update(_given(r.perceptron))
     if r.HasField("transformer"):
         spec["transformer"].update(_given(r.transformer))
     search = _given(r.search)
-    search["optimizer"] = _OPTIMIZERS[r.search.optimizer]
+    search["optimizer"] = _lookup(_OPTIMIZERS, r.search.optimizer, pb.Optimizer.Name, "search.optimizer")
     spec["search"].update(search)
     return spec
 
@@ -171,7 +187,8 @@ def job_to_pb(job: Any) -> pb.Job:
         if summary.get("sim_optimal") is not None:
             message.result.optimal_law.sim = summary["sim_optimal"]
             message.result.optimal_law.zero_weight_fraction = summary["zero_weight_fraction_optimal"]
-            message.result.optimal_law.well_learned_share = summary["well_learned_share_optimal"] or math.nan
+            share = summary["well_learned_share_optimal"]  # None: not computed; 0.0 is a share like any other
+            message.result.optimal_law.well_learned_share = math.nan if share is None else share
         for it in summary.get("history", []):
             message.result.history.add(**it)
         if "comparison_pb" in result:
@@ -180,7 +197,8 @@ def job_to_pb(job: Any) -> pb.Job:
 
 
 def job_state_name(state: int) -> str:
-    return pb.JobState.Name(state).removeprefix("JOB_STATE_")
+    """A ListJobs state filter (not UNSPECIFIED, which means: any state) as the store names it."""
+    return _lookup(_STATE_NAMES, state, pb.JobState.Name, "state")
 
 
 def event_to_pb(job_id: str, e: Any) -> pb.JobEvent:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ExecutorName = Literal["local", "ray"]
@@ -22,14 +22,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./scalinglaw-data")
     database_url: str = ""  # empty: SQLite in data_dir
     token: str = ""  # non-empty: every call but health needs "authorization: Bearer <token>"
-    tls_cert: Path | None = None
+    tls_cert: Path | None = None  # with tls_key: serve TLS; neither: plaintext
     tls_key: Path | None = None
+    tls_ca: Path | None = None  # the CLI trusts these PEM certificates to reach a TLS server
     max_jobs: int = Field(1, ge=1)
     # names this server among replicas sharing one database; on restart it fails only its own jobs
     replica_id: str = ""
     executor: ExecutorName = "local"
     ray_address: str = ""  # executor "ray": the cluster; empty: as ray.init() finds one, else a Ray in the server
-    max_points: int = Field(50_000_000, ge=1)  # per curve
+    max_points: int = Field(50_000_000, ge=1, le=2**31 - 1)  # per curve (n_points is a 32-bit column)
     max_concurrent_uploads: int = Field(64, ge=1)  # UploadCurve streams open at once
     # bytes of points (8 per value) held by all open uploads together; a full-size curve fits
     max_upload_bytes_in_flight: int = Field(2 * 2**30, ge=1)
@@ -47,6 +48,23 @@ class Settings(BaseSettings):
         if value not in get_args(ExecutorName):
             raise ValueError(f"SCALINGLAW_EXECUTOR must be one of {', '.join(get_args(ExecutorName))}, got {value!r}")
         return value
+
+    @field_validator("tls_cert", "tls_key", "tls_ca", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable means unset (as documented), not Path("."), which would count as set."""
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        """Half a TLS configuration would otherwise serve plaintext without a word."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("CERT", "KEY") if self.tls_key is None else ("KEY", "CERT")
+            raise ValueError(
+                f"SCALINGLAW_TLS_{given} is set but SCALINGLAW_TLS_{missing} is not: "
+                "set both to serve TLS, or neither for plaintext"
+            )
+        return self
 
     @property
     def sqlite_path(self) -> Path:

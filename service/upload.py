@@ -148,8 +148,10 @@ def _check_header(meta: CurveMeta) -> None:
         raise InvalidInputError(
             f"must be finite and >= 0 (0: unknown), got {meta.tokens_per_step}", field="header.tokens_per_step"
         )
-    if meta.vocab_size < 0:
-        raise InvalidInputError(f"must be >= 0 (0: unknown), got {meta.vocab_size}", field="header.vocab_size")
+    if not 0 <= meta.vocab_size < 2**31:  # PostgreSQL keeps it in an INTEGER column
+        raise InvalidInputError(
+            f"must be >= 0 (0: unknown) and < 2**31, got {meta.vocab_size}", field="header.vocab_size"
+        )
     names = list(meta.extra_columns)
     twice = [name for i, name in enumerate(names) if name in names[:i]]
     if twice:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +15,10 @@ import pytest
 
 from fitting import get_law
 from service.cli import main
+from service.client import ScalingLawClient
+from tests.service.processes import ROOT
 
-from .conftest import RunningServer
+from .conftest import RunningServer, start
 
 
 def write_curve(path: Path, params: dict[str, float], seed: int) -> Path:
@@ -60,3 +66,82 @@ def test_train_watch_jobs_and_report(server: RunningServer, tmp_path: Path, caps
     out = tmp_path / "r.svg"
     assert main([*target, "report", "--job", job["id"], "--out", str(out)]) == 0
     assert out.read_bytes().lstrip().startswith(b"<?xml")
+
+
+def test_serve_flags_override_the_environment(tmp_path: Path) -> None:
+    """--data-dir arrives as a str and must become a Path; --port 0 is a choice, not "unset"."""
+    env = {**os.environ, "SCALINGLAW_PORT": "1", "SCALINGLAW_DATA_DIR": str(tmp_path / "env")}
+    data = tmp_path / "flag"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", "0", "--data-dir", str(data)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        output = []
+        for line in iter(proc.stdout.readline, ""):  # "": it exited
+            output.append(line)
+            if line.startswith("scalinglaw listening on"):
+                break
+        port = int(output[-1].rsplit(":", 1)[1]) if "listening on" in "".join(output) else 0
+        assert port not in (0, 1), "".join(output)  # 1: the environment's port, which --port 0 overrides
+        with ScalingLawClient(f"127.0.0.1:{port}") as client:
+            assert client.list_curves() == []
+        assert (data / "scalinglaw.sqlite3").is_file() and not (tmp_path / "env").exists()
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_half_a_tls_configuration_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCALINGLAW_TLS_CERT", str(tmp_path / "cert.pem"))
+    assert main(["serve", "--port", "0", "--data-dir", str(tmp_path)]) == 2
+    assert "SCALINGLAW_TLS_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_ca_cert_reaches_a_tls_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    running = start(tmp_path, tls_cert=cert, tls_key=key)
+    try:
+        target = ["--target", f"localhost:{running.port}"]
+        curve = write_curve(tmp_path / "c.csv", {"L0": 0.05, "B": 3.16e8, "beta": 0.12}, 1)
+        assert main([*target, "--ca-cert", str(cert), "upload", str(curve), "--json"]) == 0
+        (stored,) = json.loads(capsys.readouterr().out)
+        monkeypatch.setenv("SCALINGLAW_TLS_CA", str(cert))
+        assert main([*target, "curves"]) == 0
+        assert stored["id"] in capsys.readouterr().out
+        assert main([*target, "--ca-cert", str(tmp_path / "none.pem"), "curves"]) == 2
+        assert "none.pem" in capsys.readouterr().err
+    finally:
+        running.stop()
+
+
+def test_bad_files_and_paths_exit_2_naming_the_problem(
+    server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = ["--target", server.target]
+    timed = tmp_path / "timed.csv"
+    pd.DataFrame({"time": [1.0, 2.0], "loss": [2.0, 1.0]}).to_csv(timed, index=False)
+    assert main([*target, "upload", str(timed)]) == 2
+    assert "no column 'step'" in capsys.readouterr().err
+    assert main([*target, "upload", str(timed), "--x-col", "time", "--loss-col", "val"]) == 2
+    assert "no column 'val'" in capsys.readouterr().err
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "text.parquet").write_text("not parquet")
+    (tmp_path / "text.json").write_text("{not json")
+    for name in ("empty.csv", "text.parquet", "text.json"):
+        assert main([*target, "upload", str(tmp_path / name)]) == 2
+        assert f"{name}: cannot read it" in capsys.readouterr().err
+    out = tmp_path / "no-such-dir" / "r.png"
+    assert main([*target, "report", "--baseline", "c-1", "--candidate", "c-2", "--out", str(out)]) == 2
+    assert "--out: no such directory" in capsys.readouterr().err
