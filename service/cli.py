@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     curves.add_argument("--policy", default="")
     curves.add_argument("--json", action="store_true")
 
+    fits = sub.add_parser("fits", help="list the fits stored for a curve")
+    fits.add_argument("curve_id")
+    fits.add_argument("--json", action="store_true")
+
     fit = sub.add_parser("fit", help="fit a law to stored curves")
     fit.add_argument("ids", nargs="+")
     fit.add_argument("--law", default="step_power")
@@ -235,14 +239,19 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "curves":
             rows = [i.model_dump() for i in client.list_curves(study=args.study, policy=args.policy)]
             return _emit(args, rows, ["id", "name", "policy", "study", "split", "n_points", "x_last", "loss_last"])
-        if args.command == "fit":
-            fits = client.fit(
-                args.ids, law=args.law, shared=args.shared, x_min=args.x_min, x_max=args.x_max,
-                method=args.method, bootstrap=args.bootstrap,
-            )  # fmt: skip
-            rows = [{"curve_id": f.curve_id, **f.params, "r2": f.r2, "status": f.status} for f in fits]
+        if args.command in ("fit", "fits"):
+            if args.command == "fits":
+                fits = client.list_fits(args.curve_id)
+            else:
+                fits = client.fit(
+                    args.ids, law=args.law, shared=args.shared, x_min=args.x_min, x_max=args.x_max,
+                    method=args.method, bootstrap=args.bootstrap,
+                )  # fmt: skip
+            rows = [{"id": f.id, "curve_id": f.curve_id, "law": f.law, **f.params, "r2": f.r2, "status": f.status}
+                    for f in fits]  # fmt: skip
             names = list(dict.fromkeys(k for f in fits for k in f.params))
-            return _emit(args, [f.model_dump() for f in fits], ["curve_id", *names, "r2", "status"], rows)
+            columns = ["id", "curve_id", "law", *names, "r2", "status"]
+            return _emit(args, [f.model_dump() for f in fits], columns, rows)
         result = client.compare(
             args.baseline, args.candidates, x_min=args.x_min, horizons=args.horizon,
             target_losses=args.target_loss, bootstrap=args.bootstrap,

@@ -492,6 +492,12 @@ class ScalingLawClient:
         )
         return [_fit(f) for f in reply.fits]
 
+    def list_fits(self, curve_id: str) -> list[FitInfo]:
+        """Every fit stored for the curve, oldest first."""
+        request = pb.ListFitsRequest(curve_id=curve_id)
+        reply = self._call(lambda: self._stub.ListFits(request, timeout=self.timeout, metadata=self._metadata))
+        return [_fit(f) for f in reply.fits]
+
     def compare(
         self,
         baseline_id: str,

@@ -97,6 +97,27 @@ def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
     )  # fmt: skip
 
 
+def stored_fit_to_pb(stored: Mapping[str, Any], curve_id: str) -> pb.FitResult:
+    """A fit as the store keeps it (FitResult.to_dict() and its id; null for "not available")."""
+
+    def number(value: float | None) -> float:
+        return math.nan if value is None else float(value)
+
+    lo, hi = stored["x_range"]
+    return pb.FitResult(
+        id=stored["id"], curve_id=curve_id, law=stored["law"],
+        params={k: number(v) for k, v in stored["params"].items()},
+        stderr={k: number(v) for k, v in stored["stderr"].items()},
+        ci={k: pb.Interval(low=number(a), high=number(b)) for k, (a, b) in stored["ci"].items()},
+        r2=number(stored["r2"]), rmse=number(stored["rmse"]), n_points=stored["n_points"],
+        x_range=pb.Interval(low=number(lo), high=number(hi)), status=_FIT_STATUS[FitStatus(stored["status"])],
+        message=stored["message"], nfev=stored["nfev"],
+        method=pb.FIT_METHOD_PAPER if stored["method"] == "paper" else pb.FIT_METHOD_ROBUST,
+        ci_method=stored["ci_method"], shared=stored["shared"], fixed=stored["fixed"],
+        n_bootstrap=stored["n_bootstrap"],
+    )  # fmt: skip
+
+
 def estimate_to_pb(e: Estimate) -> pb.Estimate:
     return pb.Estimate(value=e.value, low=e.low, high=e.high, has_interval=e.has_interval)
 

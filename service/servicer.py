@@ -145,6 +145,11 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             ]
         )
 
+    async def ListFits(self, request: pb.ListFitsRequest, context: Any) -> pb.ListFitsResponse:
+        await asyncio.to_thread(self.store.get_curve, request.curve_id)  # NOT_FOUND for an unknown curve
+        stored = await asyncio.to_thread(self.store.list_fits, request.curve_id)
+        return pb.ListFitsResponse(fits=[convert.stored_fit_to_pb(f, request.curve_id) for f in stored])
+
     async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
         self._check_bootstrap(request.options)
         kwargs = convert.fit_kwargs(request.options)

@@ -32,8 +32,8 @@ def test_rpcs_follow_verb_noun_with_their_own_request() -> None:
     service = scalinglaw_pb2.DESCRIPTOR.services_by_name["ScalingLawService"]
     names = {m.name for m in service.methods}
     assert names == {
-        "UploadCurve", "GetCurve", "ListCurves", "DeleteCurve", "ReadCurvePoints", "FitCurves", "CompareCurves",
-        "StartTraining", "GetJob", "ListJobs", "CancelJob", "WatchJob", "RenderReport",
+        "UploadCurve", "GetCurve", "ListCurves", "DeleteCurve", "ReadCurvePoints", "FitCurves", "ListFits",
+        "CompareCurves", "StartTraining", "GetJob", "ListJobs", "CancelJob", "WatchJob", "RenderReport",
     }  # fmt: skip
     for method in service.methods:
         assert method.input_type.name == f"{method.name}Request", method.name

@@ -41,6 +41,8 @@ def test_upload_list_fit_compare(server: RunningServer, tmp_path: Path, capsys: 
     assert main([*target, "fit", ids[0], "--x-min", "200", "--json"]) == 0
     (fit,) = json.loads(capsys.readouterr().out)
     assert fit["params"]["beta"] == pytest.approx(0.12, rel=0.05)
+    assert main([*target, "fits", ids[0], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [fit]
     assert main([*target, "compare", ids[0], ids[1], "--x-min", "200", "--bootstrap", "50"]) == 0
     assert "AR (fit)" in capsys.readouterr().out
 

@@ -132,9 +132,11 @@ def test_fit_single_batch_and_joint(server: RunningServer, client: ScalingLawCli
     assert joint[0].params["L0"] == joint[1].params["L0"] and joint[0].ci_method == "bootstrap"
     paper = client.fit([a], x_min=400, method="paper")
     assert paper[0].method == "paper"
-    stored = server.parts.store.list_fits(a)  # every fit is kept with its curve
-    assert [f["id"] for f in stored] == [single.id, batch[0].id, joint[0].id, paper[0].id]
-    assert stored[-1]["method"] == "paper"
+    stored = client.list_fits(a)  # every fit is kept with its curve, as it was answered
+    assert [f.id for f in stored] == [single.id, batch[0].id, joint[0].id, paper[0].id]
+    assert stored[0] == single and stored[2] == joint[0] and stored[-1].method == "paper"
+    with pytest.raises(NotFound):
+        client.list_fits("c-missing")
 
 
 def test_fit_errors(client: ScalingLawClient) -> None:

@@ -352,6 +352,18 @@ class FitCurvesResponse(_message.Message):
     fits: _containers.RepeatedCompositeFieldContainer[FitResult]
     def __init__(self, fits: _Optional[_Iterable[_Union[FitResult, _Mapping]]] = ...) -> None: ...
 
+class ListFitsRequest(_message.Message):
+    __slots__ = ("curve_id",)
+    CURVE_ID_FIELD_NUMBER: _ClassVar[int]
+    curve_id: str
+    def __init__(self, curve_id: _Optional[str] = ...) -> None: ...
+
+class ListFitsResponse(_message.Message):
+    __slots__ = ("fits",)
+    FITS_FIELD_NUMBER: _ClassVar[int]
+    fits: _containers.RepeatedCompositeFieldContainer[FitResult]
+    def __init__(self, fits: _Optional[_Iterable[_Union[FitResult, _Mapping]]] = ...) -> None: ...
+
 class CurveMetrics(_message.Message):
     __slots__ = ("curve_id", "auc", "cr", "cr_units")
     CURVE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -64,6 +64,11 @@ class ScalingLawServiceStub:
                 request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.FitCurvesRequest.SerializeToString,
                 response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.FitCurvesResponse.FromString,
                 _registered_method=True)
+        self.ListFits = channel.unary_unary(
+                '/scalinglaw.v1.ScalingLawService/ListFits',
+                request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.ListFitsRequest.SerializeToString,
+                response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.ListFitsResponse.FromString,
+                _registered_method=True)
         self.CompareCurves = channel.unary_unary(
                 '/scalinglaw.v1.ScalingLawService/CompareCurves',
                 request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.CompareCurvesRequest.SerializeToString,
@@ -139,6 +144,13 @@ class ScalingLawServiceServicer:
 
     def FitCurves(self, request, context):
         """One curve, many curves (batched), or a joint fit with shared parameters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFits(self, request, context):
+        """Every fit FitCurves stored for one curve, oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -220,6 +232,11 @@ def add_ScalingLawServiceServicer_to_server(servicer, server):
                     servicer.FitCurves,
                     request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.FitCurvesRequest.FromString,
                     response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.FitCurvesResponse.SerializeToString,
+            ),
+            'ListFits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFits,
+                    request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.ListFitsRequest.FromString,
+                    response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.ListFitsResponse.SerializeToString,
             ),
             'CompareCurves': grpc.unary_unary_rpc_method_handler(
                     servicer.CompareCurves,
@@ -419,6 +436,33 @@ class ScalingLawService:
             '/scalinglaw.v1.ScalingLawService/FitCurves',
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.FitCurvesRequest.SerializeToString,
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.FitCurvesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scalinglaw.v1.ScalingLawService/ListFits',
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.ListFitsRequest.SerializeToString,
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.ListFitsResponse.FromString,
             options,
             channel_credentials,
             insecure,
