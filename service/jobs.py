@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -85,7 +84,8 @@ class JobExecutor(ABC):
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._running: dict[str, RunningJob] = {}
         self._cancelled: set[str] = set()
-        self._changed: dict[str, asyncio.Condition] = defaultdict(asyncio.Condition)
+        # one Event per job somebody is waiting on, dropped when it fires: nothing kept per finished job
+        self._changed: dict[str, asyncio.Event] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._stopped = False
 
@@ -156,10 +156,9 @@ class JobExecutor(ABC):
         await self._event(job_id, phase="cancelled", message="cancelled", progress=job.progress, state="CANCELLED")
 
     async def wait_for_change(self, job_id: str, timeout: float = 1.0) -> None:
-        condition = self._changed[job_id]
-        async with condition:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(condition.wait(), timeout)
+        changed = self._changed.setdefault(job_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout)
 
     async def _event(self, job_id: str, **fields: Any) -> int:
         """Store an event and wake the watchers; 0 when the job had already finished."""
@@ -168,9 +167,9 @@ class JobExecutor(ABC):
         return seq
 
     async def _notify(self, job_id: str) -> None:
-        condition = self._changed[job_id]
-        async with condition:
-            condition.notify_all()
+        changed = self._changed.pop(job_id, None)
+        if changed is not None:
+            changed.set()
 
     async def _worker(self) -> None:
         while True:
@@ -178,6 +177,7 @@ class JobExecutor(ABC):
             try:
                 if job_id not in self._cancelled:
                     await self._run(job_id, spec)
+                self._cancelled.discard(job_id)  # done with: the set holds only jobs in flight
             except Exception:
                 logger.exception("job %s: the executor failed", job_id)
                 await self._event(job_id, phase="failed", message="executor error", progress=0.0, state="FAILED",
