@@ -74,6 +74,8 @@ def read_table(path: Path) -> pd.DataFrame:
         return pd.read_json(path)
     except (OSError, ValueError) as exc:  # unreadable, or not what its suffix says (pandas raises ValueErrors)
         raise _invalid(f"{path}: cannot read it: {exc}") from None
+    except ImportError:  # an install without the parquet engine
+        raise _invalid(f"{path}: reading .parquet needs pyarrow (pip install pyarrow)") from None
 
 
 def read_certificates(path: Path | None) -> bytes | None:

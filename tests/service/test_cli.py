@@ -29,6 +29,19 @@ def write_curve(path: Path, params: dict[str, float], seed: int) -> Path:
     return path
 
 
+def test_upload_reads_parquet_and_json_too(
+    server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.read_csv(write_curve(tmp_path / "c.csv", {"L0": 0.05, "B": 3.16e8, "beta": 0.12}, 3))
+    frame.to_parquet(tmp_path / "c.parquet")
+    frame.to_json(tmp_path / "c.json")
+    files = [str(tmp_path / "c.parquet"), str(tmp_path / "c.json")]
+    assert main(["--target", server.target, "upload", *files, "--study", "formats", "--json"]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert [row["n_points"] for row in stored] == [2000, 2000]
+    assert len({row["id"] for row in stored}) == 2
+
+
 def test_upload_list_fit_compare(server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = ["--target", server.target]
     a = write_curve(tmp_path / "conv.csv", {"L0": 0.05, "B": 3.16e8, "beta": 0.12}, 1)
