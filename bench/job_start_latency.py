@@ -14,16 +14,13 @@ interpreter and a torch import.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 
 from service.client import ScalingLawClient
+from service.process import ServerProcess
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
 
@@ -33,18 +30,6 @@ class JobTimes:
     running: float  # StartTraining -> first RUNNING event
     training: float  # -> first progress event from the trainer
     succeeded: float  # -> SUCCEEDED
-
-
-def start_server(data_dir: str, executor: str) -> tuple[subprocess.Popen[str], int, float]:
-    env = {**os.environ, "SCALINGLAW_PORT": "0", "SCALINGLAW_DATA_DIR": data_dir, "SCALINGLAW_EXECUTOR": executor,
-           "SCALINGLAW_RAY_ADDRESS": "", "SCALINGLAW_GRACE_SECONDS": "0"}  # fmt: skip
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "service.main"], env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    while "listening on" not in (line := proc.stdout.readline()):
-        if proc.poll() is not None:
-            raise SystemExit(f"the {executor} server did not start")
-    return proc, int(line.rsplit(":", 1)[1]), time.perf_counter() - started
 
 
 def time_job(client: ScalingLawClient) -> JobTimes:
@@ -67,13 +52,14 @@ def time_job(client: ScalingLawClient) -> JobTimes:
 
 def measure(executor: str, jobs: int) -> tuple[float, list[JobTimes]]:
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, port, ready = start_server(data_dir, executor)
+        started = time.perf_counter()
+        server = ServerProcess(data_dir, executor=executor, ray_address="", grace_seconds=0)
+        ready = time.perf_counter() - started
         try:
-            with ScalingLawClient(f"127.0.0.1:{port}", timeout=120) as client:
+            with ScalingLawClient(server.target, timeout=120) as client:
                 return ready, [time_job(client) for _ in range(jobs)]
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            server.terminate()
 
 
 def main() -> None:

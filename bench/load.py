@@ -13,16 +13,13 @@ against Ray (bench/job_start_latency.py, which also runs alone).
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from service.client import ScalingLawClient
 from service.loadgen import run_fit_load, run_load
-from tests.service.processes import ServerProcess
+from service.process import ServerProcess
 
 
 def vm_hwm_mb(pid: int) -> float:

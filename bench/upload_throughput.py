@@ -12,10 +12,6 @@ server memory <= 3x the payload.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from service.client import ScalingLawClient
+from service.process import ServerProcess
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -31,16 +28,6 @@ def vm_hwm_mb(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
-
-
-def start_server(data_dir: str) -> tuple[subprocess.Popen[str], int]:
-    env = {**os.environ, "SCALINGLAW_PORT": "0", "SCALINGLAW_DATA_DIR": data_dir, "SCALINGLAW_MAX_POINTS": "100000000"}
-    proc = subprocess.Popen([sys.executable, "-m", "service.main"], env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    while "listening on" not in (line := proc.stdout.readline()):
-        if proc.poll() is not None:
-            raise SystemExit("server did not start")
-    return proc, int(line.rsplit(":", 1)[1])
 
 
 def mlflow_rate(points: int) -> float | None:
@@ -72,10 +59,10 @@ def main() -> None:
     loss = 2.0 + 100.0 / np.sqrt(x)
     payload_mb = 16 * n / 2**20
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, port = start_server(data_dir)
+        server = ServerProcess(data_dir, max_points=100_000_000)
         try:
-            base_mb = vm_hwm_mb(proc.pid)
-            with ScalingLawClient(f"127.0.0.1:{port}", timeout=600) as client:
+            base_mb = vm_hwm_mb(server.proc.pid)
+            with ScalingLawClient(server.target, timeout=600) as client:
                 start = time.perf_counter()
                 info = client.upload_curve(x, loss, name="big")
                 up = time.perf_counter() - start
@@ -83,10 +70,9 @@ def main() -> None:
                 frame = client.read_curve(info.id)
                 down = time.perf_counter() - start
             assert np.array_equal(frame.loss.to_numpy(), loss)
-            peak_mb = vm_hwm_mb(proc.pid) - base_mb
+            peak_mb = vm_hwm_mb(server.proc.pid) - base_mb
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            server.terminate()
     print(f"{n} points ({payload_mb:.0f} MB of float64 x and loss) through the Python client on loopback")
     print(f"  upload    {up:6.2f} s  {n / up / 1e6:6.2f} M points/s (target >= 5)")
     print(f"  read back {down:6.2f} s  {n / down / 1e6:6.2f} M points/s (target >= 5)")

@@ -7,40 +7,19 @@ minutes), follows its progress, prints the comparison, writes demo-report.png, s
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from service.client import ComparisonInfo, ScalingLawClient
-
-
-def start_server(data_dir: str) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "SCALINGLAW_PORT": "0", "SCALINGLAW_DATA_DIR": data_dir, "SCALINGLAW_HOST": "127.0.0.1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.main"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "listening on" in line:
-            return proc, "127.0.0.1:" + line.rsplit(":", 1)[1].strip()
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit("the server did not start")
+from service.process import ServerProcess
 
 
 def run_demo(outer_iters: int = 12, report: str = "demo-report.png") -> None:
     with tempfile.TemporaryDirectory(prefix="scalinglaw-demo-") as data_dir:
-        proc, target = start_server(data_dir)
+        server = ServerProcess(data_dir, host="127.0.0.1")
         try:
-            with ScalingLawClient(target) as client:
-                print(f"server on {target}, embedded store in {data_dir}")
+            with ScalingLawClient(server.target) as client:
+                print(f"server on {server.target}, embedded store in {data_dir}")
                 job = client.start_training(
                     "perceptron", device="cpu", study="demo", bootstrap=200, search={"outer_iters": outer_iters}
                 )
@@ -58,8 +37,7 @@ def run_demo(outer_iters: int = 12, report: str = "demo-report.png") -> None:
                 client.report(job_id=job.id, path=report)
                 print(f"report written to {Path(report).resolve()}")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            server.terminate(timeout=30)
 
 
 def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
