@@ -22,7 +22,6 @@ from service.jobs import JobExecutor, make_executor
 from service.servicer import ScalingLawServicer
 from service.settings import Settings
 from service.store import Store, open_store
-from service.upload import UploadSlots
 from service.wire import passthrough
 
 logger = logging.getLogger(__name__)
@@ -129,13 +128,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
 @dataclass(frozen=True)
 class ServerParts:
-    """What a caller of create_server may need besides the server: health (to drain), jobs, and
-    the upload slots (what open uploads hold)."""
+    """What a caller of create_server may need besides the server: health (to drain), jobs, the
+    store, and the servicer (its upload slots say what open uploads hold)."""
 
     health: health.aio.HealthServicer
     executor: JobExecutor
     store: Store
-    uploads: UploadSlots
     servicer: ScalingLawServicer
 
     async def close(self) -> None:
@@ -167,4 +165,4 @@ async def create_server(settings: Settings, store: Store | None = None) -> tuple
         port = server.add_secure_port(address, credentials)
     else:
         port = server.add_insecure_port(address)
-    return server, port, ServerParts(health_servicer, executor, store, servicer.uploads, servicer)
+    return server, port, ServerParts(health_servicer, executor, store, servicer)

@@ -40,7 +40,7 @@ class HeldUpload:
         self.channel = grpc.insecure_channel(running.target)
         stub = pb_grpc.ScalingLawServiceStub(self.channel)
         self.call = stub.UploadCurve.future(self._messages(n), timeout=TIMEOUT)
-        wait_until(lambda: running.parts.uploads.bytes == 16 * n)  # the server holds the points
+        wait_until(lambda: running.parts.servicer.uploads.bytes == 16 * n)  # the server holds the points
 
     def _messages(self, n: int) -> Iterator[pb.UploadCurveRequest]:
         yield pb.UploadCurveRequest(header=pb.CurveHeader(name="held", expected_points=n + 1))
@@ -81,7 +81,7 @@ def test_an_upload_over_max_concurrent_uploads_is_refused(limited: RunningServer
         with pytest.raises(ResourceExhausted, match="max_concurrent_uploads"):
             client.upload_curve(X[:10], LOSS[:10])
         assert held.finish().n_points == 11  # the open one is unaffected
-        assert (limited.parts.uploads.streams, limited.parts.uploads.bytes) == (0, 0)
+        assert (limited.parts.servicer.uploads.streams, limited.parts.servicer.uploads.bytes) == (0, 0)
         assert_still_serving(client, curves_before=1)
 
 
@@ -96,7 +96,7 @@ def test_bytes_over_max_upload_bytes_in_flight_are_refused(tmp_path: Path) -> No
                 client.upload_curve(X[:150], LOSS[:150])  # fits alone, not beside the held one
             held.finish()
             client.upload_curve(X[:150], LOSS[:150])  # the held bytes were released
-            assert (running.parts.uploads.streams, running.parts.uploads.bytes) == (0, 0)
+            assert (running.parts.servicer.uploads.streams, running.parts.servicer.uploads.bytes) == (0, 0)
             assert_still_serving(client, curves_before=2)
     finally:
         running.stop()
@@ -104,6 +104,6 @@ def test_bytes_over_max_upload_bytes_in_flight_are_refused(tmp_path: Path) -> No
 
 def test_a_cancelled_upload_releases_what_it_held(limited: RunningServer) -> None:
     HeldUpload(limited, 100).cancel()
-    wait_until(lambda: (limited.parts.uploads.streams, limited.parts.uploads.bytes) == (0, 0))
+    wait_until(lambda: (limited.parts.servicer.uploads.streams, limited.parts.servicer.uploads.bytes) == (0, 0))
     with ScalingLawClient(limited.target, timeout=TIMEOUT) as client:
         assert_still_serving(client, curves_before=0)
