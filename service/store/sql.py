@@ -292,11 +292,7 @@ class Store:
         nothing, when the job had already finished (cancelled while its outcome was on its way)."""
 
         def work(db: Connection) -> bool:
-            # the job's row is locked first, so a cancel cannot slip in between the check and the commit
-            state = db.execute(f"SELECT state FROM jobs WHERE id = ?{self._backend.lock_row}", (job_id,)).fetchone()
-            if state is None:
-                raise NotFoundError(f"no job {job_id!r}", field="id")
-            if state[0] in TERMINAL_STATES:
+            if self._locked_job_state(db, job_id) in TERMINAL_STATES:  # a cancel cannot slip in before the commit
                 return False
             ids = {key: self._insert_curve(db, meta, points).id for key, (meta, points) in curves.items()}
             self._append_event(db, job_id, phase="done", message="succeeded", progress=1.0, state="SUCCEEDED",
@@ -304,6 +300,13 @@ class Store:
             return True
 
         return self._write(work)
+
+    def _locked_job_state(self, db: Connection, job_id: str) -> str:
+        """The job's state, its row locked until the transaction ends."""
+        row = db.execute(f"SELECT state FROM jobs WHERE id = ?{self._backend.lock_row}", (job_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no job {job_id!r}", field="id")
+        return str(row[0])
 
     def _append_event(
         self,
@@ -318,11 +321,8 @@ class Store:
         error: str = "",
         result: dict[str, object] | None = None,
     ) -> int:
-        # the job's row stays locked until commit: another replica appending waits, then sees our seq
-        current = db.execute(f"SELECT state FROM jobs WHERE id = ?{self._backend.lock_row}", (job_id,)).fetchone()
-        if current is None:
-            raise NotFoundError(f"no job {job_id!r}", field="id")
-        if current[0] in TERMINAL_STATES:
+        # another replica appending waits for our commit, then sees our seq
+        if self._locked_job_state(db, job_id) in TERMINAL_STATES:
             return 0  # a finished job takes no more events
         (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)).fetchone()
         now = _now()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from service.cli import main
 from service.client import ScalingLawClient
 from tests.service.processes import ROOT
 
-from .conftest import RunningServer, start
+from .conftest import RunningServer, needs_openssl, self_signed_certificate, start
 
 
 def write_curve(path: Path, params: dict[str, float], seed: int) -> Path:
@@ -116,16 +115,11 @@ def test_half_a_tls_configuration_exits_2(
     assert "SCALINGLAW_TLS_KEY" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+@needs_openssl
 def test_ca_cert_reaches_a_tls_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed_certificate(tmp_path)
     running = start(tmp_path, tls_cert=cert, tls_key=key)
     try:
         target = ["--target", f"localhost:{running.port}"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +10,12 @@ import pytest
 
 from service.client import ScalingLawClient, ServerError
 
-from .conftest import RunningServer, start
+from .conftest import RunningServer, needs_openssl, self_signed_certificate, start
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+@needs_openssl
 def test_tls_round_trip(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed_certificate(tmp_path)
     running = start(tmp_path, tls_cert=cert, tls_key=key)
     try:
         with ScalingLawClient(f"localhost:{running.port}", root_certificates=cert.read_bytes()) as client:
