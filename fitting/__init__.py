@@ -4,14 +4,6 @@ Pure numpy/scipy/lmfit; no torch, grpc, storage or environment.
 """
 
 from fitting.batch import fit_batch
-from fitting.compare import (
-    CoefficientImprovement,
-    acceleration_ratio,
-    acceleration_ratio_empirical,
-    coefficient_improvement,
-    speedup_at_loss,
-    steps_to_loss,
-)
 from fitting.comparison import ComparisonResult, compare_curves
 from fitting.compression import CR_UNITS, auc, compression_ratio
 from fitting.errors import (
@@ -27,6 +19,22 @@ from fitting.expression import expression_law
 from fitting.joint import fit_joint
 from fitting.laws import LAWS, Law, Param, get_law
 from fitting.learning_law import SimStatistics, sim_statistics, well_learned_share
+from fitting.ratios_fitted import (
+    CoefficientImprovement,
+    acceleration_ratio,
+    coefficient_improvement,
+    speedup_at_loss,
+    steps_to_loss,
+)
+from fitting.ratios_measured import (
+    MeasuredCurve,
+    MeasuredRatio,
+    Reach,
+    acceleration_ratio_empirical,
+    measure_curve,
+    measured_acceleration,
+    measured_speedup,
+)
 from fitting.result import Estimate, FitResult, FitStatus
 from fitting.single import fit_curve
 
@@ -43,8 +51,11 @@ __all__ = [
     "InvalidInputError",
     "Law",
     "LimitExceededError",
+    "MeasuredCurve",
+    "MeasuredRatio",
     "NotFoundError",
     "Param",
+    "Reach",
     "ScalingLawError",
     "SimStatistics",
     "UnknownLawError",
@@ -59,6 +70,9 @@ __all__ = [
     "fit_curve",
     "fit_joint",
     "get_law",
+    "measure_curve",
+    "measured_acceleration",
+    "measured_speedup",
     "sim_statistics",
     "speedup_at_loss",
     "steps_to_loss",

@@ -1,5 +1,6 @@
 """compare_curves: a baseline learning curve against candidates, everything PAPER.md section 5
-reports, from measured curves. The service's CompareCurves wires exactly this."""
+reports, both from fitted laws (fitting/ratios_fitted.py) and read off the measured curves
+(fitting/ratios_measured.py). The service's CompareCurves wires exactly this."""
 
 from __future__ import annotations
 
@@ -10,17 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from fitting.compare import (
-    CoefficientImprovement,
-    acceleration_ratio,
-    acceleration_ratio_empirical,
-    coefficient_improvement,
-    speedup_at_loss,
-)
 from fitting.compression import CR_UNITS, auc, compression_ratio
 from fitting.errors import FitImpossibleError, InvalidInputError
 from fitting.joint import fit_joint
 from fitting.laws import get_law
+from fitting.ratios_fitted import CoefficientImprovement, acceleration_ratio, coefficient_improvement, speedup_at_loss
+from fitting.ratios_measured import MeasuredCurve, MeasuredRatio, measure_curve, measured_acceleration, measured_speedup
 from fitting.result import Estimate, FitResult
 
 
@@ -37,13 +33,19 @@ class CurveSummary:
 class HorizonAR:
     horizon: float
     ar_fit: Estimate
-    ar_empirical: float  # NaN outside the measured range, or where the candidate never gets there
+    ar_measured: MeasuredRatio  # read off the smoothed curves; a bound where never reached
+
+    @property
+    def ar_empirical(self) -> float:
+        """The measured AR as a plain number: NaN wherever it is not a measured value."""
+        return self.ar_measured.value
 
 
 @dataclass(frozen=True)
 class SpeedUpAt:
     target_loss: float
-    speedup: Estimate
+    speedup: Estimate  # from the fits
+    measured: MeasuredRatio  # read off the smoothed curves
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,8 +96,9 @@ def compare_curves(
     method: str = "robust",
 ) -> ComparisonResult:
     """Joint fit (shared parameters, paired bootstrap), then per candidate: AR at each horizon
-    (default: the baseline's last x times 1, 10, 100, 1000) from the fits and from the curves,
-    speed-ups at the target losses, coefficient improvements, AUC and CR of every curve.
+    (default: the baseline's last x times 1, 10, 100, 1000) from the fits and, inside the
+    baseline's measured range, read off the measured curves (both with `bootstrap` resamples),
+    speed-ups at the target losses both ways, coefficient improvements, AUC and CR of every curve.
     vocab_sizes: |V| per curve (baseline first) for CR; 0 leaves CR NaN."""
     if not candidates:
         raise InvalidInputError("at least one candidate curve is needed", field="candidates")
@@ -117,25 +120,43 @@ def compare_curves(
         if not all(math.isfinite(v) for v in fit.params.values()):
             raise FitImpossibleError(f"{fit.status.value}: {fit.message}", field=f"curves[{i}]")
     arrays = [(np.asarray(x, dtype=float), np.asarray(loss, dtype=float)) for x, loss in curves]
+    measured = _measured_curves(arrays, bootstrap, seed)
     base_x, base_loss = arrays[0]
     last = float(base_x[-1])
     horizon_list = [last * f for f in (1, 10, 100, 1000)] if horizons is None else [float(h) for h in horizons]
     has_rates = {"B", "beta"} <= set(get_law(fits[0].law).param_names)
     out = []
-    for (x, loss), fit, size in zip(arrays[1:], fits[1:], sizes[1:], strict=True):
-        accelerations = []
-        for h in horizon_list:
-            measured = math.nan
-            if base_x[0] <= h <= base_x[-1]:
-                measured = acceleration_ratio_empirical(base_x, base_loss, x, loss, h)
-            accelerations.append(HorizonAR(h, acceleration_ratio(fits[0], fit, h), measured))
+    base = measured[0]
+    for (x, loss), fit, size, cand in zip(arrays[1:], fits[1:], sizes[1:], measured[1:], strict=True):
+        accelerations = [
+            HorizonAR(h, acceleration_ratio(fits[0], fit, h), measured_acceleration(base, cand, h))
+            for h in horizon_list
+        ]
         out.append(
             CandidateResult(
                 fit=fit,
                 accelerations=accelerations,
-                speedups=[SpeedUpAt(float(t), speedup_at_loss(fits[0], fit, t)) for t in target_losses],
+                speedups=[
+                    SpeedUpAt(float(t), speedup_at_loss(fits[0], fit, t), measured_speedup(base, cand, float(t)))
+                    for t in target_losses
+                ],
                 improvement=coefficient_improvement(fits[0], fit) if has_rates else None,
                 summary=summarize_curve(x, loss, size),
             )
         )
     return ComparisonResult(fits[0], summarize_curve(base_x, base_loss, sizes[0]), out)
+
+
+def _measured_curves(arrays: list[tuple[np.ndarray, np.ndarray]], bootstrap: int, seed: int) -> list[MeasuredCurve]:
+    """Each curve smoothed once (with its own bootstrap stream: two runs have independent noise);
+    a curve given twice is the same measured curve, so it compares as exactly 1 with itself."""
+    out: list[MeasuredCurve] = []
+    for i, (x, loss) in enumerate(arrays):
+        same = (j for j, (x0, l0) in enumerate(arrays[:i]) if np.array_equal(x0, x) and np.array_equal(l0, loss))
+        twin = next(same, -1)
+        if twin >= 0:
+            out.append(out[twin])
+            continue
+        fields = (f"curves[{i}].x", f"curves[{i}].loss")  # as fit_joint names them
+        out.append(measure_curve(x, loss, bootstrap=bootstrap, seed=seed + i, fields=fields))
+    return out

@@ -263,7 +263,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             for horizon, est in cand.ar_fit.items():
                 rows.append(
                     {"candidate": cand.curve_id, "horizon": horizon, "AR (fit)": est.value, "low": est.low,
-                     "high": est.high, "AR (measured)": cand.ar_empirical[horizon], "CR": cand.cr}
+                     "high": est.high, "AR (measured)": format(cand.ar_measured[horizon], ".4g"), "CR": cand.cr}
                 )  # fmt: skip
         columns = ["candidate", "horizon", "AR (fit)", "low", "high", "AR (measured)", "CR"]
         return _emit(args, [result.model_dump()], columns, rows)

@@ -129,12 +129,38 @@ class EstimateInfo(BaseModel):
     high: float
 
 
+class MeasuredInfo(BaseModel):
+    """A ratio read off the measured curves: value [low, high] when `reach` is "measured";
+    otherwise value is NaN and `bound` is what the missed crossing implies ("never": the ratio
+    is below it; "before_first_point": above it; "outside_range": nothing to read)."""
+
+    value: float
+    low: float
+    high: float
+    reach: str
+    bound: float
+
+    def __format__(self, spec: str) -> str:
+        """'2.95 [2.81, 3.10]', 'never reached (< 1)', 'before the first point (> 20)' or '-'."""
+        spec = spec or ".3g"
+        if self.reach == "never":
+            return f"never reached (< {self.bound:{spec}})"
+        if self.reach == "before_first_point":
+            return f"before the first point (> {self.bound:{spec}})"
+        if self.reach != "measured":
+            return "-"
+        interval = f" [{self.low:{spec}}, {self.high:{spec}}]" if self.low == self.low else ""
+        return f"{self.value:{spec}}{interval}"
+
+
 class CandidateInfo(BaseModel):
     curve_id: str
     fit: FitInfo
-    ar_fit: dict[float, EstimateInfo]  # horizon -> AR
-    ar_empirical: dict[float, float]
-    speedups: dict[float, EstimateInfo]  # target loss -> speed-up
+    ar_fit: dict[float, EstimateInfo]  # horizon -> AR from the fits
+    ar_measured: dict[float, MeasuredInfo]  # horizon -> AR read off the measured curves
+    ar_empirical: dict[float, float]  # horizon -> ar_measured's value (NaN where it is not a value)
+    speedups: dict[float, EstimateInfo]  # target loss -> speed-up from the fits
+    speedups_measured: dict[float, MeasuredInfo]  # target loss -> speed-up read off the curves
     b_improvement: EstimateInfo
     beta_improvement: EstimateInfo
     auc: float
@@ -190,8 +216,10 @@ def _comparison(reply: pb.Comparison) -> ComparisonInfo:
                 curve_id=c.curve_id,
                 fit=_fit(c.fit),
                 ar_fit={a.horizon: _estimate(a.ar_fit) for a in c.accelerations},
+                ar_measured={a.horizon: _measured(a.ar_measured) for a in c.accelerations},
                 ar_empirical={a.horizon: a.ar_empirical for a in c.accelerations},
                 speedups={s.target_loss: _estimate(s.speedup) for s in c.speedups},
+                speedups_measured={s.target_loss: _measured(s.measured) for s in c.speedups},
                 b_improvement=_estimate(c.b_improvement),
                 beta_improvement=_estimate(c.beta_improvement),
                 auc=c.metrics.auc,
@@ -200,6 +228,12 @@ def _comparison(reply: pb.Comparison) -> ComparisonInfo:
             for c in reply.candidates
         ],
     )
+
+
+def _measured(m: pb.MeasuredRatio) -> MeasuredInfo:
+    e = m.estimate
+    reach = pb.Reach.Name(m.reach).removeprefix("REACH_").lower()
+    return MeasuredInfo(value=e.value, low=e.low, high=e.high, reach=reach, bound=m.bound)
 
 
 def _curve(c: pb.Curve) -> CurveInfo:

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fitting import Estimate, FitResult, FitStatus
 from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary
 from fitting.errors import InvalidInputError
+from fitting.ratios_measured import MeasuredRatio, Reach
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service.store import CurveMeta, StoredCurve
 
@@ -122,6 +123,19 @@ def estimate_to_pb(e: Estimate) -> pb.Estimate:
     return pb.Estimate(value=e.value, low=e.low, high=e.high, has_interval=e.has_interval)
 
 
+_REACH = {
+    Reach.MEASURED: pb.REACH_MEASURED,
+    Reach.NEVER: pb.REACH_NEVER,
+    Reach.BEFORE_START: pb.REACH_BEFORE_FIRST_POINT,
+    Reach.OUTSIDE: pb.REACH_OUTSIDE_RANGE,
+}
+
+
+def measured_to_pb(m: MeasuredRatio) -> pb.MeasuredRatio:
+    estimate = pb.Estimate(value=m.value, low=m.low, high=m.high, has_interval=m.has_interval)
+    return pb.MeasuredRatio(estimate=estimate, reach=_REACH[m.reach], bound=m.bound)
+
+
 def summary_to_pb(s: CurveSummary, curve_id: str) -> pb.CurveMetrics:
     return pb.CurveMetrics(curve_id=curve_id, auc=s.auc, cr=s.cr, cr_units=s.cr_units)
 
@@ -132,10 +146,20 @@ def candidate_to_pb(c: CandidateResult, curve_id: str) -> pb.CandidateComparison
         curve_id=curve_id,
         fit=fit_to_pb(c.fit, curve_id),
         accelerations=[
-            pb.HorizonAcceleration(horizon=a.horizon, ar_fit=estimate_to_pb(a.ar_fit), ar_empirical=a.ar_empirical)
+            pb.HorizonAcceleration(
+                horizon=a.horizon,
+                ar_fit=estimate_to_pb(a.ar_fit),
+                ar_empirical=a.ar_empirical,
+                ar_measured=measured_to_pb(a.ar_measured),
+            )
             for a in c.accelerations
         ],
-        speedups=[pb.SpeedUp(target_loss=s.target_loss, speedup=estimate_to_pb(s.speedup)) for s in c.speedups],
+        speedups=[
+            pb.SpeedUp(
+                target_loss=s.target_loss, speedup=estimate_to_pb(s.speedup), measured=measured_to_pb(s.measured)
+            )
+            for s in c.speedups
+        ],
         b_improvement=estimate_to_pb(c.improvement.B) if c.improvement else nan,
         beta_improvement=estimate_to_pb(c.improvement.beta) if c.improvement else nan,
         metrics=summary_to_pb(c.summary, curve_id),

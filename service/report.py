@@ -74,9 +74,13 @@ def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonRe
             low = np.array([e.low for e in estimates])
             high = np.array([e.high for e in estimates])
             ax.fill_between(horizons, low, high, color=line.get_color(), alpha=0.2, label="95 % interval")
-        measured = [a for a in cand.accelerations if not math.isnan(a.ar_empirical)]
-        ax.plot([a.horizon for a in measured], [a.ar_empirical for a in measured], "o", color=line.get_color(),
-                label="measured")  # fmt: skip
+        measured = [a.horizon for a in cand.accelerations if a.ar_measured.has_interval]
+        if measured:
+            m = [a.ar_measured for a in cand.accelerations if a.ar_measured.has_interval]
+            values = np.array([r.value for r in m])
+            spread = np.array([values - [r.low for r in m], [r.high for r in m] - values])
+            ax.errorbar(measured, values, yerr=spread, fmt="o", color=line.get_color(), capsize=3,
+                        label="measured on the curves (95 % interval)")  # fmt: skip
     ax.axvline(last, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("horizon T (steps)")
     ax.set_ylabel("acceleration ratio AR(T)")

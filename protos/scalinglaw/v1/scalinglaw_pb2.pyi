@@ -23,6 +23,14 @@ class FitStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FIT_STATUS_NOT_CONVERGED: _ClassVar[FitStatus]
     FIT_STATUS_UNIDENTIFIABLE: _ClassVar[FitStatus]
 
+class Reach(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REACH_UNSPECIFIED: _ClassVar[Reach]
+    REACH_MEASURED: _ClassVar[Reach]
+    REACH_NEVER: _ClassVar[Reach]
+    REACH_BEFORE_FIRST_POINT: _ClassVar[Reach]
+    REACH_OUTSIDE_RANGE: _ClassVar[Reach]
+
 class Task(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TASK_UNSPECIFIED: _ClassVar[Task]
@@ -64,6 +72,11 @@ FIT_STATUS_UNSPECIFIED: FitStatus
 FIT_STATUS_CONVERGED: FitStatus
 FIT_STATUS_NOT_CONVERGED: FitStatus
 FIT_STATUS_UNIDENTIFIABLE: FitStatus
+REACH_UNSPECIFIED: Reach
+REACH_MEASURED: Reach
+REACH_NEVER: Reach
+REACH_BEFORE_FIRST_POINT: Reach
+REACH_OUTSIDE_RANGE: Reach
 TASK_UNSPECIFIED: Task
 TASK_PERCEPTRON: Task
 TASK_TRANSFORMER_LM: Task
@@ -376,23 +389,37 @@ class CurveMetrics(_message.Message):
     cr_units: str
     def __init__(self, curve_id: _Optional[str] = ..., auc: _Optional[float] = ..., cr: _Optional[float] = ..., cr_units: _Optional[str] = ...) -> None: ...
 
+class MeasuredRatio(_message.Message):
+    __slots__ = ("estimate", "reach", "bound")
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    REACH_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    estimate: Estimate
+    reach: Reach
+    bound: float
+    def __init__(self, estimate: _Optional[_Union[Estimate, _Mapping]] = ..., reach: _Optional[_Union[Reach, str]] = ..., bound: _Optional[float] = ...) -> None: ...
+
 class HorizonAcceleration(_message.Message):
-    __slots__ = ("horizon", "ar_fit", "ar_empirical")
+    __slots__ = ("horizon", "ar_fit", "ar_empirical", "ar_measured")
     HORIZON_FIELD_NUMBER: _ClassVar[int]
     AR_FIT_FIELD_NUMBER: _ClassVar[int]
     AR_EMPIRICAL_FIELD_NUMBER: _ClassVar[int]
+    AR_MEASURED_FIELD_NUMBER: _ClassVar[int]
     horizon: float
     ar_fit: Estimate
     ar_empirical: float
-    def __init__(self, horizon: _Optional[float] = ..., ar_fit: _Optional[_Union[Estimate, _Mapping]] = ..., ar_empirical: _Optional[float] = ...) -> None: ...
+    ar_measured: MeasuredRatio
+    def __init__(self, horizon: _Optional[float] = ..., ar_fit: _Optional[_Union[Estimate, _Mapping]] = ..., ar_empirical: _Optional[float] = ..., ar_measured: _Optional[_Union[MeasuredRatio, _Mapping]] = ...) -> None: ...
 
 class SpeedUp(_message.Message):
-    __slots__ = ("target_loss", "speedup")
+    __slots__ = ("target_loss", "speedup", "measured")
     TARGET_LOSS_FIELD_NUMBER: _ClassVar[int]
     SPEEDUP_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_FIELD_NUMBER: _ClassVar[int]
     target_loss: float
     speedup: Estimate
-    def __init__(self, target_loss: _Optional[float] = ..., speedup: _Optional[_Union[Estimate, _Mapping]] = ...) -> None: ...
+    measured: MeasuredRatio
+    def __init__(self, target_loss: _Optional[float] = ..., speedup: _Optional[_Union[Estimate, _Mapping]] = ..., measured: _Optional[_Union[MeasuredRatio, _Mapping]] = ...) -> None: ...
 
 class CandidateComparison(_message.Message):
     __slots__ = ("curve_id", "fit", "accelerations", "speedups", "b_improvement", "beta_improvement", "metrics")

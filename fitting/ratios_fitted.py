@@ -1,4 +1,6 @@
-"""How much faster a candidate learning process is than a baseline (PAPER.md section 5).
+"""How much faster a candidate learning process is than a baseline, from fitted laws
+(PAPER.md section 5). fitting/ratios_measured.py reads the same ratios off measured curves;
+fitting/comparison.py puts both together for CompareCurves.
 
 Fit-based quantities accept FitResults or plain parameter mappings ({"L0", "B", "beta"} for
 step_power). When both fits carry bootstrap samples, the value comes with a 95 % percentile
@@ -9,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from fitting.errors import InvalidInputError
 from fitting.laws import Law, get_law
 from fitting.result import Estimate, FitResult, estimate_from
-from fitting.validation import as_float_array, check_finite
 
 FitLike = FitResult | Mapping[str, float]
 _X_LOW, _X_HIGH = 1e-12, 1e300  # search interval for numeric inversion
@@ -171,42 +171,6 @@ def coefficient_improvement(base: FitLike, cand: FitLike) -> CoefficientImprovem
             for name in ("B", "beta")
         }
     )
-
-
-def acceleration_ratio_empirical(x1: Any, loss1: Any, x2: Any, loss2: Any, horizon: float) -> float:
-    """AR from measured curves: T / (first x at which curve 2 reaches curve 1's loss at T).
-
-    Curve 1's loss at T and the crossing step are interpolated linearly in log x. Returns
-    NaN when curve 2 never reaches that loss within its measured range (AR < T / x2[-1]).
-    """
-    a1, l1 = as_float_array(x1, "x1"), as_float_array(loss1, "loss1")
-    a2, l2 = as_float_array(x2, "x2"), as_float_array(loss2, "loss2")
-    for x, loss, nx, nl in ((a1, l1, "x1", "loss1"), (a2, l2, "x2", "loss2")):
-        if x.size == 0:
-            raise InvalidInputError("curve is empty", field=nx)
-        if x.size != loss.size:
-            raise InvalidInputError(f"has {x.size} points but {nl} has {loss.size}", field=nx)
-        check_finite(x, nx)
-        check_finite(loss, nl)
-        bad = (x <= 0) | np.concatenate([[False], np.diff(x) <= 0])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError("must be positive and strictly increasing", field=nx, index=i)
-    horizon = _check_horizon(horizon)
-    if not a1[0] <= horizon <= a1[-1]:
-        raise InvalidInputError(
-            f"{horizon} is outside the baseline's measured range [{a1[0]}, {a1[-1]}]", field="horizon"
-        )
-    target = float(np.interp(np.log(horizon), np.log(a1), l1))
-    reached = np.flatnonzero(l2 <= target)
-    if reached.size == 0:
-        return float("nan")
-    i = int(reached[0])
-    if i == 0:
-        return horizon / float(a2[0])
-    frac = (l2[i - 1] - target) / (l2[i - 1] - l2[i])
-    t2 = float(np.exp(np.log(a2[i - 1]) + frac * (np.log(a2[i]) - np.log(a2[i - 1]))))
-    return horizon / t2
 
 
 def _check_horizon(horizon: float) -> float:
