@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from fitting.errors import InvalidInputError
 
@@ -72,15 +73,68 @@ def sim_statistics(ct: Any, gamma: Any, *, zero_tol: float = 0.0) -> SimStatisti
     )
 
 
+def well_learned_ratios(train_loss: Any, gamma: Any, *, loss_tol: float = 1e-6) -> np.ndarray:
+    """gamma[t, n] / max_n gamma[t] for every well-learned (t, n) (train loss < loss_tol), sorted:
+    the distribution PAPER.md section 3 describes (Fig. 9: most well-learned examples get little
+    weight)."""
+    loss, g = _matrices(train_loss, gamma)
+    top = g.max(axis=1, keepdims=True)
+    ratios = np.divide(g, top, out=np.zeros_like(g), where=top > 0)
+    return np.sort(ratios[loss < loss_tol])
+
+
 def well_learned_share(train_loss: Any, gamma: Any, *, loss_tol: float = 1e-6, ratio: float = 0.2) -> float:
     """Share of well-learned (t, n) (train loss < loss_tol) with gamma < ratio * max_n gamma[t].
 
     The perceptron check of PAPER.md section 3 (the paper reports > 90 %). NaN when no example
     is well learned.
     """
-    loss, g = _matrices(train_loss, gamma)
-    learned = loss < loss_tol
-    if not learned.any():
+    ratios = well_learned_ratios(train_loss, gamma, loss_tol=loss_tol)
+    if not ratios.size:
         return float("nan")
-    small = g < ratio * g.max(axis=1, keepdims=True)
-    return float((learned & small).sum() / learned.sum())
+    return float(np.mean(ratios < ratio))
+
+
+@dataclass(frozen=True)
+class SimCrFit:
+    """SIM = c * [log(b / CR)]^(-a): SIM diverges as CR approaches b, the optimal CR (the paper's
+    Fig. 7 fit). r2 is on log SIM."""
+
+    c: float
+    b: float
+    a: float
+    r2: float
+
+    def sim_at(self, cr: Any) -> np.ndarray:
+        x = np.asarray(cr, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.c * np.log(self.b / x) ** (-self.a)
+
+
+def fit_sim_against_cr(cr: Any, sim: Any) -> SimCrFit:
+    """Least squares on log SIM = log c - a log(log(b / CR)): linear in (log c, a) for each b, so
+    b alone is searched (above the largest CR seen, up to 100 times it), then refined."""
+    x, y = np.asarray(cr, dtype=float), np.asarray(sim, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise InvalidInputError(f"cr and sim must be 1-D of one length, got {x.shape} and {y.shape}", field="sim")
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if keep.sum() < 3 or np.ptp(x[keep]) == 0:
+        raise InvalidInputError("needs at least 3 points with distinct CR > 0 and SIM > 0", field="sim")
+    x, log_y = x[keep], np.log(y[keep])
+
+    def solve(b: float) -> tuple[float, float, float]:
+        z = np.log(np.log(b / x))
+        design = np.stack([np.ones_like(z), -z], axis=1)
+        (log_c, a), *_ = np.linalg.lstsq(design, log_y, rcond=None)
+        sse = float(np.sum((design @ np.array([log_c, a]) - log_y) ** 2))
+        return sse, float(log_c), float(a)
+
+    top = float(x.max())
+    grid = top * (1 + np.geomspace(1e-4, 100.0, 200))
+    best = min(grid, key=lambda b: solve(b)[0])
+    lo, hi = top * (1 + 1e-6), float(best) * 1.1
+    refined = minimize_scalar(lambda lb: solve(float(np.exp(lb)))[0], bounds=(np.log(lo), np.log(hi)), method="bounded")
+    b = float(np.exp(refined.x)) if refined.fun <= solve(float(best))[0] else float(best)
+    sse, log_c, a = solve(b)
+    sst = float(np.sum((log_y - log_y.mean()) ** 2))
+    return SimCrFit(c=float(np.exp(log_c)), b=b, a=a, r2=1 - sse / sst if sst > 0 else float("nan"))

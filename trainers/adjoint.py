@@ -4,14 +4,15 @@ J(gamma) = sum_{t=1..T} L_dsr(theta_t). Backwards from g_T = grad L_dsr(theta_T)
     dJ/dgamma[t, n] = -eta * grad l_n(theta_t) . g_{t+1}
     g_t = grad L_dsr(theta_t) + g_{t+1} - eta * H_t g_{t+1}
 where H_t is the Hessian of sum_n gamma[t, n] l_n. Both the N dot products and H_t g_{t+1}
-come from one product with g_{t+1}, never from N per-example gradients. Two equal ways:
+come from one product with g_{t+1}, never from N per-example gradients. Three equal ways:
   - "forward": a forward-mode JVP (torch.func, forward-over-reverse) along g_{t+1} of
     theta -> (grad of the weighted loss, per-example losses);
-  - "reverse" (default; 5x faster on the CPU): the weighted gradient G = J_l^T gamma_t is
-    linear in gamma_t, so ONE double-backward of G . g_{t+1} with respect to (theta, gamma_t)
-    gives (H_t g_{t+1}, J_l g_{t+1}).
-Parameters are kept only every k ~ sqrt(T) steps; each segment is recomputed on the way back,
-so memory is O(sqrt(T) |theta|) instead of the reference code's O(T |theta|).
+  - "reverse": the weighted gradient G = J_l^T gamma_t is linear in gamma_t, so ONE
+    double-backward of G . g_{t+1} with respect to (theta, gamma_t) gives (H_t g_{t+1}, J_l g_{t+1});
+  - "closed": the task's hand-written products (Task.closed_form; the perceptron has them).
+"auto" (the default) takes "closed" where the task has it, else "reverse".
+Parameters are kept only every k steps (default sqrt(T)); each segment is recomputed on the way
+back, so memory is O(sqrt(T) |theta|) instead of the reference code's O(T |theta|).
 """
 
 from __future__ import annotations
@@ -37,12 +38,32 @@ class PolicyGradient:
 
 
 def _desired_grad(task: Task, theta: torch.Tensor) -> torch.Tensor:
+    if task.closed_form is not None:
+        return task.closed_form.mean_grad(theta, task.desired)
     th = theta.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(task.mean_loss(th, task.desired), th)
     return g
 
 
-MODES = ("reverse", "forward")
+MODES = ("reverse", "forward", "closed")
+
+
+def resolve_mode(task: Task, mode: str) -> str:
+    if mode == "auto":
+        return "closed" if task.closed_form is not None else "reverse"
+    if mode not in MODES:
+        raise ValueError(f"unknown adjoint mode {mode!r}; choose auto or one of {', '.join(MODES)}")
+    if mode == "closed" and task.closed_form is None:
+        raise ValueError(f"task {task.name} has no closed-form products")
+    return mode
+
+
+def default_checkpoint_every(task: Task, steps: int) -> int:
+    """1 (keep every theta_t) when T x |theta| is no more than the policy's own T x N values,
+    as for the perceptron; else sqrt(T), so the snapshots held grow as O(sqrt(T) |theta|)."""
+    if task.theta0.numel() <= task.n_train:
+        return 1
+    return math.ceil(math.sqrt(steps))
 
 
 def weighted_hvp_and_jvp(
@@ -50,6 +71,9 @@ def weighted_hvp_and_jvp(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(H tangent, J_l tangent): the Hessian of sum_n w_n l_n times the tangent, and the
     directional derivative of every per-example loss (N,), per micro-batch."""
+    if resolve_mode(task, mode) == "closed":
+        assert task.closed_form is not None
+        return task.closed_form.hvp_and_directional(theta, weights, tangent)
     hvp = torch.zeros_like(theta)
     directional = []
     for sl in task.chunks():
@@ -103,9 +127,10 @@ def _reverse_step(
 
 
 def policy_gradient(
-    task: Task, gamma: torch.Tensor, eta: float, *, checkpoint_every: int | None = None, mode: str = "reverse"
+    task: Task, gamma: torch.Tensor, eta: float, *, checkpoint_every: int | None = None, mode: str = "auto"
 ) -> PolicyGradient:
     """J and dJ/dgamma for the policy gamma (T, N), checkpointing every k steps (default sqrt(T))."""
+    mode = resolve_mode(task, mode)
     steps = gamma.shape[0]
     k = checkpoint_every or math.ceil(math.sqrt(steps))
     theta = task.theta0.clone()

@@ -58,10 +58,18 @@ class SearchConfig:
     outer_iters: int = 0  # 0: conventional learning only
     outer_lr: float = 1.0  # sgd: raw step size; normalized: entries move ~lr/N; eg: exponent scale
     optimizer: Literal["sgd", "normalized", "eg"] = "normalized"
+    warmup: int = -1  # outer iterations of linear warm-up of the step size; -1: 3 for normalized, else 0
     holdout: float = 0.25  # share of the desired set held out to select the policy (never the test set)
     policy_blocks: int = 0  # > 0: gamma shared over that many equal spans of steps (regularisation)
-    checkpoint_every: int = 0  # 0: ceil(sqrt(T)) steps between parameter snapshots
+    checkpoint_every: int = 0  # 0: every theta_t when |theta| <= N (the perceptron), else ceil(sqrt(T)) steps
     diagnostics_every: int = 0  # 0: about 50 steps of Learning-Law diagnostics over the run
+    law_checkpoints: int = 0  # outer iterations (spread evenly) at which SIM, CR and AR are measured
+
+    @property
+    def warmup_iters(self) -> int:
+        if self.warmup >= 0:
+            return self.warmup
+        return 3 if self.optimizer == "normalized" else 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,8 @@ class RunSpec:
         _at_least("search.checkpoint_every", self.search.checkpoint_every, 0)
         _at_least("search.diagnostics_every", self.search.diagnostics_every, 0)
         _at_least("search.policy_blocks", self.search.policy_blocks, 0)
+        _at_least("search.warmup", self.search.warmup, -1)
+        _at_least("search.law_checkpoints", self.search.law_checkpoints, 0)
         _at_least("bootstrap", self.bootstrap, 0)
         _at_least("fit_x_min", self.fit_x_min, 0)
         if not 0.0 <= self.search.holdout < 1.0:
@@ -127,10 +137,6 @@ class RunSpec:
         if self.search.outer_iters and self.search.holdout > 0 and math.floor(desired * self.search.holdout) < 1:
             raise InvalidInputError("the held-out share leaves no held-out example", field="search.holdout")
         return self
-
-    @property
-    def checkpoint_every(self) -> int:
-        return self.search.checkpoint_every or math.ceil(math.sqrt(self.steps))
 
     @property
     def resolved_dtype(self) -> str:

@@ -20,6 +20,8 @@ from trainers.tasks.base import Task
 
 def per_example_directional(task: Task, theta: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
     """J_l tangent: grad l_n(theta) . tangent for every training example, (N,)."""
+    if task.closed_form is not None:
+        return task.closed_form.hvp_and_directional(theta, torch.ones_like(task.train.targets), tangent)[1]
     out = []
     for sl in task.chunks():
         part = task.train.chunk(sl)
@@ -30,6 +32,15 @@ def per_example_directional(task: Task, theta: torch.Tensor, tangent: torch.Tens
         (dl,) = torch.autograd.grad(g, w, grad_outputs=tangent)
         out.append(dl)
     return torch.cat(out)
+
+
+def grad_on_test(task: Task, theta: torch.Tensor) -> torch.Tensor:
+    """grad L_test(theta): the Learning Law is validated on the held-out test set's gradient."""
+    if task.closed_form is not None:
+        return task.closed_form.mean_grad(theta, task.test)
+    th = theta.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(task.mean_loss(th, task.test), th)
+    return g
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,8 +71,7 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float, every: int
     def hook(t: int, theta: torch.Tensor, losses: torch.Tensor) -> None:
         if t % every:
             return
-        th = theta.detach().requires_grad_(True)
-        (g_test,) = torch.autograd.grad(task.mean_loss(th, task.test), th)
+        g_test = grad_on_test(task, theta)
         rows.append((t, per_example_directional(task, theta, g_test), losses))
 
     train(task, steps, eta, gamma, on_step=hook)

@@ -22,7 +22,10 @@ def uniform_policy(task: Task, steps: int) -> torch.Tensor:
 
 
 def weighted_grad(task: Task, theta: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """grad_theta sum_n w_n l_n(theta) and the per-example losses l (N,), by micro-batches."""
+    """grad_theta sum_n w_n l_n(theta) and the per-example losses l (N,), by micro-batches
+    (or by the task's closed form)."""
+    if task.closed_form is not None:
+        return task.closed_form.weighted_grad(theta, weights)
     grad = torch.zeros_like(theta)
     losses = []
     for sl in task.chunks():

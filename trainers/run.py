@@ -8,9 +8,10 @@ configuration when spec.out_dir is set.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 
 import fitting
 from fitting.errors import InvalidInputError
+from trainers.adjoint import PolicyGradient, default_checkpoint_every
 from trainers.config import RunSpec
 from trainers.diagnostics import LawDiagnostics, measure_learning_law
 from trainers.gd import Trajectory, train, uniform_policy
@@ -48,8 +50,21 @@ class PolicyOutcome:
     curves: Trajectory
     auc: float  # test loss summed over t = 1..T, nats x steps
     cr: float  # test compression ratio, fitting.CR_UNITS["paper"]
+    cr_desired: float  # the same on the desired set
     fit: fitting.FitResult
     diagnostics: LawDiagnostics
+
+
+@dataclass(frozen=True)
+class LawCheckpoint:
+    """The policy of one outer iteration, measured the paper's way (Fig. 7: SIM rises with CR)."""
+
+    iteration: int
+    cr_test: float
+    ar_test: float  # measured AR at T on the test curves (NaN where not a value)
+    ar_desired: float  # the same on the desired curves (what the search optimises)
+    sim: float
+    zero_weight_fraction: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,12 +76,18 @@ class TrainingResult:
     conventional: PolicyOutcome
     optimal: PolicyOutcome | None
     ar_fit: fitting.Estimate | None
-    ar_empirical: float | None
+    ar_measured: fitting.MeasuredRatio | None  # test curves, read off the smoothed curves
+    ar_desired: fitting.MeasuredRatio | None  # the same on the desired curves
     improvement: fitting.CoefficientImprovement | None
     comparison: fitting.ComparisonResult | None  # everything above for the test curves, as CompareCurves gives it
     search: SearchResult | None
+    checkpoints: list[LawCheckpoint]
     seconds: dict[str, float]
     artifacts: str | None
+
+    @property
+    def ar_empirical(self) -> float | None:
+        return None if self.ar_measured is None else self.ar_measured.value
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary (also what `python -m trainers --json` writes)."""
@@ -82,10 +103,14 @@ class TrainingResult:
             "n_params": self.n_params,
             "label_space": self.label_space,
             "ar_empirical": self.ar_empirical,
+            "ar_measured": _measured_dict(self.ar_measured),
+            "ar_desired_measured": _measured_dict(self.ar_desired),
             "ar_fit": None if self.ar_fit is None else self.ar_fit.value,
             "ar_fit_ci": None if self.ar_fit is None else [self.ar_fit.low, self.ar_fit.high],
             "cr_conventional": self.conventional.cr,
             "cr_optimal": None if opt is None else opt.cr,
+            "cr_desired_conventional": self.conventional.cr_desired,
+            "cr_desired_optimal": None if opt is None else opt.cr_desired,
             "cr_units": fitting.CR_UNITS["paper"],
             "sim_conventional": self.conventional.diagnostics.sim,
             "sim_optimal": None if opt is None else opt.diagnostics.sim,
@@ -102,6 +127,7 @@ class TrainingResult:
             "best_iteration": None if self.search is None else self.search.best_iteration,
             "snapshots_held": None if self.search is None else self.search.snapshots_held,
             "history": [] if self.search is None else [vars(h) for h in self.search.history],
+            "law_checkpoints": [vars(c) for c in self.checkpoints],
             "seconds": self.seconds["total"],
             "timings": self.seconds,
             "device": self.device,
@@ -133,14 +159,34 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
     InvalidInputError before any work."""
     spec.validate()
     device = resolve_device(spec.device)
+    with torch_threads(spec, device):
+        return _run(spec, device, progress or (lambda event: None))
+
+
+@contextlib.contextmanager
+def torch_threads(spec: RunSpec, device: torch.device) -> Iterator[None]:
+    """One CPU thread for the perceptron: its products are matrix-vector products of a few MB,
+    where a second thread only adds synchronisation (2.2 s per gradient on one thread, 21.8 s
+    with two threads competing on two cores). Other tasks keep torch's default."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and spec.task == "perceptron":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingResult:
     torch.manual_seed(spec.seed)
-    report = progress or (lambda event: None)
     clock: dict[str, float] = {}
     started = time.perf_counter()
     task = build_task(spec, device)
     searching = spec.search.outer_iters > 0
     # phases: conventional run, search (dominant), optimal run, two diagnostics passes
     weights = {"conventional": 0.05, "search": 0.75 if searching else 0.0, "optimal": 0.05, "diagnostics": 0.15}
+    steps = np.arange(1, spec.steps + 1, dtype=float)
+    every = spec.search.diagnostics_every or max(1, spec.steps // 50)
 
     report(ProgressEvent("conventional", "training with the uniform policy", 0.0))
     tick = time.perf_counter()
@@ -149,8 +195,11 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
 
     search = None
     optimal_curves = None
+    checkpoints: list[LawCheckpoint] = []
     if searching:
         done = weights["conventional"]
+        baseline = _Baseline(conventional_curves, steps)
+        inspect = checkpoint_iterations(spec.search.outer_iters, spec.search.law_checkpoints)
 
         def on_iteration(it: OuterIteration) -> None:
             share = weights["search"] * (it.iteration + 1) / (spec.search.outer_iters + 1)
@@ -158,28 +207,33 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
             msg += f", held-out {it.j_holdout:.4g}, test {it.j_test:.4g}"
             report(ProgressEvent("search", msg, done + share, it))
 
+        def on_policy(k: int, gamma: torch.Tensor, pg: PolicyGradient) -> None:
+            if k in inspect:
+                law = measure_learning_law(task, gamma, spec.eta, every)
+                checkpoints.append(baseline.checkpoint(k, pg, law, task.label_space))
+
         tick = time.perf_counter()
         search = search_policy(
-            task, spec.steps, spec.eta, spec.search, checkpoint_every=spec.checkpoint_every, progress=on_iteration
-        )
+            task, spec.steps, spec.eta, spec.search,
+            checkpoint_every=spec.search.checkpoint_every or default_checkpoint_every(task, spec.steps),
+            progress=on_iteration, on_policy=on_policy,
+        )  # fmt: skip
         clock["search"] = time.perf_counter() - tick
         report(ProgressEvent("optimal", "training with the selected policy", done + weights["search"]))
         optimal_curves = train(task, spec.steps, spec.eta, search.gamma)
 
     report(ProgressEvent("diagnostics", "measuring the Learning Law", 1.0 - weights["diagnostics"]))
     tick = time.perf_counter()
-    every = spec.search.diagnostics_every or max(1, spec.steps // 50)
     uniform = uniform_policy(task, spec.steps)
     conv_law = measure_learning_law(task, uniform, spec.eta, every)
     opt_law = measure_learning_law(task, search.gamma, spec.eta, every) if search is not None else None
     clock["diagnostics"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    steps = np.arange(1, spec.steps + 1, dtype=float)
-    optimal = ar_fit = ar_empirical = improvement = comparison = None
+    optimal = ar_fit = ar_measured = ar_desired = improvement = comparison = None
     if optimal_curves is not None and opt_law is not None:
         # the same comparison the service's CompareCurves makes: shared-L0 fits on t >= fit_from,
-        # AR at T from the fits and from the curves, coefficient improvements
+        # AR at T from the fits and read off the curves, coefficient improvements
         comparison = fitting.compare_curves(
             (steps, conventional_curves.test[1:]),
             [(steps, optimal_curves.test[1:])],
@@ -192,8 +246,12 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
         (candidate,) = comparison.candidates
         conventional_fit = comparison.baseline_fit
         optimal = _outcome("optimal", optimal_curves, candidate.fit, opt_law, task.label_space)
-        ar_fit, ar_empirical = candidate.accelerations[0].ar_fit, candidate.accelerations[0].ar_empirical
+        ar_fit, ar_measured = candidate.accelerations[0].ar_fit, candidate.accelerations[0].ar_measured
         improvement = candidate.improvement
+        ar_desired = fitting.acceleration_ratio_empirical(
+            steps, conventional_curves.desired[1:], steps, optimal_curves.desired[1:], float(spec.steps),
+            bootstrap=spec.bootstrap, seed=spec.seed,
+        )  # fmt: skip
     else:
         (conventional_fit,) = fitting.fit_joint(
             [(steps, conventional_curves.test[1:])], x_min=spec.fit_from, bootstrap=spec.bootstrap, seed=spec.seed
@@ -210,10 +268,12 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
         conventional=conventional,
         optimal=optimal,
         ar_fit=ar_fit,
-        ar_empirical=ar_empirical,
+        ar_measured=ar_measured,
+        ar_desired=ar_desired,
         improvement=improvement,
         comparison=comparison,
         search=search,
+        checkpoints=checkpoints,
         seconds=clock,
         artifacts=spec.out_dir,
     )
@@ -221,6 +281,47 @@ def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
         save_artifacts(result, Path(spec.out_dir))
     report(ProgressEvent("done", "finished", 1.0))
     return result
+
+
+def checkpoint_iterations(outer_iters: int, count: int) -> set[int]:
+    """About `count` outer iterations, evenly spread from 0 to the last (0 and the last always)."""
+    if count <= 0 or outer_iters <= 0:
+        return set()
+    return {round(i * outer_iters / max(count - 1, 1)) for i in range(count)} | {0, outer_iters}
+
+
+class _Baseline:
+    """The conventional run's curves, smoothed once, to read each checkpoint's measured AR against."""
+
+    def __init__(self, curves: Trajectory, steps: np.ndarray):
+        self.steps = steps
+        self.test = fitting.measure_curve(steps, curves.test[1:], bootstrap=0)
+        self.desired = fitting.measure_curve(steps, curves.desired[1:], bootstrap=0)
+
+    def checkpoint(self, k: int, pg: PolicyGradient, law: LawDiagnostics, labels: int) -> LawCheckpoint:
+        test = pg.test[1:].double().cpu().numpy()
+        desired = pg.desired[1:].double().cpu().numpy()
+        horizon = float(self.steps[-1])
+
+        def ar(base: fitting.MeasuredCurve, loss: np.ndarray) -> float:
+            return fitting.measured_acceleration(
+                base, fitting.measure_curve(self.steps, loss, bootstrap=0), horizon
+            ).value
+
+        return LawCheckpoint(
+            iteration=k,
+            cr_test=fitting.compression_ratio(test, labels),
+            ar_test=1.0 if k == 0 else ar(self.test, test),
+            ar_desired=1.0 if k == 0 else ar(self.desired, desired),
+            sim=law.sim,
+            zero_weight_fraction=law.zero_weight_fraction,
+        )
+
+
+def _measured_dict(m: fitting.MeasuredRatio | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {"value": m.value, "low": m.low, "high": m.high, "reach": m.reach.value, "bound": m.bound}
 
 
 def _outcome(
@@ -232,6 +333,7 @@ def _outcome(
         curves=curves,
         auc=fitting.auc(test),
         cr=fitting.compression_ratio(test, labels),
+        cr_desired=fitting.compression_ratio(curves.desired[1:], labels),
         fit=fit,
         diagnostics=law,
     )

@@ -17,6 +17,8 @@ STEPS = 9
 
 @pytest.mark.parametrize("mode", MODES)
 def test_adjoint_equals_autograd_through_the_unrolled_loop(task: Task, mode: str) -> None:
+    if mode == "closed" and task.closed_form is None:
+        pytest.skip(f"{task.name} has no closed-form products")
     gamma = random_policy(task, STEPS)
     ours = policy_gradient(task, gamma, ETA, mode=mode)
     total, reference = unrolled_policy_gradient(task, gamma, ETA)
@@ -69,3 +71,24 @@ def test_reverse_and_forward_products_agree(task: Task) -> None:
     h_fwd, d_fwd = weighted_hvp_and_jvp(task, theta, weights, tangent, "forward")
     torch.testing.assert_close(h_rev, h_fwd, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(d_rev, d_fwd, rtol=1e-9, atol=1e-12)
+    if task.closed_form is not None:
+        h_closed, d_closed = weighted_hvp_and_jvp(task, theta, weights, tangent, "closed")
+        torch.testing.assert_close(h_closed, h_rev, rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(d_closed, d_rev, rtol=1e-12, atol=1e-15)
+
+
+def test_closed_form_gradients_equal_autograd() -> None:
+    from dataclasses import replace
+
+    from trainers.gd import weighted_grad
+
+    from .conftest import tiny_perceptron
+
+    task = tiny_perceptron()
+    plain = replace(task, closed_form=None)  # the same task, products by autograd
+    theta, weights = task.theta0 + 0.3, random_policy(task, 1, seed=7)[0]
+    for a, b in zip(weighted_grad(task, theta, weights), weighted_grad(plain, theta, weights), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+    closed = policy_gradient(task, random_policy(task, STEPS, seed=8), ETA, mode="closed")
+    reverse = policy_gradient(plain, random_policy(task, STEPS, seed=8), ETA, mode="reverse")
+    torch.testing.assert_close(closed.grad, reverse.grad, rtol=1e-12, atol=1e-15)

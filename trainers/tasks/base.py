@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 # (theta (P,), inputs (n, ...), targets (n, ...)) -> per-example losses (n,)
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class ClosedForm(Protocol):
+    """A task's gradient products written out by hand: the same values autograd gives (tests
+    hold them to 1e-12), in a few matrix-vector products instead of a graph per step. Small
+    models (the perceptron) spend most of their time building autograd graphs otherwise."""
+
+    def weighted_grad(self, theta: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(grad_theta sum_n w_n l_n, per-example training losses (N,))."""
+        ...
+
+    def mean_grad(self, theta: torch.Tensor, split: Split) -> torch.Tensor:
+        """grad_theta of the mean loss over a split."""
+        ...
+
+    def hvp_and_directional(
+        self, theta: torch.Tensor, weights: torch.Tensor, tangent: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(H_w tangent, J_l tangent): Hessian of sum_n w_n l_n times tangent, and grad l_n . tangent (N,)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,7 @@ class Task:
     test: Split
     label_space: int  # |V| in the compression ratio: 2 for the perceptron, the vocabulary for an LM
     micro_batch: int  # training examples per forward pass
+    closed_form: ClosedForm | None = None  # hand-written products; None: autograd
 
     @property
     def n_train(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,33 @@ from trainers.tasks.base import Split, Task
 def perceptron_loss(theta: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-example BCE of sigmoid(theta . z) against y in {0, 1}: (n,)."""
     return F.binary_cross_entropy_with_logits(z @ theta, y, reduction="none")
+
+
+@dataclass(frozen=True)
+class LogisticProducts:
+    """The perceptron's products in closed form. With s = Z theta, p = sigmoid(s), r = p - y:
+    grad l_n = r_n z_n and the Hessian of sum_n w_n l_n is Z^T diag(w p (1 - p)) Z, so every
+    product is one or two matrix-vector products with Z (N x D) and no per-example gradient."""
+
+    inputs: torch.Tensor  # Z, (N, D)
+    targets: torch.Tensor  # y, (N,)
+
+    def weighted_grad(self, theta: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.inputs @ theta
+        residual = torch.sigmoid(s) - self.targets
+        losses = F.binary_cross_entropy_with_logits(s, self.targets, reduction="none")
+        return self.inputs.T @ (weights * residual), losses
+
+    def mean_grad(self, theta: torch.Tensor, split: Split) -> torch.Tensor:
+        residual = torch.sigmoid(split.inputs @ theta) - split.targets
+        return split.inputs.T @ residual / max(len(split), 1)
+
+    def hvp_and_directional(
+        self, theta: torch.Tensor, weights: torch.Tensor, tangent: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        p = torch.sigmoid(self.inputs @ theta)
+        along = self.inputs @ tangent  # z_n . tangent, (N,)
+        return self.inputs.T @ (weights * p * (1 - p) * along), (p - self.targets) * along
 
 
 def build_perceptron(
@@ -44,14 +72,16 @@ def build_perceptron(
     def move(s: Split) -> Split:
         return Split(s.inputs.to(device, dtype), s.targets.to(device, dtype))
 
+    train = move(train)
     return Task(
         name="perceptron",
         loss_fn=perceptron_loss,
         theta0=theta0.to(device, dtype),
-        train=move(train),
+        train=train,
         desired=move(desired),
         holdout=move(held),
         test=move(test),
         label_space=2,
         micro_batch=cfg.train_size,
+        closed_form=LogisticProducts(train.inputs, train.targets),
     )
