@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fitting.laws import Law
+from fitting.law_types import Law
 from fitting.options import prepare_fit
 from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult

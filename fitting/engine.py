@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import ndtr
 
-from fitting.laws import Law, Param
+from fitting.law_types import Law, Param
 
 LOSS_FUNCTIONS = ("linear", "huber", "soft_l1", "cauchy")
 _BAD_RESIDUAL = 1e3  # stands in for a non-finite model value so the step is rejected

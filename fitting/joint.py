@@ -9,7 +9,7 @@ import numpy as np
 
 from fitting.engine import Problem, covariance, solve
 from fitting.errors import InvalidInputError
-from fitting.laws import Law
+from fitting.law_types import Law
 from fitting.options import prepare_fit
 from fitting.pipeline import (
     FTOL,

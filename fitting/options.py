@@ -7,7 +7,9 @@ from typing import Any
 
 from fitting.engine import LOSS_FUNCTIONS
 from fitting.errors import InvalidInputError
-from fitting.laws import Law, get_law
+from fitting.expression import expression_law
+from fitting.law_types import Law
+from fitting.laws import get_law
 from fitting.validation import CurveData, check_fixed, prepare_curve
 
 METHODS = ("robust", "paper")
@@ -23,8 +25,6 @@ def resolve_law(
 ) -> Law:
     """A registered law, a Law, or an expression; bounds/starts apply to expressions."""
     if (bounds or starts) and isinstance(law, str) and not law.isidentifier():
-        from fitting.expression import expression_law
-
         return expression_law(law, bounds=bounds, starts=starts)
     if bounds or starts:
         raise InvalidInputError("bounds and starts apply to expression laws only", field="bounds")

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from fitting.engine import Problem, Solution, covariance, robust_cost, solve
-from fitting.laws import Law
+from fitting.law_types import Law
 from fitting.result import FitResult, FitStatus, available, available_interval
 from fitting.validation import CurveData
 

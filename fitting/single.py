@@ -10,7 +10,7 @@ import lmfit
 import numpy as np
 
 from fitting.engine import Problem, Solution, robust_cost
-from fitting.laws import Law
+from fitting.law_types import Law
 from fitting.options import prepare_fit
 from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult
@@ -68,8 +68,8 @@ def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta:
     names = []
     lower, upper = problem.bounds()
     theta = solution.theta[0]
-    for j, p in enumerate(problem.column_params):
-        name = f"log_{p.name}" if p.log_scale else p.name
+    for j in range(problem.n_columns):
+        name = f"p{j}"  # by position: a user's parameter names never reach lmfit's own interpreter
         names.append(name)
         with np.errstate(all="ignore"):  # lmfit maps bounds through arcsin, which huge boxes overflow
             params.add(
