@@ -318,8 +318,8 @@ class _Builder:
         if isinstance(node, ast.BinOp):
             op_at = self.operator_position(node)
             op = _OPERATORS.get(type(node.op))
-            if op is None:
-                raise refuse(f"operator {self.text[op_at]!r} is not allowed ({_GRAMMAR})", op_at)
+            if op is None:  # of the operators the characters allow, only // gets here
+                raise refuse(f"operator '//' is not allowed ({_GRAMMAR})", op_at)
             left, right = self.build(node.left), self.build(node.right)
             if op == "/" and isinstance(right, Constant) and right.number == 0.0:
                 raise refuse("division by zero", op_at)
