@@ -19,9 +19,32 @@ from fitting.law_types import Law, Param
 
 LOSS_FUNCTIONS = ("linear", "huber", "soft_l1", "cauchy")
 _BAD_RESIDUAL = 1e3  # stands in for a non-finite model value so the step is rejected
+# The robust scale delta: one value, or one per row as a (b, 1) column.
+Scale = float | np.ndarray
+# delta = c * sigma: the tuning constants that keep 95 % efficiency under Gaussian noise (Huber's
+# 1.345, the Cauchy loss's 2.385); soft_l1 is a smooth Huber and takes Huber's.
+TUNING = {"linear": 1.345, "huber": 1.345, "soft_l1": 1.345, "cauchy": 2.385}
+# The scale's range in log-loss units: below 1e-9 it is under float resolution of a log residual;
+# far above 1 every loss is the linear one. Outside these the arithmetic overflows.
+DELTA_RANGE = (1e-9, 1e3)
 
 
-def robust_rho(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def estimate_scale(r: np.ndarray, mask: np.ndarray, loss_fn: str, n_free: int) -> np.ndarray:
+    """delta per row, (b, 1): the tuning constant times the residuals' robust standard deviation.
+
+    sigma = 1.4826 * median |r| (the MAD about zero, as robust regression does: a fit's residuals
+    are centred by the fit), widened by sqrt(n / (n - p)) for the parameters fitted. Spikes move
+    the median little, so they stay in the loss's linear part.
+    """
+    valid = mask > 0
+    n = valid.sum(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):  # padded rows of a block: all-NaN medians, clipped below
+        sigma = 1.4826 * np.nanmedian(np.where(valid, np.abs(r), np.nan), axis=1, keepdims=True)
+        sigma = sigma * np.sqrt(n / np.maximum(n - n_free, 1))
+        return np.clip(np.nan_to_num(TUNING[loss_fn] * sigma, nan=DELTA_RANGE[0]), *DELTA_RANGE)
+
+
+def robust_rho(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per-point cost; equals r^2/2 near zero for every loss (scipy's least_squares convention)."""
     if loss_fn == "linear":
         return 0.5 * r**2
@@ -34,7 +57,7 @@ def robust_rho(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
     return 0.5 * delta**2 * np.log1p(u2)  # cauchy
 
 
-def robust_weight(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def robust_weight(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """IRLS weight psi(r) / r."""
     if loss_fn == "linear":
         return np.ones_like(r)
@@ -46,7 +69,7 @@ def robust_weight(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
     return 1.0 / (1.0 + u2)
 
 
-def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per row, the mean of d psi / d r over valid points (Huber's covariance needs it).
 
     For the Huber loss psi' is the indicator |r| <= delta; its raw mean counts a handful of
@@ -182,7 +205,7 @@ class Solution:
     nfev: np.ndarray  # (b,) int
 
 
-def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     return (robust_rho(r, loss_fn, delta) * (mask > 0)).sum(axis=1)
 
 
@@ -191,7 +214,7 @@ def solve(
     theta0: np.ndarray,
     *,
     loss_fn: str = "huber",
-    delta: float = 1e-3,
+    delta: Scale = 1e-3,
     max_iter: int = 200,
     ftol: float = 1e-10,
     xtol: float = 1e-10,
@@ -200,9 +223,10 @@ def solve(
     lower, upper = problem.bounds()
     theta = np.clip(theta0.astype(float, copy=True), lower, upper)
     theta[:, ~problem.free] = theta0[:, ~problem.free]
+    b = theta.shape[0]
+    delta = np.broadcast_to(np.asarray(delta, dtype=float).reshape(-1, 1), (b, 1))
     r, jac = problem.residuals_and_jacobian(theta)
     cost = robust_cost(r, problem.mask, loss_fn, delta)
-    b = theta.shape[0]
     lam = np.full(b, 1e-8)
     converged = np.zeros(b, dtype=bool)
     nfev = np.ones(b, dtype=int)
@@ -214,7 +238,8 @@ def solve(
         everyone = active.size == b
         sub = problem if everyone else problem.rows(active)
         ja, ra = (jac, r) if everyone else (jac[active], r[active])
-        w = robust_weight(ra, loss_fn, delta) * (sub.mask > 0)
+        da = delta if everyone else delta[active]
+        w = robust_weight(ra, loss_fn, da) * (sub.mask > 0)
         # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -240,7 +265,7 @@ def solve(
         trial = np.clip(here + step, lower, upper)
         trial = np.where(held, here, trial)
         r_trial, jac_trial = sub.residuals_and_jacobian(trial)
-        cost_trial = robust_cost(r_trial, sub.mask, loss_fn, delta)
+        cost_trial = robust_cost(r_trial, sub.mask, loss_fn, da)
         nfev[active] += 1
         improved = cost_trial < cost[active]
         gain = (cost[active] - cost_trial) / np.maximum(cost[active], 1e-300)
@@ -265,7 +290,7 @@ def solve(
     return Solution(theta=theta, residuals=r, cost=cost, converged=converged, nfev=nfev)
 
 
-def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: float) -> np.ndarray:
+def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Scale) -> np.ndarray:
     """Huber's asymptotic covariance of an M-estimator, per row: (P, P) internal units.
 
     cov = [sum psi^2 / (n - p)] / mean(psi')^2 * (J^T J)^-1. For the linear loss this is the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fitting.engine import LOSS_FUNCTIONS
+from fitting.engine import DELTA_RANGE, LOSS_FUNCTIONS
 from fitting.errors import InvalidInputError
 from fitting.expression import expression_law
 from fitting.law_types import Law
@@ -13,9 +13,6 @@ from fitting.laws import get_law
 from fitting.validation import CurveData, check_fixed, prepare_curve
 
 METHODS = ("robust", "paper")
-# The robust loss's scale, in log-loss units: below 1e-9 it is under float resolution of a log
-# residual; far above 1 every loss is the linear one. Outside these the arithmetic overflows.
-DELTA_RANGE = (1e-9, 1e3)
 
 
 def resolve_law(
@@ -31,10 +28,10 @@ def resolve_law(
     return get_law(law)
 
 
-def check_options(*, loss_fn: str, delta: float, bootstrap: int, method: str = "robust", seed: int = 0) -> None:
+def check_options(*, loss_fn: str, delta: float | None, bootstrap: int, method: str = "robust", seed: int = 0) -> None:
     if loss_fn not in LOSS_FUNCTIONS:
         raise InvalidInputError(f"unknown loss {loss_fn!r}; choose one of {', '.join(LOSS_FUNCTIONS)}", field="loss_fn")
-    if not DELTA_RANGE[0] <= delta <= DELTA_RANGE[1]:
+    if delta is not None and not DELTA_RANGE[0] <= delta <= DELTA_RANGE[1]:  # None: estimated
         raise InvalidInputError(f"must be within [{DELTA_RANGE[0]:g}, {DELTA_RANGE[1]:g}], got {delta}", field="delta")
     if bootstrap < 0:
         raise InvalidInputError(f"must be >= 0, got {bootstrap}", field="bootstrap")
@@ -53,7 +50,7 @@ def prepare_fit(
     x_max: float | None,
     fixed: Mapping[str, float] | None,
     loss_fn: str,
-    delta: float,
+    delta: float | None,
     bootstrap: int,
     seed: int,
     method: str,

@@ -11,12 +11,18 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fitting.engine import Problem, Solution, covariance, robust_cost, solve
-from fitting.law_types import Law
+from fitting.engine import Problem, Scale, Solution, covariance, estimate_scale, robust_cost, solve
+from fitting.law_types import Law, Param
 from fitting.result import FitResult, FitStatus, available, available_interval
 from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
+# The first fit, before any scale is known, is nearly an L1 fit (every point in the linear part):
+# robust to spikes whatever the noise, and only the start of the scale estimate.
+FIRST_DELTA = 1e-3
+# Rounds of (fit, re-estimate the scale); they stop once no row's scale moves more than 5 %.
+SCALE_ROUNDS = 4
+SCALE_RTOL = 0.05
 # Relative cost change at which a fit stops. IRLS converges linearly under the Huber loss;
 # 1e-8 leaves parameters within ~0.5 % of a standard error of the exact optimum.
 FTOL = 1e-8
@@ -116,8 +122,12 @@ def best_start(problem: Problem, starts: np.ndarray, loss_fn: str, delta: float)
     return best
 
 
-def solve_rows(problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta: float) -> Solution:
-    """Multi-start robust fit of every row of a row problem."""
+def solve_rows(
+    problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta: float | None
+) -> tuple[Solution, np.ndarray]:
+    """Multi-start robust fit of every row of a row problem; also the scale used, (b, 1).
+
+    delta None: the scale is estimated from the residuals (see solve_scaled)."""
     law = problem.law
     sub = subsample(problem)
     exp_loss = np.exp(sub.log_loss)
@@ -126,10 +136,33 @@ def solve_rows(problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta
     for j, p in enumerate(law.params):
         if p.name in fixed:
             starts[..., j] = p.to_internal(fixed[p.name])
-    theta = best_start(sub, starts, loss_fn, delta)
+    first = FIRST_DELTA if delta is None else delta
+    theta = best_start(sub, starts, loss_fn, first)
     if sub is not problem:
-        theta = solve(sub, theta, loss_fn=loss_fn, delta=delta, ftol=FTOL).theta
-    return solve(problem, theta, loss_fn=loss_fn, delta=delta, ftol=FTOL)
+        theta = solve(sub, theta, loss_fn=loss_fn, delta=first, ftol=FTOL).theta
+    return solve_scaled(problem, theta, loss_fn, delta)
+
+
+def solve_scaled(
+    problem: Problem, theta: np.ndarray, loss_fn: str, delta: float | None, ftol: float = FTOL
+) -> tuple[Solution, np.ndarray]:
+    """solve() with the given delta, or with delta estimated from the residuals: fit, take the scale
+    of the residuals (engine.estimate_scale), refit from there, until the scale settles."""
+    b = len(theta)
+    if delta is not None or loss_fn == "linear":  # (the linear loss has no scale)
+        delta = FIRST_DELTA if delta is None else delta
+        scale = np.full((b, 1), float(delta))
+        return solve(problem, theta, loss_fn=loss_fn, delta=scale, ftol=ftol), scale
+    n_free = int(problem.free.sum())
+    scale = estimate_scale(problem.residuals(theta), problem.mask, loss_fn, n_free)
+    for _ in range(SCALE_ROUNDS):
+        solution = solve(problem, theta, loss_fn=loss_fn, delta=scale, ftol=ftol)
+        theta = solution.theta
+        new = estimate_scale(solution.residuals, problem.mask, loss_fn, n_free)
+        if np.all(np.abs(new / scale - 1.0) <= SCALE_RTOL):
+            break
+        scale = new
+    return solution, scale
 
 
 def bootstrap_rows(
@@ -139,7 +172,7 @@ def bootstrap_rows(
     n_boot: int,
     rng: np.random.Generator,
     loss_fn: str,
-    delta: float,
+    delta: Scale,
     groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Residual bootstrap of one row in log space: (n_boot, P) internal parameter samples.
@@ -258,16 +291,22 @@ def _status(law: Law, theta: np.ndarray, var: np.ndarray, free: np.ndarray, conv
     undetermined = [p.name for j, p in enumerate(law.params) if free[j] and not np.isfinite(var[j])]
     if undetermined:
         return FitStatus.UNIDENTIFIABLE, f"not determined by the data: {', '.join(undetermined)}"
-    at_bound = []
-    for j, p in enumerate(law.params):
-        lo, hi = p.internal_bounds
-        if free[j] and p.log_scale and (theta[j] <= lo + 1e-6 or theta[j] >= hi - 1e-6):
-            at_bound.append(p.name)
+    at_bound = [p.name for j, p in enumerate(law.params) if free[j] and _on_bound(p, float(theta[j]))]
     if at_bound:
         return FitStatus.UNIDENTIFIABLE, f"ran to a bound: {', '.join(at_bound)}"
     if not converged:
         return FitStatus.NOT_CONVERGED, "iteration limit reached before convergence"
     return FitStatus.CONVERGED, ""
+
+
+def _on_bound(p: Param, internal: float) -> bool:
+    """A parameter the fit pushed onto its box: the data wanted it further, so its value is the box's.
+
+    The engine projects onto a bound exactly; lmfit's refinement may stop a hair inside it."""
+    lo, hi = p.internal_bounds
+    if p.log_scale:  # internal units are logs: a relative distance
+        return internal <= lo + 1e-6 or internal >= hi - 1e-6
+    return any(abs(internal - edge) <= 1e-9 * max(1.0, abs(edge)) for edge in (lo, hi))
 
 
 def constant_result(law: Law, data: CurveData, method: str, loss_fn: str) -> FitResult:
@@ -295,15 +334,16 @@ def results_for_rows(
     curves: Sequence[CurveData],
     fixed: Mapping[str, float],
     loss_fn: str,
-    delta: float,
+    scale: np.ndarray,
     n_boot: int,
     rng: np.random.Generator,
 ) -> list[FitResult]:
-    cov = covariance(problem, solution, loss_fn=loss_fn, delta=delta)
+    """scale: the robust scale each row was fitted with, (b, 1); resamples keep their row's."""
+    cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)
     out = []
     for i, data in enumerate(curves):
         n = data.n_points
-        samples = bootstrap_rows(problem, solution, i, n_boot, rng, loss_fn, delta) if n_boot else None
+        samples = bootstrap_rows(problem, solution, i, n_boot, rng, loss_fn, scale[i]) if n_boot else None
         out.append(
             build_result(
                 problem.law,
@@ -319,6 +359,12 @@ def results_for_rows(
                 loss_fn=loss_fn,
                 fixed=fixed,
                 samples=samples,
+                extra=robust_extra(loss_fn, scale[i]),
             )
         )
     return out
+
+
+def robust_extra(loss_fn: str, scale: np.ndarray) -> dict[str, float]:
+    """What a robust fit reports beside its parameters: the scale delta it used, in log-loss units."""
+    return {} if loss_fn == "linear" else {"delta": float(np.asarray(scale).reshape(-1)[0])}

@@ -65,7 +65,7 @@ def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
         "law": _checked_law(options.law or "step_power"),
         "method": _lookup(_METHODS, options.method, pb.FitMethod.Name, "options.method"),
         "loss_fn": options.loss_fn or "huber",
-        "delta": options.delta or 1e-3,
+        "delta": options.delta or None,  # 0 (unset): estimated from the residuals
         "bootstrap": options.bootstrap,
         "seed": options.seed,
         "fixed": dict(options.fixed),
