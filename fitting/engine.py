@@ -10,6 +10,7 @@ Residuals are in log space: r = log L_model - log L_data (relative error, robust
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,10 +39,20 @@ def estimate_scale(r: np.ndarray, mask: np.ndarray, loss_fn: str, n_free: int) -
     """
     valid = mask > 0
     n = valid.sum(axis=1, keepdims=True)
-    with np.errstate(all="ignore"):  # padded rows of a block: all-NaN medians, clipped below
-        sigma = 1.4826 * np.nanmedian(np.where(valid, np.abs(r), np.nan), axis=1, keepdims=True)
-        sigma = sigma * np.sqrt(n / np.maximum(n - n_free, 1))
-        return np.clip(np.nan_to_num(TUNING[loss_fn] * sigma, nan=DELTA_RANGE[0]), *DELTA_RANGE)
+    sigma = 1.4826 * masked_median(np.abs(r), valid) * np.sqrt(n / np.maximum(n - n_free, 1))
+    return np.clip(np.nan_to_num(TUNING[loss_fn] * sigma, nan=DELTA_RANGE[0]), *DELTA_RANGE)
+
+
+def masked_median(a: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per row, the median of the valid entries, (b, 1); NaN for a row without any.
+
+    One sort of the block (invalid entries last) rather than nanmedian's loop over rows."""
+    ordered = np.sort(np.where(valid, a, np.inf), axis=1)
+    n = valid.sum(axis=1, keepdims=True)
+    lower = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=1)
+    upper = np.take_along_axis(ordered, np.maximum(n // 2, 0), axis=1)
+    with np.errstate(invalid="ignore"):  # inf - inf in an empty row
+        return np.where(n > 0, 0.5 * (lower + upper), np.nan)
 
 
 def robust_rho(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
@@ -69,6 +80,21 @@ def robust_weight(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     return 1.0 / (1.0 + u2)
 
 
+def robust_curvature(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
+    """psi'(r), the loss's second derivative: each point's weight in the Newton step.
+
+    (The IRLS weight psi(r) / r would do as well at the optimum, but for the Huber loss it counts
+    the points outside the radius as curved, which makes the steps short and convergence linear.)"""
+    if loss_fn == "linear":
+        return np.ones_like(r)
+    if loss_fn == "huber":
+        return (np.abs(r) <= delta).astype(float)
+    u2 = (r / delta) ** 2
+    if loss_fn == "soft_l1":
+        return (1.0 + u2) ** -1.5
+    return np.maximum((1.0 - u2) / (1.0 + u2) ** 2, 0.0)
+
+
 def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per row, the mean of d psi / d r over valid points (Huber's covariance needs it).
 
@@ -80,8 +106,7 @@ def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale)
     if loss_fn == "linear":
         return np.ones(len(r))
     if loss_fn == "huber":
-        masked = np.where(valid, np.abs(r), np.nan)
-        sigma = 1.4826 * np.nanmedian(masked, axis=1, keepdims=True)
+        sigma = 1.4826 * masked_median(np.abs(r), valid)
         h = np.maximum(1.06 * sigma * n[:, None] ** -0.2, 1e-3 * delta)
         inside = ndtr((delta - r) / h) - ndtr((-delta - r) / h)
         return (inside * valid).sum(axis=1) / n
@@ -239,13 +264,17 @@ def solve(
         sub = problem if everyone else problem.rows(active)
         ja, ra = (jac, r) if everyone else (jac[active], r[active])
         da = delta if everyone else delta[active]
-        w = robust_weight(ra, loss_fn, da) * (sub.mask > 0)
+        valid = sub.mask > 0
+        weight = robust_weight(ra, loss_fn, da)
+        psi = weight * ra * valid  # d cost / d r
+        # Newton weights, floored at a hundredth of the IRLS weight so that a row with few points
+        # inside the radius (a tiny delta) keeps a solvable system
+        h = np.maximum(robust_curvature(ra, loss_fn, da), 0.01 * weight) * valid
         # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
-            jw = ja * w[..., None]
-            normal = np.swapaxes(jw, 1, 2) @ ja  # (a, P, P)
-            grad = np.einsum("amp,am->ap", jw, ra)
+            normal = np.swapaxes(ja * h[..., None], 1, 2) @ ja  # (a, P, P)
+            grad = np.einsum("amp,am->ap", ja, psi)
             diag = np.diagonal(normal, axis1=1, axis2=2)
             scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
             # Columns held this step: fixed ones, and those on a bound that descent would push past
@@ -261,7 +290,20 @@ def solve(
                 step = np.linalg.solve(damped, -grad[..., None])[..., 0]
             except np.linalg.LinAlgError:
                 step = -grad / (scale * (1.0 + lam[active, None]))
+            finite = np.all(np.isfinite(step), axis=1)
             step = np.where(np.isfinite(step), step, 0.0)
+            # What the local model promises: when a nearly undamped step promises less than ftol,
+            # the row is converged and the step need not be evaluated (one pass over the data saved).
+            promised = -(grad * step).sum(axis=1) - 0.5 * np.einsum("ap,apq,aq->a", step, normal, step)
+        settled = finite & (lam[active] <= 1e-2) & (promised <= ftol * cost[active])
+        if settled.any():
+            converged[active[settled]] = True
+            go = ~settled
+            active, step, held, here = active[go], step[go], held[go], here[go]
+            if active.size == 0:
+                break
+            sub = problem.rows(active)
+            da = delta[active]
         trial = np.clip(here + step, lower, upper)
         trial = np.where(held, here, trial)
         r_trial, jac_trial = sub.residuals_and_jacobian(trial)
@@ -306,14 +348,22 @@ def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Sca
     s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
     jf = jac[:, :, problem.free]
     normal = np.swapaxes(jf, 1, 2) @ jf
+    inv = _inverses(normal) * s2[:, None, None]
+    unusable = ~np.all(np.isfinite(inv), axis=(1, 2)) | np.any(np.diagonal(inv, axis1=1, axis2=2) < 0, axis=1)
+    inv[unusable] = np.nan
     cov = np.full((len(r), problem.n_columns, problem.n_columns), np.nan)
     free_idx = np.flatnonzero(problem.free)
-    for i in range(len(r)):  # P x P inverses; cheap next to the fit itself
-        try:
-            inv = np.linalg.inv(normal[i])
-        except np.linalg.LinAlgError:
-            continue
-        if not np.all(np.isfinite(inv)) or np.any(np.diagonal(inv) < 0):
-            continue
-        cov[i][np.ix_(free_idx, free_idx)] = inv * s2[i]
+    cov[:, free_idx[:, None], free_idx[None, :]] = inv
     return cov
+
+
+def _inverses(normal: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of P x P matrices; NaN for a singular one."""
+    try:
+        return np.linalg.inv(normal)
+    except np.linalg.LinAlgError:  # one singular matrix fails the whole stack: row by row then
+        out = np.full_like(normal, np.nan)
+        for i, matrix in enumerate(normal):
+            with contextlib.suppress(np.linalg.LinAlgError):
+                out[i] = np.linalg.inv(matrix)
+        return out
