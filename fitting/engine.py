@@ -60,9 +60,10 @@ def robust_rho(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     if loss_fn == "linear":
         return 0.5 * r**2
     u2 = (r / delta) ** 2
-    if loss_fn == "huber":
+    if loss_fn == "huber":  # r^2 / 2 inside the radius, delta (|r| - delta / 2) outside
         a = np.abs(r)
-        return np.where(a <= delta, 0.5 * r**2, delta * a - 0.5 * delta**2)
+        inner = np.minimum(a, delta)
+        return inner * (a - 0.5 * inner)
     if loss_fn == "soft_l1":
         return delta**2 * (np.sqrt(1.0 + u2) - 1.0)
     return 0.5 * delta**2 * np.log1p(u2)  # cauchy
@@ -196,15 +197,20 @@ class Problem:
             for name, d in grads.items():
                 for g, c in enumerate(self.columns[name]):
                     jac[:, :, c] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
-        np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        jac[:, :, ~self.free] = 0.0
+        if not np.isfinite(jac).all():  # (one check; the repair is rare)
+            np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if not self.free.all():
+            jac[:, :, ~self.free] = 0.0
         return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
 
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # inf - inf: a bad residual as well
             r = log_f - self.log_loss
-        r = np.where(np.isfinite(r), r, _BAD_RESIDUAL)
-        return r * (self.mask > 0)
+        finite = np.isfinite(r)
+        if not finite.all():
+            r[~finite] = _BAD_RESIDUAL
+        r *= self.mask  # 0 or 1
+        return r
 
     def _log_model_and_gradients(self, theta: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if self.law.log_model_grad is not None:
@@ -228,6 +234,7 @@ class Solution:
     cost: np.ndarray  # (b,)
     converged: np.ndarray  # (b,) bool
     nfev: np.ndarray  # (b,) int
+    jacobian: np.ndarray | None = None  # (b, m, P) at theta, when the solver still holds it
 
 
 def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
@@ -274,7 +281,7 @@ def solve(
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
             normal = np.swapaxes(ja * h[..., None], 1, 2) @ ja  # (a, P, P)
-            grad = np.einsum("amp,am->ap", ja, psi)
+            grad = (np.swapaxes(ja, 1, 2) @ psi[..., None])[..., 0]  # (a, P); matmul beats einsum here
             diag = np.diagonal(normal, axis1=1, axis2=2)
             scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
             # Columns held this step: fixed ones, and those on a bound that descent would push past
@@ -329,7 +336,7 @@ def solve(
         done |= cost[active] <= 1e-30
         converged[active[done]] = True
         active = active[~done]
-    return Solution(theta=theta, residuals=r, cost=cost, converged=converged, nfev=nfev)
+    return Solution(theta=theta, residuals=r, cost=cost, converged=converged, nfev=nfev, jacobian=jac)
 
 
 def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Scale) -> np.ndarray:
@@ -339,7 +346,8 @@ def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Sca
     usual s^2 (J^T J)^-1. (lmfit's least_squares covariance under a robust loss uses the loss-
     scaled Jacobian, which drops every point outside the Huber radius; this does not.)
     """
-    jac = problem.jacobian(solution.theta) * (problem.mask > 0)[..., None]
+    jac = solution.jacobian if solution.jacobian is not None else problem.jacobian(solution.theta)
+    jac = jac * (problem.mask > 0)[..., None]
     r, valid = solution.residuals, problem.mask > 0
     n = valid.sum(axis=1)
     p = int(problem.free.sum())

@@ -7,6 +7,7 @@ subsample, then on every point.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -172,7 +173,11 @@ def _replace_rows(solution: Solution, rows: np.ndarray, new: Solution) -> Soluti
     converged, nfev = solution.converged.copy(), solution.nfev.copy()
     theta[rows], residuals[rows], cost[rows] = new.theta, new.residuals, new.cost
     converged[rows], nfev[rows] = new.converged, nfev[rows] + new.nfev
-    return Solution(theta=theta, residuals=residuals, cost=cost, converged=converged, nfev=nfev)
+    jacobian = None
+    if solution.jacobian is not None and new.jacobian is not None:
+        jacobian = solution.jacobian.copy()
+        jacobian[rows] = new.jacobian
+    return Solution(theta, residuals, cost, converged, nfev, jacobian)
 
 
 def bootstrap_rows(
@@ -241,18 +246,19 @@ def build_result(
     params = {n: float(v) for n, v in zip(names, natural, strict=True)}
     var = np.diagonal(cov)
     stderr, ci = {}, {}
-    for j, p in enumerate(law.params):
+    # Python floats and math from here: one curve's few numbers, where numpy's per-call cost shows
+    for j, (p, u, v) in enumerate(zip(law.params, theta.tolist(), var.tolist(), strict=True)):
+        value = params[p.name]
         if not free[j]:
-            stderr[p.name], ci[p.name] = 0.0, (params[p.name], params[p.name])
+            stderr[p.name], ci[p.name] = 0.0, (value, value)
             continue
-        se = float(np.sqrt(var[j])) if var[j] >= 0 else float("nan")
-        with np.errstate(over="ignore"):  # a huge spread overflows: "not available", below
-            if p.log_scale:  # delta method; the interval is symmetric in log
-                stderr[p.name] = available(params[p.name] * se)
-                ci[p.name] = available_interval(np.exp(theta[j] - _Z95 * se), np.exp(theta[j] + _Z95 * se))
-            else:
-                stderr[p.name] = available(se)
-                ci[p.name] = available_interval(params[p.name] - _Z95 * se, params[p.name] + _Z95 * se)
+        se = math.sqrt(v) if v >= 0 else math.nan  # NaN: not available
+        if p.log_scale:  # delta method; the interval is symmetric in log
+            stderr[p.name] = available(value * se)
+            ci[p.name] = available_interval(_exp(u - _Z95 * se), _exp(u + _Z95 * se))
+        else:
+            stderr[p.name] = available(se)
+            ci[p.name] = available_interval(value - _Z95 * se, value + _Z95 * se)
     ci_method = "wald"
     nat_samples = None
     if samples is not None:
@@ -265,12 +271,9 @@ def build_result(
                 ci[p.name] = (float(low), float(high))
         ci_method = "bootstrap"
     sd = np.sqrt(np.abs(var))
-    with np.errstate(invalid="ignore", divide="ignore"):  # exact fits have zero spread
-        corr = {
-            a: {b: float(cov[i, k] / (sd[i] * sd[k])) for k, b in enumerate(names) if k != i and free[k]}
-            for i, a in enumerate(names)
-            if free[i]
-        }
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # exact fits have zero spread
+        r = (cov / np.outer(sd, sd)).tolist()
+    corr = {a: {b: r[i][k] for k, b in enumerate(names) if k != i and free[k]} for i, a in enumerate(names) if free[i]}
     ss_res = float((residuals**2).sum())
     ss_tot = float(((log_loss - log_loss.mean()) ** 2).sum())
     status, message = _status(law, theta, var, free, converged)
@@ -307,6 +310,14 @@ def _status(law: Law, theta: np.ndarray, var: np.ndarray, free: np.ndarray, conv
     if not converged:
         return FitStatus.NOT_CONVERGED, "iteration limit reached before convergence"
     return FitStatus.CONVERGED, ""
+
+
+def _exp(u: float) -> float:
+    """exp, with an overflow as infinity (which `available` turns into "not available")."""
+    try:
+        return math.exp(u)
+    except OverflowError:
+        return math.inf
 
 
 def _on_bound(p: Param, internal: float) -> bool:

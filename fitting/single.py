@@ -96,4 +96,4 @@ def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta:
     nfev = solution.nfev + int(fit.nfev)
     if np.all(np.isfinite(cost)) and cost[0] <= solution.cost[0] * (1 + 1e-12):
         return Solution(refined, r, cost, solution.converged | bool(fit.success), nfev)
-    return Solution(solution.theta, solution.residuals, solution.cost, solution.converged, nfev)
+    return Solution(solution.theta, solution.residuals, solution.cost, solution.converged, nfev, solution.jacobian)
