@@ -2,8 +2,9 @@
 
 A `Problem` is a batch of b rows (curves, bootstrap resamples, or joint fits), each with m
 points (padded rows carry mask 0) and a vector of P internal parameters. `solve` runs
-Levenberg-Marquardt with iteratively reweighted robust losses on all rows at once: one numpy
-expression per step for the whole batch, with converged rows dropped from the active set.
+Levenberg-Marquardt on a robust loss (Newton weights psi'(r)) on all rows at once: one numpy
+expression per step for the whole batch, with converged rows dropped from the active set. The
+loss's scale delta is one value or one per row; `estimate_scale` gives it from residuals.
 
 Residuals are in log space: r = log L_model - log L_data (relative error, robust to scale).
 """

@@ -1,8 +1,9 @@
 """From validated curves to solved problems and FitResults: padding, multi-start, bootstrap.
 
 Shared by fit_curve, fit_batch and fit_joint so the robust procedure exists once:
-starts from the law's guess on a log-spaced subsample (cheap), Levenberg-Marquardt on the
-subsample, then on every point.
+starts from the law's guess scored on a log-spaced subsample (cheap), Levenberg-Marquardt on the
+subsample, then on every point, each with the robust scale estimated from the residuals unless
+the caller gave one (solve_scaled).
 """
 
 from __future__ import annotations
