@@ -323,7 +323,9 @@ def solve(
         size = np.abs(theta[active]).max(axis=1)
 
         won = active[improved]
-        if won.size:
+        if won.size == b:  # every row stepped: take the new arrays rather than copy them over
+            theta, r, cost, jac = trial, r_trial, cost_trial, jac_trial
+        elif won.size:
             theta[won] = trial[improved]
             r[won] = r_trial[improved]
             cost[won] = cost_trial[improved]
