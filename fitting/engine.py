@@ -235,6 +235,7 @@ class Solution:
     cost: np.ndarray  # (b,)
     converged: np.ndarray  # (b,) bool
     nfev: np.ndarray  # (b,) int
+    scale: np.ndarray  # (b, 1): the robust loss's delta each row was solved with
     jacobian: np.ndarray | None = None  # (b, m, P) at theta, when the solver still holds it
 
 
@@ -247,18 +248,22 @@ def solve(
     theta0: np.ndarray,
     *,
     loss_fn: str = "huber",
-    delta: Scale = 1e-3,
+    delta: Scale | None = 1e-3,
     max_iter: int = 200,
     ftol: float = 1e-10,
     xtol: float = 1e-10,
 ) -> Solution:
-    """Levenberg-Marquardt on every row at once; box bounds by projection, fixed columns frozen."""
+    """Levenberg-Marquardt on every row at once; box bounds by projection, fixed columns frozen.
+
+    delta None: each row's scale is estimated from its residuals at theta0 (estimate_scale)."""
     lower, upper = problem.bounds()
     theta = np.clip(theta0.astype(float, copy=True), lower, upper)
     theta[:, ~problem.free] = theta0[:, ~problem.free]
     b = theta.shape[0]
-    delta = np.broadcast_to(np.asarray(delta, dtype=float).reshape(-1, 1), (b, 1))
     r, jac = problem.residuals_and_jacobian(theta)
+    if delta is None:
+        delta = estimate_scale(r, problem.mask, loss_fn, int(problem.free.sum()))
+    delta = np.broadcast_to(np.asarray(delta, dtype=float).reshape(-1, 1), (b, 1))
     cost = robust_cost(r, problem.mask, loss_fn, delta)
     lam = np.full(b, 1e-8)
     converged = np.zeros(b, dtype=bool)
@@ -339,7 +344,7 @@ def solve(
         done |= cost[active] <= 1e-30
         converged[active[done]] = True
         active = active[~done]
-    return Solution(theta=theta, residuals=r, cost=cost, converged=converged, nfev=nfev, jacobian=jac)
+    return Solution(theta, r, cost, converged, nfev, np.array(delta), jac)
 
 
 def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Scale) -> np.ndarray:

@@ -150,35 +150,31 @@ def solve_scaled(
 ) -> tuple[Solution, np.ndarray]:
     """solve() with the given delta, or with delta estimated from the residuals: fit, take the scale
     of the residuals (engine.estimate_scale), refit from there, until the scale settles."""
-    b = len(theta)
     if delta is not None or loss_fn == "linear":  # (the linear loss has no scale)
-        delta = FIRST_DELTA if delta is None else delta
-        scale = np.full((b, 1), float(delta))
-        return solve(problem, theta, loss_fn=loss_fn, delta=scale, ftol=ftol), scale
+        solution = solve(problem, theta, loss_fn=loss_fn, delta=FIRST_DELTA if delta is None else delta, ftol=ftol)
+        return solution, solution.scale
+    solution = solve(problem, theta, loss_fn=loss_fn, delta=None, ftol=ftol)  # scale from theta's residuals
     n_free = int(problem.free.sum())
-    scale = estimate_scale(problem.residuals(theta), problem.mask, loss_fn, n_free)
-    solution = solve(problem, theta, loss_fn=loss_fn, delta=scale, ftol=ftol)
     for _ in range(SCALE_ROUNDS - 1):  # refit the rows whose scale moved, from where they are
         new = estimate_scale(solution.residuals, problem.mask, loss_fn, n_free)
-        moved = np.flatnonzero(np.abs(new[:, 0] / scale[:, 0] - 1.0) > SCALE_RTOL)
+        moved = np.flatnonzero(np.abs(new[:, 0] / solution.scale[:, 0] - 1.0) > SCALE_RTOL)
         if moved.size == 0:
             break
-        scale[moved] = new[moved]
-        again = solve(problem.rows(moved), solution.theta[moved], loss_fn=loss_fn, delta=scale[moved], ftol=ftol)
+        again = solve(problem.rows(moved), solution.theta[moved], loss_fn=loss_fn, delta=new[moved], ftol=ftol)
         solution = _replace_rows(solution, moved, again)
-    return solution, scale
+    return solution, solution.scale
 
 
 def _replace_rows(solution: Solution, rows: np.ndarray, new: Solution) -> Solution:
     theta, residuals, cost = solution.theta.copy(), solution.residuals.copy(), solution.cost.copy()
-    converged, nfev = solution.converged.copy(), solution.nfev.copy()
+    converged, nfev, scale = solution.converged.copy(), solution.nfev.copy(), solution.scale.copy()
     theta[rows], residuals[rows], cost[rows] = new.theta, new.residuals, new.cost
-    converged[rows], nfev[rows] = new.converged, nfev[rows] + new.nfev
+    converged[rows], nfev[rows], scale[rows] = new.converged, nfev[rows] + new.nfev, new.scale
     jacobian = None
     if solution.jacobian is not None and new.jacobian is not None:
         jacobian = solution.jacobian.copy()
         jacobian[rows] = new.jacobian
-    return Solution(theta, residuals, cost, converged, nfev, jacobian)
+    return Solution(theta, residuals, cost, converged, nfev, scale, jacobian)
 
 
 def bootstrap_rows(

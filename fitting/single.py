@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import lmfit
@@ -95,5 +96,5 @@ def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta:
     cost = robust_cost(r, problem.mask, loss_fn, delta)
     nfev = solution.nfev + int(fit.nfev)
     if np.all(np.isfinite(cost)) and cost[0] <= solution.cost[0] * (1 + 1e-12):
-        return Solution(refined, r, cost, solution.converged | bool(fit.success), nfev)
-    return Solution(solution.theta, solution.residuals, solution.cost, solution.converged, nfev, solution.jacobian)
+        return Solution(refined, r, cost, solution.converged | bool(fit.success), nfev, solution.scale)
+    return replace(solution, nfev=nfev)
