@@ -17,7 +17,8 @@ from fitting.errors import (
 )
 from fitting.expression import expression_law
 from fitting.joint import fit_joint
-from fitting.laws import LAWS, Law, Param, get_law
+from fitting.law_types import Law, Param
+from fitting.laws import LAWS, get_law
 from fitting.learning_law import SimStatistics, sim_statistics, well_learned_share
 from fitting.ratios_fitted import (
     CoefficientImprovement,

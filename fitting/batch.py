@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fitting.laws import Law
+from fitting.law_types import Law
 from fitting.options import prepare_fit
 from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult
@@ -24,7 +24,7 @@ def fit_batch(
     x_max: float | None = None,
     fixed: Mapping[str, float] | None = None,
     loss_fn: str = "huber",
-    delta: float = 1e-3,
+    delta: float | None = None,
     bootstrap: int = 0,
     seed: int = 0,
     method: str = "robust",
@@ -67,11 +67,11 @@ def _fit_block(
     block: list[CurveData],
     fixed: dict[str, float],
     loss_fn: str,
-    delta: float,
+    delta: float | None,
     bootstrap: int,
     rng: np.random.Generator,
 ) -> list[FitResult]:
     inputs, loss, mask = pad(law, block)
     problem = row_problem(law, inputs, loss, mask, fixed)
-    solution = solve_rows(problem, fixed, loss_fn, delta)
-    return results_for_rows(problem, solution, block, fixed, loss_fn, delta, bootstrap, rng)
+    solution, scale = solve_rows(problem, fixed, loss_fn, delta)
+    return results_for_rows(problem, solution, block, fixed, loss_fn, scale, bootstrap, rng)

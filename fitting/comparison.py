@@ -90,7 +90,7 @@ def compare_curves(
     x_max: float | None = None,
     fixed: Mapping[str, float] | None = None,
     loss_fn: str = "huber",
-    delta: float = 1e-3,
+    delta: float | None = None,
     bootstrap: int = 200,
     seed: int = 0,
     method: str = "robust",

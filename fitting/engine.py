@@ -2,39 +2,75 @@
 
 A `Problem` is a batch of b rows (curves, bootstrap resamples, or joint fits), each with m
 points (padded rows carry mask 0) and a vector of P internal parameters. `solve` runs
-Levenberg-Marquardt with iteratively reweighted robust losses on all rows at once: one numpy
-expression per step for the whole batch, with converged rows dropped from the active set.
+Levenberg-Marquardt on a robust loss (Newton weights psi'(r)) on all rows at once: one numpy
+expression per step for the whole batch, with converged rows dropped from the active set. The
+loss's scale delta is one value or one per row; `estimate_scale` gives it from residuals.
 
 Residuals are in log space: r = log L_model - log L_data (relative error, robust to scale).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import ndtr
 
-from fitting.laws import Law, Param
+from fitting.law_types import Law, Param
 
 LOSS_FUNCTIONS = ("linear", "huber", "soft_l1", "cauchy")
 _BAD_RESIDUAL = 1e3  # stands in for a non-finite model value so the step is rejected
+# The robust scale delta: one value, or one per row as a (b, 1) column.
+Scale = float | np.ndarray
+# delta = c * sigma: the tuning constants that keep 95 % efficiency under Gaussian noise (Huber's
+# 1.345, the Cauchy loss's 2.385); soft_l1 is a smooth Huber and takes Huber's.
+TUNING = {"linear": 1.345, "huber": 1.345, "soft_l1": 1.345, "cauchy": 2.385}
+# The scale's range in log-loss units: below 1e-9 it is under float resolution of a log residual;
+# far above 1 every loss is the linear one. Outside these the arithmetic overflows.
+DELTA_RANGE = (1e-9, 1e3)
 
 
-def robust_rho(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def estimate_scale(r: np.ndarray, mask: np.ndarray, loss_fn: str, n_free: int) -> np.ndarray:
+    """delta per row, (b, 1): the tuning constant times the residuals' robust standard deviation.
+
+    sigma = 1.4826 * median |r| (the MAD about zero, as robust regression does: a fit's residuals
+    are centred by the fit), widened by sqrt(n / (n - p)) for the parameters fitted. Spikes move
+    the median little, so they stay in the loss's linear part.
+    """
+    valid = mask > 0
+    n = valid.sum(axis=1, keepdims=True)
+    sigma = 1.4826 * masked_median(np.abs(r), valid) * np.sqrt(n / np.maximum(n - n_free, 1))
+    return np.clip(np.nan_to_num(TUNING[loss_fn] * sigma, nan=DELTA_RANGE[0]), *DELTA_RANGE)
+
+
+def masked_median(a: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per row, the median of the valid entries, (b, 1); NaN for a row without any.
+
+    One sort of the block (invalid entries last) rather than nanmedian's loop over rows."""
+    ordered = np.sort(np.where(valid, a, np.inf), axis=1)
+    n = valid.sum(axis=1, keepdims=True)
+    lower = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=1)
+    upper = np.take_along_axis(ordered, np.maximum(n // 2, 0), axis=1)
+    with np.errstate(invalid="ignore"):  # inf - inf in an empty row
+        return np.where(n > 0, 0.5 * (lower + upper), np.nan)
+
+
+def robust_rho(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per-point cost; equals r^2/2 near zero for every loss (scipy's least_squares convention)."""
     if loss_fn == "linear":
         return 0.5 * r**2
     u2 = (r / delta) ** 2
-    if loss_fn == "huber":
+    if loss_fn == "huber":  # r^2 / 2 inside the radius, delta (|r| - delta / 2) outside
         a = np.abs(r)
-        return np.where(a <= delta, 0.5 * r**2, delta * a - 0.5 * delta**2)
+        inner = np.minimum(a, delta)
+        return inner * (a - 0.5 * inner)
     if loss_fn == "soft_l1":
         return delta**2 * (np.sqrt(1.0 + u2) - 1.0)
     return 0.5 * delta**2 * np.log1p(u2)  # cauchy
 
 
-def robust_weight(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def robust_weight(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """IRLS weight psi(r) / r."""
     if loss_fn == "linear":
         return np.ones_like(r)
@@ -46,7 +82,22 @@ def robust_weight(r: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
     return 1.0 / (1.0 + u2)
 
 
-def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def robust_curvature(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
+    """psi'(r), the loss's second derivative: each point's weight in the Newton step.
+
+    (The IRLS weight psi(r) / r would do as well at the optimum, but for the Huber loss it counts
+    the points outside the radius as curved, which makes the steps short and convergence linear.)"""
+    if loss_fn == "linear":
+        return np.ones_like(r)
+    if loss_fn == "huber":
+        return (np.abs(r) <= delta).astype(float)
+    u2 = (r / delta) ** 2
+    if loss_fn == "soft_l1":
+        return (1.0 + u2) ** -1.5
+    return np.maximum((1.0 - u2) / (1.0 + u2) ** 2, 0.0)
+
+
+def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per row, the mean of d psi / d r over valid points (Huber's covariance needs it).
 
     For the Huber loss psi' is the indicator |r| <= delta; its raw mean counts a handful of
@@ -57,8 +108,7 @@ def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: float)
     if loss_fn == "linear":
         return np.ones(len(r))
     if loss_fn == "huber":
-        masked = np.where(valid, np.abs(r), np.nan)
-        sigma = 1.4826 * np.nanmedian(masked, axis=1, keepdims=True)
+        sigma = 1.4826 * masked_median(np.abs(r), valid)
         h = np.maximum(1.06 * sigma * n[:, None] ** -0.2, 1e-3 * delta)
         inside = ndtr((delta - r) / h) - ndtr((-delta - r) / h)
         return (inside * valid).sum(axis=1) / n
@@ -148,15 +198,20 @@ class Problem:
             for name, d in grads.items():
                 for g, c in enumerate(self.columns[name]):
                     jac[:, :, c] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
-        np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        jac[:, :, ~self.free] = 0.0
+        if not np.isfinite(jac).all():  # (one check; the repair is rare)
+            np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if not self.free.all():
+            jac[:, :, ~self.free] = 0.0
         return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
 
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # inf - inf: a bad residual as well
             r = log_f - self.log_loss
-        r = np.where(np.isfinite(r), r, _BAD_RESIDUAL)
-        return r * (self.mask > 0)
+        finite = np.isfinite(r)
+        if not finite.all():
+            r[~finite] = _BAD_RESIDUAL
+        r *= self.mask  # 0 or 1
+        return r
 
     def _log_model_and_gradients(self, theta: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if self.law.log_model_grad is not None:
@@ -180,9 +235,11 @@ class Solution:
     cost: np.ndarray  # (b,)
     converged: np.ndarray  # (b,) bool
     nfev: np.ndarray  # (b,) int
+    scale: np.ndarray  # (b, 1): the robust loss's delta each row was solved with
+    jacobian: np.ndarray | None = None  # (b, m, P) at theta, when the solver still holds it
 
 
-def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
+def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     return (robust_rho(r, loss_fn, delta) * (mask > 0)).sum(axis=1)
 
 
@@ -191,18 +248,23 @@ def solve(
     theta0: np.ndarray,
     *,
     loss_fn: str = "huber",
-    delta: float = 1e-3,
+    delta: Scale | None = 1e-3,
     max_iter: int = 200,
     ftol: float = 1e-10,
     xtol: float = 1e-10,
 ) -> Solution:
-    """Levenberg-Marquardt on every row at once; box bounds by projection, fixed columns frozen."""
+    """Levenberg-Marquardt on every row at once; box bounds by projection, fixed columns frozen.
+
+    delta None: each row's scale is estimated from its residuals at theta0 (estimate_scale)."""
     lower, upper = problem.bounds()
     theta = np.clip(theta0.astype(float, copy=True), lower, upper)
     theta[:, ~problem.free] = theta0[:, ~problem.free]
-    r, jac = problem.residuals_and_jacobian(theta)
-    cost = robust_cost(r, problem.mask, loss_fn, delta)
     b = theta.shape[0]
+    r, jac = problem.residuals_and_jacobian(theta)
+    if delta is None:
+        delta = estimate_scale(r, problem.mask, loss_fn, int(problem.free.sum()))
+    delta = np.broadcast_to(np.asarray(delta, dtype=float).reshape(-1, 1), (b, 1))
+    cost = robust_cost(r, problem.mask, loss_fn, delta)
     lam = np.full(b, 1e-8)
     converged = np.zeros(b, dtype=bool)
     nfev = np.ones(b, dtype=int)
@@ -214,13 +276,18 @@ def solve(
         everyone = active.size == b
         sub = problem if everyone else problem.rows(active)
         ja, ra = (jac, r) if everyone else (jac[active], r[active])
-        w = robust_weight(ra, loss_fn, delta) * (sub.mask > 0)
+        da = delta if everyone else delta[active]
+        valid = sub.mask > 0
+        weight = robust_weight(ra, loss_fn, da)
+        psi = weight * ra * valid  # d cost / d r
+        # Newton weights, floored at a hundredth of the IRLS weight so that a row with few points
+        # inside the radius (a tiny delta) keeps a solvable system
+        h = np.maximum(robust_curvature(ra, loss_fn, da), 0.01 * weight) * valid
         # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
-            jw = ja * w[..., None]
-            normal = np.swapaxes(jw, 1, 2) @ ja  # (a, P, P)
-            grad = np.einsum("amp,am->ap", jw, ra)
+            normal = np.swapaxes(ja * h[..., None], 1, 2) @ ja  # (a, P, P)
+            grad = (np.swapaxes(ja, 1, 2) @ psi[..., None])[..., 0]  # (a, P); matmul beats einsum here
             diag = np.diagonal(normal, axis1=1, axis2=2)
             scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
             # Columns held this step: fixed ones, and those on a bound that descent would push past
@@ -236,11 +303,24 @@ def solve(
                 step = np.linalg.solve(damped, -grad[..., None])[..., 0]
             except np.linalg.LinAlgError:
                 step = -grad / (scale * (1.0 + lam[active, None]))
+            finite = np.all(np.isfinite(step), axis=1)
             step = np.where(np.isfinite(step), step, 0.0)
+            # What the local model promises: when a nearly undamped step promises less than ftol,
+            # the row is converged and the step need not be evaluated (one pass over the data saved).
+            promised = -(grad * step).sum(axis=1) - 0.5 * np.einsum("ap,apq,aq->a", step, normal, step)
+        settled = finite & (lam[active] <= 1e-2) & (promised <= ftol * cost[active])
+        if settled.any():
+            converged[active[settled]] = True
+            go = ~settled
+            active, step, held, here = active[go], step[go], held[go], here[go]
+            if active.size == 0:
+                break
+            sub = problem.rows(active)
+            da = delta[active]
         trial = np.clip(here + step, lower, upper)
         trial = np.where(held, here, trial)
         r_trial, jac_trial = sub.residuals_and_jacobian(trial)
-        cost_trial = robust_cost(r_trial, sub.mask, loss_fn, delta)
+        cost_trial = robust_cost(r_trial, sub.mask, loss_fn, da)
         nfev[active] += 1
         improved = cost_trial < cost[active]
         gain = (cost[active] - cost_trial) / np.maximum(cost[active], 1e-300)
@@ -248,7 +328,9 @@ def solve(
         size = np.abs(theta[active]).max(axis=1)
 
         won = active[improved]
-        if won.size:
+        if won.size == b:  # every row stepped: take the new arrays rather than copy them over
+            theta, r, cost, jac = trial, r_trial, cost_trial, jac_trial
+        elif won.size:
             theta[won] = trial[improved]
             r[won] = r_trial[improved]
             cost[won] = cost_trial[improved]
@@ -262,17 +344,18 @@ def solve(
         done |= cost[active] <= 1e-30
         converged[active[done]] = True
         active = active[~done]
-    return Solution(theta=theta, residuals=r, cost=cost, converged=converged, nfev=nfev)
+    return Solution(theta, r, cost, converged, nfev, np.array(delta), jac)
 
 
-def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: float) -> np.ndarray:
+def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Scale) -> np.ndarray:
     """Huber's asymptotic covariance of an M-estimator, per row: (P, P) internal units.
 
     cov = [sum psi^2 / (n - p)] / mean(psi')^2 * (J^T J)^-1. For the linear loss this is the
     usual s^2 (J^T J)^-1. (lmfit's least_squares covariance under a robust loss uses the loss-
     scaled Jacobian, which drops every point outside the Huber radius; this does not.)
     """
-    jac = problem.jacobian(solution.theta) * (problem.mask > 0)[..., None]
+    jac = solution.jacobian if solution.jacobian is not None else problem.jacobian(solution.theta)
+    jac = jac * (problem.mask > 0)[..., None]
     r, valid = solution.residuals, problem.mask > 0
     n = valid.sum(axis=1)
     p = int(problem.free.sum())
@@ -281,14 +364,22 @@ def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: flo
     s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
     jf = jac[:, :, problem.free]
     normal = np.swapaxes(jf, 1, 2) @ jf
+    inv = _inverses(normal) * s2[:, None, None]
+    unusable = ~np.all(np.isfinite(inv), axis=(1, 2)) | np.any(np.diagonal(inv, axis1=1, axis2=2) < 0, axis=1)
+    inv[unusable] = np.nan
     cov = np.full((len(r), problem.n_columns, problem.n_columns), np.nan)
     free_idx = np.flatnonzero(problem.free)
-    for i in range(len(r)):  # P x P inverses; cheap next to the fit itself
-        try:
-            inv = np.linalg.inv(normal[i])
-        except np.linalg.LinAlgError:
-            continue
-        if not np.all(np.isfinite(inv)) or np.any(np.diagonal(inv) < 0):
-            continue
-        cov[i][np.ix_(free_idx, free_idx)] = inv * s2[i]
+    cov[:, free_idx[:, None], free_idx[None, :]] = inv
     return cov
+
+
+def _inverses(normal: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of P x P matrices; NaN for a singular one."""
+    try:
+        return np.linalg.inv(normal)
+    except np.linalg.LinAlgError:  # one singular matrix fails the whole stack: row by row then
+        out = np.full_like(normal, np.nan)
+        for i, matrix in enumerate(normal):
+            with contextlib.suppress(np.linalg.LinAlgError):
+                out[i] = np.linalg.inv(matrix)
+        return out

@@ -1,25 +1,22 @@
-"""User laws written as expressions in x and named parameters, e.g. "E + A * x**-alpha".
+"""User laws written as text in x and named parameters, e.g. "E + A * x**-alpha".
 
-The expression is parsed and evaluated by lmfit's ExpressionModel (an asteval interpreter:
-a restricted numpy-aware evaluator, never Python's eval), so it fits, compares and reports like
-a registered law. Its parameters are fitted on a linear scale inside the bounds given.
-
-An interpreter keeps state between evaluations (the parameter values, and the errors it met,
-after which it evaluates nothing), so every law gets its own and clears its errors before each
-evaluation: one request's failed evaluation must not fail the next, or another's fit.
+The text is compiled by our own whitelisted law language (formula.py), never by a general
+evaluator, into a vectorised numpy function with exact derivatives; that function is the law's
+log-evaluation for the batched engine and for lmfit's refinement alike, so an expression fits,
+compares and reports like a registered law. Its parameters are fitted on a linear scale inside
+the bounds given.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from functools import lru_cache
 
 import numpy as np
-from lmfit.models import ExpressionModel
 
-from fitting.errors import InvalidInputError, UnknownLawError
-from fitting.laws import Arrays, Law, Param
+from fitting.errors import InvalidInputError
+from fitting.formula import Formula, compile_formula, excerpt
+from fitting.law_types import Arrays, Law, LogModel, LogModelGrad, Param
 
 _DEFAULT_BOUNDS = (-1e6, 1e6)
 _N_STARTS = 12
@@ -30,46 +27,25 @@ def expression_law(
     *,
     bounds: Mapping[str, tuple[float, float]] | None = None,
     starts: Mapping[str, float] | None = None,
+    inputs: tuple[str, ...] = ("x",),
 ) -> Law:
-    """A Law from an expression in x. Bounds default to (-1e6, 1e6), starts to 1 (inside bounds)."""
-    names = _parse(expr.strip())
-    model = ExpressionModel(expr.strip(), independent_vars=["x"])  # this law's own interpreter
+    """A Law from an expression in `inputs` (default x). Bounds default to (-1e6, 1e6), starts to 1
+    (inside bounds). Text outside the law language raises UnknownLawError naming the position."""
+    formula = compile_formula(expr, tuple(inputs))  # positions in errors count from the text as given
+    names = formula.params
     bounds = dict(bounds or {})
     starts = dict(starts or {})
     for field, given in (("bounds", bounds), ("starts", starts)):
         for key in given:
             if key not in names:
                 raise InvalidInputError(
-                    f"{key!r} is not a parameter of {expr!r} (parameters: {', '.join(names)})", field=field
+                    f"{excerpt(key)!r} is not a parameter of the law (parameters: {', '.join(names)})", field=field
                 )
     for name, start in starts.items():
         if not np.isfinite(start):
             raise InvalidInputError(f"must be finite, got {start}", field=f"starts.{name}")
-    params = []
-    for name in names:
-        lo, hi = bounds.get(name, _DEFAULT_BOUNDS)
-        if not math.isfinite(hi - lo):  # a wide finite box serves for "unbounded"; lmfit works with hi - lo
-            raise InvalidInputError(
-                f"must be finite and less than 1.7e308 apart, got ({lo}, {hi})", field=f"bounds.{name}"
-            )
-        if not lo < hi:
-            raise InvalidInputError(f"lower bound {lo} must be below upper bound {hi}", field=f"bounds.{name}")
-        if math.isclose(lo, hi, rel_tol=1e-12, abs_tol=1e-12):  # lmfit takes such a box for a point
-            raise InvalidInputError(
-                f"({lo}, {hi}) leaves no room to fit; to pin {name}, use fixed", field=f"bounds.{name}"
-            )
-        params.append(Param(name, float(lo), float(hi)))
+    params = tuple(_param(name, *bounds.get(name, _DEFAULT_BOUNDS)) for name in names)
     base = np.array([_start_inside(starts.get(p.name, 1.0), p) for p in params])
-
-    def log_model(inputs: Arrays, p: Arrays) -> np.ndarray:
-        shape = np.broadcast(inputs["x"], *p.values()).shape
-        model.asteval.error = []
-        try:
-            with np.errstate(all="ignore"):
-                value = np.asarray(model.func(x=inputs["x"], **p), dtype=float)
-                return np.broadcast_to(np.log(value), shape)
-        except Exception:  # the interpreter's own errors (bad call, overflow): no value here
-            return np.full(shape, np.nan)
 
     def guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
         # The user's start and deterministic log-uniform perturbations of it, kept inside bounds.
@@ -82,41 +58,51 @@ def expression_law(
         candidates = np.clip(candidates, lo, hi)
         return np.repeat(candidates[:, None, :], len(loss), axis=1)
 
+    log_model, log_model_grad = _log_functions(formula)
     return Law(
         name=expr.strip(),
         formula=expr.strip(),
-        inputs=("x",),
-        params=tuple(params),
+        inputs=formula.inputs,
+        params=params,
         log_model=log_model,
+        log_model_grad=log_model_grad,
         guess=guess,
         decreasing=True,
-        description="user expression (lmfit ExpressionModel)",
+        description="user expression (the law language of fitting/formula.py)",
     )
 
 
-@lru_cache(maxsize=64)
-def _parse(expr: str) -> tuple[str, ...]:
-    """The expression's parameter names, once it is known to parse and evaluate."""
-    try:
-        model = ExpressionModel(expr, independent_vars=["x"])
-    except (ValueError, SyntaxError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnknownLawError(f"not a registered law nor a valid expression in x: {first}", field="law") from exc
-    if model.asteval.error:
-        msg = model.asteval.error[0].get_error()[1].strip().splitlines()[-1]
-        raise UnknownLawError(f"cannot parse expression {expr!r}: {msg}", field="law")
-    if not model.param_names:
-        raise UnknownLawError(f"expression {expr!r} has no parameters", field="law")
-    private = [n for n in model.param_names if n.startswith("_")]
-    if private:
-        raise UnknownLawError(f"parameter names may not start with '_': {private[0]!r}", field="law")
-    try:  # a trial evaluation catches calls of parameters, unknown functions and the like
-        trial = np.asarray(model.func(x=np.array([1.0, 2.0]), **dict.fromkeys(model.param_names, 1.0)), dtype=float)
-    except Exception as exc:
-        raise UnknownLawError(f"cannot evaluate expression {expr!r}: {exc}", field="law") from exc
-    if trial.shape not in ((), (2,)):
-        raise UnknownLawError(f"expression {expr!r} does not give one value per x", field="law")
-    return tuple(model.param_names)
+def _log_functions(formula: Formula) -> tuple[LogModel, LogModelGrad]:
+    """log L and its derivatives from the compiled formula; NaN where L <= 0 or overflows."""
+
+    def env_and_shape(inputs: Arrays, p: Arrays) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
+        env = {**{name: inputs[name] for name in formula.inputs}, **p}
+        return env, np.broadcast(*env.values()).shape
+
+    def log_model(inputs: Arrays, p: Arrays) -> np.ndarray:
+        env, shape = env_and_shape(inputs, p)
+        value = formula.evaluate(env)
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.log(value), shape)
+
+    def log_model_grad(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        env, shape = env_and_shape(inputs, p)
+        value, grads = formula.evaluate_with_gradient(env)
+        with np.errstate(all="ignore"):  # d log L / dp = (dL/dp) / L
+            log_value = np.broadcast_to(np.log(value), shape)
+            return log_value, {name: np.broadcast_to(d / value, shape) for name, d in grads.items()}
+
+    return log_model, log_model_grad
+
+
+def _param(name: str, lo: float, hi: float) -> Param:
+    if not math.isfinite(hi - lo):  # a wide finite box serves for "unbounded"; lmfit works with hi - lo
+        raise InvalidInputError(f"must be finite and less than 1.7e308 apart, got ({lo}, {hi})", field=f"bounds.{name}")
+    if not lo < hi:
+        raise InvalidInputError(f"lower bound {lo} must be below upper bound {hi}", field=f"bounds.{name}")
+    if math.isclose(lo, hi, rel_tol=1e-12, abs_tol=1e-12):  # lmfit takes such a box for a point
+        raise InvalidInputError(f"({lo}, {hi}) leaves no room to fit; to pin {name}, use fixed", field=f"bounds.{name}")
+    return Param(name, float(lo), float(hi))
 
 
 def _start_inside(value: float, p: Param) -> float:

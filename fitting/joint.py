@@ -7,19 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from fitting.engine import Problem, covariance, solve
+from fitting.engine import Problem, covariance
 from fitting.errors import InvalidInputError
-from fitting.laws import Law
+from fitting.law_types import Law
 from fitting.options import prepare_fit
 from fitting.pipeline import (
-    FTOL,
     best_start,
     bootstrap_rows,
     build_result,
     constant_result,
     pad,
+    robust_extra,
     row_problem,
     solve_rows,
+    solve_scaled,
     with_logs,
 )
 from fitting.result import FitResult
@@ -35,7 +36,7 @@ def fit_joint(
     x_max: float | None = None,
     fixed: Mapping[str, float] | None = None,
     loss_fn: str = "huber",
-    delta: float = 1e-3,
+    delta: float | None = None,
     bootstrap: int = 0,
     seed: int = 0,
     method: str = "robust",
@@ -113,13 +114,14 @@ def _fit_members(
     shared: tuple[str, ...],
     fixed: dict[str, float],
     loss_fn: str,
-    delta: float,
+    delta: float | None,
     bootstrap: int,
     seed: int,
 ) -> list[FitResult]:
     # Each curve alone first: its parameters start the joint fit.
     inputs, loss, mask = pad(law, data)
-    alone = solve_rows(row_problem(law, inputs, loss, mask, fixed), fixed, loss_fn, delta).theta  # (G, P)
+    fits_alone, scales = solve_rows(row_problem(law, inputs, loss, mask, fixed), fixed, loss_fn, delta)
+    alone = fits_alone.theta  # (G, P)
     problem = joint_problem(law, data, shared, fixed)
     starts = []
     for candidate in [*alone, np.median(alone, axis=0)]:  # shared value: each curve's, or the median
@@ -128,14 +130,14 @@ def _fit_members(
             cols = problem.columns[p.name]
             theta[cols] = candidate[j] if p.name in shared or p.name in fixed else alone[:, j]
         starts.append(theta[None, :])
-    solution = solve(
-        problem, best_start(problem, np.stack(starts), loss_fn, delta), loss_fn=loss_fn, delta=delta, ftol=FTOL
-    )
-    cov = covariance(problem, solution, loss_fn=loss_fn, delta=delta)[0]
+    # one scale for all the curves' points: given, or estimated starting from the curves' own
+    start = best_start(problem, np.stack(starts), loss_fn, float(np.median(scales)))
+    solution, scale = solve_scaled(problem, start, loss_fn, delta)
+    cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)[0]
     samples = None
     if bootstrap:
         rng = np.random.default_rng(seed)
-        samples = bootstrap_rows(problem, solution, 0, bootstrap, rng, loss_fn, delta, groups=problem.group)
+        samples = bootstrap_rows(problem, solution, 0, bootstrap, rng, loss_fn, scale, groups=problem.group)
     out = []
     for g, d in enumerate(data):
         cols = np.array([problem.columns[p.name][g] for p in law.params])
@@ -156,6 +158,7 @@ def _fit_members(
                 fixed=fixed,
                 samples=None if samples is None else samples[:, cols],
                 shared=shared,
+                extra=robust_extra(loss_fn, scale),
             )
         )
     return out

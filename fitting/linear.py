@@ -26,9 +26,10 @@ def nonneg_linear_fit(basis: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.
         scale = np.exp(log_y.sum(axis=1) / np.maximum(mask.sum(axis=1), 1))[:, None]  # (b, 1)
         y = y / scale
         w = mask / np.where(mask > 0, y, 1.0) ** 2
-        gram = np.einsum("bmk,bm,bml->bkl", basis, w, basis)  # (b, K, K)
-        rhs = np.einsum("bmk,bm,bm->bk", basis, w, y)  # (b, K)
-        yy = np.einsum("bm,bm,bm->b", y, w, y)
+        weighted = np.swapaxes(basis * w[..., None], 1, 2)  # (b, K, m); matmul beats a 3-operand einsum
+        gram = weighted @ basis  # (b, K, K)
+        rhs = (weighted @ y[..., None])[..., 0]  # (b, K)
+        yy = (y * w * y).sum(axis=1)
         for size in range(1, k + 1):
             for subset in combinations(range(k), size):
                 idx = np.array(subset)

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fitting.engine import LOSS_FUNCTIONS
+from fitting.engine import DELTA_RANGE, LOSS_FUNCTIONS
 from fitting.errors import InvalidInputError
-from fitting.laws import Law, get_law
+from fitting.expression import expression_law
+from fitting.law_types import Law
+from fitting.laws import get_law
 from fitting.validation import CurveData, check_fixed, prepare_curve
 
 METHODS = ("robust", "paper")
-# The robust loss's scale, in log-loss units: below 1e-9 it is under float resolution of a log
-# residual; far above 1 every loss is the linear one. Outside these the arithmetic overflows.
-DELTA_RANGE = (1e-9, 1e3)
 
 
 def resolve_law(
@@ -23,18 +22,16 @@ def resolve_law(
 ) -> Law:
     """A registered law, a Law, or an expression; bounds/starts apply to expressions."""
     if (bounds or starts) and isinstance(law, str) and not law.isidentifier():
-        from fitting.expression import expression_law
-
         return expression_law(law, bounds=bounds, starts=starts)
     if bounds or starts:
         raise InvalidInputError("bounds and starts apply to expression laws only", field="bounds")
     return get_law(law)
 
 
-def check_options(*, loss_fn: str, delta: float, bootstrap: int, method: str = "robust", seed: int = 0) -> None:
+def check_options(*, loss_fn: str, delta: float | None, bootstrap: int, method: str = "robust", seed: int = 0) -> None:
     if loss_fn not in LOSS_FUNCTIONS:
         raise InvalidInputError(f"unknown loss {loss_fn!r}; choose one of {', '.join(LOSS_FUNCTIONS)}", field="loss_fn")
-    if not DELTA_RANGE[0] <= delta <= DELTA_RANGE[1]:
+    if delta is not None and not DELTA_RANGE[0] <= delta <= DELTA_RANGE[1]:  # None: estimated
         raise InvalidInputError(f"must be within [{DELTA_RANGE[0]:g}, {DELTA_RANGE[1]:g}], got {delta}", field="delta")
     if bootstrap < 0:
         raise InvalidInputError(f"must be >= 0, got {bootstrap}", field="bootstrap")
@@ -53,7 +50,7 @@ def prepare_fit(
     x_max: float | None,
     fixed: Mapping[str, float] | None,
     loss_fn: str,
-    delta: float,
+    delta: float | None,
     bootstrap: int,
     seed: int,
     method: str,

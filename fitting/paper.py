@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from fitting.errors import FitImpossibleError, InvalidInputError
-from fitting.laws import Law
+from fitting.law_types import Law
 from fitting.pipeline import constant_result
 from fitting.result import FitResult, FitStatus, available, available_interval
 from fitting.validation import CurveData, is_constant

@@ -1,22 +1,31 @@
 """From validated curves to solved problems and FitResults: padding, multi-start, bootstrap.
 
 Shared by fit_curve, fit_batch and fit_joint so the robust procedure exists once:
-starts from the law's guess on a log-spaced subsample (cheap), Levenberg-Marquardt on the
-subsample, then on every point.
+starts from the law's guess scored on a log-spaced subsample (cheap), Levenberg-Marquardt on the
+subsample, then on every point, each with the robust scale estimated from the residuals unless
+the caller gave one (solve_scaled).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fitting.engine import Problem, Solution, covariance, robust_cost, solve
-from fitting.laws import Law
+from fitting.engine import Problem, Scale, Solution, covariance, estimate_scale, robust_cost, solve
+from fitting.law_types import Law, Param
 from fitting.result import FitResult, FitStatus, available, available_interval
 from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
+# Starts are scored, before any scale is known, nearly as an L1 fit (every point in the linear
+# part): robust to spikes whatever the noise.
+FIRST_DELTA = 1e-3
+# Rounds of (fit, re-estimate the scale); they stop once no row's scale moves more than 10 %
+# (Huber's efficiency is flat near its tuning constant: 1.2 or 1.5 sigma fit as well as 1.345).
+SCALE_ROUNDS = 4
+SCALE_RTOL = 0.1
 # Relative cost change at which a fit stops. IRLS converges linearly under the Huber loss;
 # 1e-8 leaves parameters within ~0.5 % of a standard error of the exact optimum.
 FTOL = 1e-8
@@ -116,8 +125,12 @@ def best_start(problem: Problem, starts: np.ndarray, loss_fn: str, delta: float)
     return best
 
 
-def solve_rows(problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta: float) -> Solution:
-    """Multi-start robust fit of every row of a row problem."""
+def solve_rows(
+    problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta: float | None
+) -> tuple[Solution, np.ndarray]:
+    """Multi-start robust fit of every row of a row problem; also the scale used, (b, 1).
+
+    delta None: the scale is estimated from the residuals (see solve_scaled)."""
     law = problem.law
     sub = subsample(problem)
     exp_loss = np.exp(sub.log_loss)
@@ -126,10 +139,42 @@ def solve_rows(problem: Problem, fixed: Mapping[str, float], loss_fn: str, delta
     for j, p in enumerate(law.params):
         if p.name in fixed:
             starts[..., j] = p.to_internal(fixed[p.name])
-    theta = best_start(sub, starts, loss_fn, delta)
+    theta = best_start(sub, starts, loss_fn, FIRST_DELTA if delta is None else delta)
     if sub is not problem:
-        theta = solve(sub, theta, loss_fn=loss_fn, delta=delta, ftol=FTOL).theta
-    return solve(problem, theta, loss_fn=loss_fn, delta=delta, ftol=FTOL)
+        theta = solve_scaled(sub, theta, loss_fn, delta)[0].theta
+    return solve_scaled(problem, theta, loss_fn, delta)
+
+
+def solve_scaled(
+    problem: Problem, theta: np.ndarray, loss_fn: str, delta: float | None, ftol: float = FTOL
+) -> tuple[Solution, np.ndarray]:
+    """solve() with the given delta, or with delta estimated from the residuals: fit, take the scale
+    of the residuals (engine.estimate_scale), refit from there, until the scale settles."""
+    if delta is not None or loss_fn == "linear":  # (the linear loss has no scale)
+        solution = solve(problem, theta, loss_fn=loss_fn, delta=FIRST_DELTA if delta is None else delta, ftol=ftol)
+        return solution, solution.scale
+    solution = solve(problem, theta, loss_fn=loss_fn, delta=None, ftol=ftol)  # scale from theta's residuals
+    n_free = int(problem.free.sum())
+    for _ in range(SCALE_ROUNDS - 1):  # refit the rows whose scale moved, from where they are
+        new = estimate_scale(solution.residuals, problem.mask, loss_fn, n_free)
+        moved = np.flatnonzero(np.abs(new[:, 0] / solution.scale[:, 0] - 1.0) > SCALE_RTOL)
+        if moved.size == 0:
+            break
+        again = solve(problem.rows(moved), solution.theta[moved], loss_fn=loss_fn, delta=new[moved], ftol=ftol)
+        solution = _replace_rows(solution, moved, again)
+    return solution, solution.scale
+
+
+def _replace_rows(solution: Solution, rows: np.ndarray, new: Solution) -> Solution:
+    theta, residuals, cost = solution.theta.copy(), solution.residuals.copy(), solution.cost.copy()
+    converged, nfev, scale = solution.converged.copy(), solution.nfev.copy(), solution.scale.copy()
+    theta[rows], residuals[rows], cost[rows] = new.theta, new.residuals, new.cost
+    converged[rows], nfev[rows], scale[rows] = new.converged, nfev[rows] + new.nfev, new.scale
+    jacobian = None
+    if solution.jacobian is not None and new.jacobian is not None:
+        jacobian = solution.jacobian.copy()
+        jacobian[rows] = new.jacobian
+    return Solution(theta, residuals, cost, converged, nfev, scale, jacobian)
 
 
 def bootstrap_rows(
@@ -139,7 +184,7 @@ def bootstrap_rows(
     n_boot: int,
     rng: np.random.Generator,
     loss_fn: str,
-    delta: float,
+    delta: Scale,
     groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Residual bootstrap of one row in log space: (n_boot, P) internal parameter samples.
@@ -198,18 +243,19 @@ def build_result(
     params = {n: float(v) for n, v in zip(names, natural, strict=True)}
     var = np.diagonal(cov)
     stderr, ci = {}, {}
-    for j, p in enumerate(law.params):
+    # Python floats and math from here: one curve's few numbers, where numpy's per-call cost shows
+    for j, (p, u, v) in enumerate(zip(law.params, theta.tolist(), var.tolist(), strict=True)):
+        value = params[p.name]
         if not free[j]:
-            stderr[p.name], ci[p.name] = 0.0, (params[p.name], params[p.name])
+            stderr[p.name], ci[p.name] = 0.0, (value, value)
             continue
-        se = float(np.sqrt(var[j])) if var[j] >= 0 else float("nan")
-        with np.errstate(over="ignore"):  # a huge spread overflows: "not available", below
-            if p.log_scale:  # delta method; the interval is symmetric in log
-                stderr[p.name] = available(params[p.name] * se)
-                ci[p.name] = available_interval(np.exp(theta[j] - _Z95 * se), np.exp(theta[j] + _Z95 * se))
-            else:
-                stderr[p.name] = available(se)
-                ci[p.name] = available_interval(params[p.name] - _Z95 * se, params[p.name] + _Z95 * se)
+        se = math.sqrt(v) if v >= 0 else math.nan  # NaN: not available
+        if p.log_scale:  # delta method; the interval is symmetric in log
+            stderr[p.name] = available(value * se)
+            ci[p.name] = available_interval(_exp(u - _Z95 * se), _exp(u + _Z95 * se))
+        else:
+            stderr[p.name] = available(se)
+            ci[p.name] = available_interval(value - _Z95 * se, value + _Z95 * se)
     ci_method = "wald"
     nat_samples = None
     if samples is not None:
@@ -222,12 +268,9 @@ def build_result(
                 ci[p.name] = (float(low), float(high))
         ci_method = "bootstrap"
     sd = np.sqrt(np.abs(var))
-    with np.errstate(invalid="ignore", divide="ignore"):  # exact fits have zero spread
-        corr = {
-            a: {b: float(cov[i, k] / (sd[i] * sd[k])) for k, b in enumerate(names) if k != i and free[k]}
-            for i, a in enumerate(names)
-            if free[i]
-        }
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # exact fits have zero spread
+        r = (cov / np.outer(sd, sd)).tolist()
+    corr = {a: {b: r[i][k] for k, b in enumerate(names) if k != i and free[k]} for i, a in enumerate(names) if free[i]}
     ss_res = float((residuals**2).sum())
     ss_tot = float(((log_loss - log_loss.mean()) ** 2).sum())
     status, message = _status(law, theta, var, free, converged)
@@ -258,16 +301,30 @@ def _status(law: Law, theta: np.ndarray, var: np.ndarray, free: np.ndarray, conv
     undetermined = [p.name for j, p in enumerate(law.params) if free[j] and not np.isfinite(var[j])]
     if undetermined:
         return FitStatus.UNIDENTIFIABLE, f"not determined by the data: {', '.join(undetermined)}"
-    at_bound = []
-    for j, p in enumerate(law.params):
-        lo, hi = p.internal_bounds
-        if free[j] and p.log_scale and (theta[j] <= lo + 1e-6 or theta[j] >= hi - 1e-6):
-            at_bound.append(p.name)
+    at_bound = [p.name for j, p in enumerate(law.params) if free[j] and _on_bound(p, float(theta[j]))]
     if at_bound:
         return FitStatus.UNIDENTIFIABLE, f"ran to a bound: {', '.join(at_bound)}"
     if not converged:
         return FitStatus.NOT_CONVERGED, "iteration limit reached before convergence"
     return FitStatus.CONVERGED, ""
+
+
+def _exp(u: float) -> float:
+    """exp, with an overflow as infinity (which `available` turns into "not available")."""
+    try:
+        return math.exp(u)
+    except OverflowError:
+        return math.inf
+
+
+def _on_bound(p: Param, internal: float) -> bool:
+    """A parameter the fit pushed onto its box: the data wanted it further, so its value is the box's.
+
+    The engine projects onto a bound exactly; lmfit's refinement may stop a hair inside it."""
+    lo, hi = p.internal_bounds
+    if p.log_scale:  # internal units are logs: a relative distance
+        return internal <= lo + 1e-6 or internal >= hi - 1e-6
+    return any(abs(internal - edge) <= 1e-9 * max(1.0, abs(edge)) for edge in (lo, hi))
 
 
 def constant_result(law: Law, data: CurveData, method: str, loss_fn: str) -> FitResult:
@@ -295,15 +352,16 @@ def results_for_rows(
     curves: Sequence[CurveData],
     fixed: Mapping[str, float],
     loss_fn: str,
-    delta: float,
+    scale: np.ndarray,
     n_boot: int,
     rng: np.random.Generator,
 ) -> list[FitResult]:
-    cov = covariance(problem, solution, loss_fn=loss_fn, delta=delta)
+    """scale: the robust scale each row was fitted with, (b, 1); resamples keep their row's."""
+    cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)
     out = []
     for i, data in enumerate(curves):
         n = data.n_points
-        samples = bootstrap_rows(problem, solution, i, n_boot, rng, loss_fn, delta) if n_boot else None
+        samples = bootstrap_rows(problem, solution, i, n_boot, rng, loss_fn, scale[i]) if n_boot else None
         out.append(
             build_result(
                 problem.law,
@@ -319,6 +377,12 @@ def results_for_rows(
                 loss_fn=loss_fn,
                 fixed=fixed,
                 samples=samples,
+                extra=robust_extra(loss_fn, scale[i]),
             )
         )
     return out
+
+
+def robust_extra(loss_fn: str, scale: np.ndarray) -> dict[str, float]:
+    """What a robust fit reports beside its parameters: the scale delta it used, in log-loss units."""
+    return {} if loss_fn == "linear" else {"delta": float(np.asarray(scale).reshape(-1)[0])}

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from fitting.errors import FitImpossibleError, InvalidInputError
-from fitting.laws import Law
+from fitting.law_types import Law
 
 
 @dataclass(frozen=True, eq=False)

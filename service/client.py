@@ -511,7 +511,7 @@ class ScalingLawClient:
         fixed: Mapping[str, float] | None = None,
         method: str = "robust",
         loss_fn: str = "huber",
-        delta: float = 1e-3,
+        delta: float | None = None,
         bootstrap: int = 0,
         seed: int = 0,
     ) -> list[FitInfo]:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from fitting import Estimate, FitResult, FitStatus
+from fitting import Estimate, FitResult, FitStatus, get_law
 from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary
 from fitting.errors import InvalidInputError
 from fitting.ratios_measured import MeasuredRatio, Reach
@@ -63,10 +63,10 @@ def curve_to_pb(c: StoredCurve) -> pb.Curve:
 def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
     """Keyword arguments for fitting's fit functions; unset fields take fitting's defaults."""
     kwargs: dict[str, Any] = {
-        "law": options.law or "step_power",
+        "law": _checked_law(options.law or "step_power"),
         "method": _lookup(_METHODS, options.method, pb.FitMethod.Name, "options.method"),
         "loss_fn": options.loss_fn or "huber",
-        "delta": options.delta or 1e-3,
+        "delta": options.delta or None,  # 0 (unset): estimated from the residuals
         "bootstrap": options.bootstrap,
         "seed": options.seed,
         "fixed": dict(options.fixed),
@@ -80,6 +80,15 @@ def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
     if options.starts:
         kwargs["starts"] = dict(options.starts)
     return kwargs
+
+
+def _checked_law(text: str) -> str:
+    """The law as given, parsed now so that a bad one is refused naming its request field."""
+    try:
+        get_law(text)  # bounded work: the text, its nodes and depth are limited before any is done
+    except InvalidInputError as exc:
+        raise type(exc)(exc.message, field=f"options.{exc.field}", index=exc.index) from None
+    return text
 
 
 def report_format(value: int) -> str:

@@ -27,7 +27,9 @@ def test_fit_batch_equals_fit_curve_on_the_same_curves() -> None:
     batch = fit_batch(curves)
     for (x, loss), b in zip(curves, batch, strict=True):
         single = fit_curve(x, loss)
-        assert b.status is single.status is FitStatus.CONVERGED
+        assert b.status is single.status and b.message == single.message
+        # a curve whose power term dwarfs L0 everywhere pushes L0 onto its bound, 0
+        assert b.status is FitStatus.CONVERGED or b.message == "ran to a bound: L0"
         assert b.n_points == len(x)
         for k in ("L0", "B", "beta"):
             # both reach the same optimum, within a few % of a standard error

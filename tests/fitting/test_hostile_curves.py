@@ -116,7 +116,7 @@ def test_expression_bounds_and_starts_are_finite(kwargs: dict[str, object], fiel
 
 def test_a_failed_expression_evaluation_does_not_fail_the_next() -> None:
     law = expression_law("E + A * x**-alpha")
-    assert np.all(np.isnan(law.evaluate(X, {"E": 2.0, "A": 1.0, "alpha": -5e4})))  # x**5e4: the interpreter refuses
+    assert not np.any(np.isfinite(law.evaluate(X[1:], {"E": 2.0, "A": 1.0, "alpha": -5e4})))  # x**5e4 overflows
     np.testing.assert_allclose(law.evaluate(X, {"E": 2.0, "A": 300.0**0.5, "alpha": 0.5}), NORMAL)
 
 

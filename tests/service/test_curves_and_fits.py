@@ -139,12 +139,22 @@ def test_fit_single_batch_and_joint(server: RunningServer, client: ScalingLawCli
         client.list_fits("c-missing")
 
 
+def test_the_robust_scale_is_estimated_unless_delta_is_given(server: RunningServer, client: ScalingLawClient) -> None:
+    rng = np.random.default_rng(4)
+    noisy = get_law("step_power").evaluate(STEPS, CONV) * np.exp(0.03 * rng.standard_normal(STEPS.size))
+    a = client.upload_curve(STEPS, noisy).id
+    client.fit([a])  # FitOptions.delta unset (0)
+    client.fit([a], delta=0.2)
+    estimated, given = (fit["extra"]["delta"] for fit in server.parts.store.list_fits(a))
+    assert estimated == pytest.approx(1.345 * 0.03, rel=0.15) and given == 0.2
+
+
 def test_fit_errors(client: ScalingLawClient) -> None:
     a = client.upload_curve(STEPS[:3], [3.0, 2.0, 1.5]).id
     flat = client.upload_curve(STEPS[:10], np.full(10, 2.0)).id
     with pytest.raises(InvalidArgument) as err:
         client.fit([a], law="no_such_law")
-    assert err.value.field_violations[0].startswith("law")
+    assert err.value.field_violations[0].startswith("options.law: unknown law 'no_such_law'")
     with pytest.raises(FailedPrecondition):
         client.fit([a])  # 3 points, 3 parameters
     with pytest.raises(NotFound):

@@ -10,6 +10,7 @@ fixtures would not reset between.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +18,9 @@ import grpc
 import numpy as np
 import pytest
 from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +28,7 @@ from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.client import ScalingLawClient
 
+from ..fitting.law_text import law_characters, law_trees
 from .conftest import RunningServer, start
 
 CLEAR = {
@@ -227,7 +231,7 @@ def fit_options(draw: st.DrawFn) -> pb.FitOptions:
             options.x_min = draw(st.floats(0.5, 100.0))
         return options
     names = st.sampled_from(PARAM_NAMES)
-    options.law = draw(mostly(law, st.sampled_from(LAWS) | st.text(max_size=10)))
+    options.law = draw(mostly(law, st.sampled_from(LAWS) | st.text(max_size=10) | law_trees | law_characters))
     options.shared[:] = draw(mostly([], st.lists(names, max_size=2)))
     options.fixed.update(draw(mostly({}, st.dictionaries(names, anything | positive, max_size=2))))
     options.method = draw(mostly(pb.FIT_METHOD_UNSPECIFIED, st.integers(0, 3) | st.just(7)))
@@ -381,6 +385,46 @@ def test_hostile_curves_fit_and_compare_with_a_clear_status(
             assert code in possible and (code is grpc.StatusCode.OK or details), (code, details)
 
 
+# -- expression laws (issue 10, findings 1-3) ---------------------------------------------------
+
+HOSTILE_LAWS = {
+    "a file read": "a*x + 0*len(open('/proc/self/environ').read())",
+    "a huge constant power": "a*x + 0*((9**9999)**999)",
+    "600 unary minus signs": "-" * 600 + "a*x",
+    "a 20,000-term sum": "+".join(["a*x"] * 20_000),
+    "a 1 MB expression": "a*x+" + "1+" * 500_000 + "1",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_LAWS))
+def test_hostile_laws_are_invalid_argument_naming_options_law(
+    channel: grpc.Channel, stub: pb_grpc.ScalingLawServiceStub, pool: dict[str, str], name: str
+) -> None:
+    options = pb.FitOptions(law=HOSTILE_LAWS[name], bootstrap=1)
+    requests = [
+        (stub.FitCurves, pb.FitCurvesRequest(curve_ids=[pool["normal"]], options=options)),
+        (
+            stub.CompareCurves,
+            pb.CompareCurvesRequest(baseline_id=pool["normal"], candidate_ids=[pool["faster"]], options=options),
+        ),
+    ]
+    for method, request in requests:
+        started = time.perf_counter()
+        with pytest.raises(grpc.RpcError) as err:
+            method(request, timeout=TIMEOUT)
+        assert time.perf_counter() - started < 5.0  # refused before any work, not after a long one
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        bad = error_details_pb2.BadRequest()
+        assert rpc_status.from_call(err.value).details[0].Unpack(bad)
+        (violation,) = bad.field_violations
+        assert violation.field == "options.law"
+        text = err.value.details() + violation.description
+        for foreign in ("Error", "Traceback", "asteval", "recursion", "PATH=", "SCALINGLAW_", "Errno"):
+            assert foreign not in text, text
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
 # -- raw bytes to every method -----------------------------------------------------------------
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ScalingLawService"]
@@ -417,3 +461,32 @@ def test_random_bytes_to_every_method(channel: grpc.Channel, client: ScalingLawC
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     info = client.upload_curve(X, NORMAL)  # and it still does its work
     assert client.fit([info.id])[0].status == "converged"
+
+
+def test_random_law_text_in_raw_requests(channel: grpc.Channel, pool: dict[str, str]) -> None:
+    """Law text (random trees and characters) inside fit and comparison requests, sent as bytes,
+    some with one byte changed: a clear status every time."""
+    fit = next(m for m in METHODS if m[0].endswith("/FitCurves"))
+    compare = next(m for m in METHODS if m[0].endswith("/CompareCurves"))
+
+    @EXAMPLES
+    @given(
+        law=law_trees | law_characters,
+        to_compare=st.booleans(),
+        flip=mostly(None, st.tuples(st.integers(0, 10_000), st.integers(1, 255))),
+    )
+    def send(law: str, to_compare: bool, flip: tuple[int, int] | None) -> None:
+        options = pb.FitOptions(law=law, bootstrap=1)
+        if to_compare:
+            method = compare
+            request = pb.CompareCurvesRequest(
+                baseline_id=pool["normal"], candidate_ids=[pool["faster"]], options=options
+            ).SerializeToString()
+        else:
+            method, request = fit, pb.FitCurvesRequest(curve_ids=[pool["normal"]], options=options).SerializeToString()
+        if flip is not None:
+            where = flip[0] % len(request)
+            request = request[:where] + bytes([request[where] ^ flip[1]]) + request[where + 1 :]
+        assert_clear(*outcome(lambda: send_bytes(channel, method, [request]))[:2])
+
+    send()
