@@ -18,14 +18,11 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from service.store import CurveMeta, CurvePoints, Store
-
-if TYPE_CHECKING:
-    from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -251,18 +248,3 @@ class JobExecutor(ABC):
             return stored
 
         return self.store.finish_job(job_id, curves, result_for)
-
-
-def make_executor(settings: Settings, store: Store) -> JobExecutor:
-    """The executor SCALINGLAW_EXECUTOR names; Ray is imported only when it is chosen."""
-    if settings.executor == "ray":
-        try:
-            from service.ray_executor import RayExecutor
-        except ModuleNotFoundError as exc:
-            if exc.name != "ray":
-                raise
-            raise RuntimeError("SCALINGLAW_EXECUTOR=ray needs Ray: pip install 'scalinglaw[ray]'") from exc
-        return RayExecutor(store, settings.max_jobs, settings.replica_id, address=settings.ray_address)
-    from service.local_executor import LocalExecutor
-
-    return LocalExecutor(store, settings.max_jobs, settings.replica_id)

@@ -18,7 +18,8 @@ from fitting.errors import InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.errors import rpc_status_for, status_code_for
-from service.jobs import JobExecutor, make_executor
+from service.executors import make_executor
+from service.jobs import JobExecutor
 from service.servicer import ScalingLawServicer
 from service.settings import Settings
 from service.store import Store, open_store
