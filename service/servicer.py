@@ -4,9 +4,7 @@ no try/except: domain errors reach the interceptor (service/server.py), which ma
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import fitting
@@ -14,6 +12,7 @@ from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededE
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import convert, wire
+from service.compute import ComputePool
 from service.jobs import JobExecutor
 from service.report import MEDIA_TYPES, LabelledCurve, render
 from service.settings import Settings
@@ -29,19 +28,19 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         self.settings = settings
         self.store = store
         self.executor = executor
-        # CPU-bound maths gets its own small pool: many fits at once in the default pool (shared with
-        # the store calls) contend for the GIL and the cores, and every caller waits longer
-        self._maths = ThreadPoolExecutor(max_workers=settings.fit_workers, thread_name_prefix="maths")
+        # user-shaped maths runs in worker processes (service/compute.py): never on the event loop's
+        # GIL, and a call whose caller gave up stops
+        self.compute = ComputePool(settings.fit_workers, memory_bytes=settings.fit_memory_bytes)
         self.uploads = UploadSlots(
             max_streams=settings.max_concurrent_uploads, max_bytes=settings.max_upload_bytes_in_flight
         )
 
     def close(self) -> None:
-        """Fits nobody waits for any more (the server stopped) are dropped, not awaited at exit."""
-        self._maths.shutdown(wait=False, cancel_futures=True)
+        """Fits nobody waits for any more (the server stopped) are stopped, not awaited at exit."""
+        self.compute.close()
 
     async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._maths, functools.partial(fn, *args, **kwargs))
+        return await self.compute.run(fn, *args, **kwargs)
 
     # -- curves ---------------------------------------------------------------------------------
 

@@ -37,8 +37,10 @@ class Settings(BaseSettings):
     max_bootstrap: int = Field(10_000, ge=0)  # resamples one fit or comparison may ask for
     max_message_bytes: int = Field(64 * 2**20, ge=1024)
     chunk_points: int = Field(65_536, ge=1)  # points per streamed chunk
-    # threads for fits, comparisons and reports at once; more than the cores only contend for the GIL
+    # worker processes for fits, comparisons and reports at once (service/compute.py)
     fit_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
+    # memory (RLIMIT_DATA) each of those workers may use; over it the request gets RESOURCE_EXHAUSTED; 0: no limit
+    fit_memory_bytes: int = Field(8 * 2**30, ge=0)
     grace_seconds: float = Field(10.0, ge=0)
 
     @field_validator("executor", mode="before")
