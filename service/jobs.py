@@ -79,6 +79,7 @@ class JobExecutor(ABC):
         self.owner = owner
         self.max_jobs = max_jobs
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._waiting: set[str] = set()  # ids in the queue
         self._running: dict[str, RunningJob] = {}
         self._cancelled: set[str] = set()
         # one Event per job somebody is waiting on, dropped when it fires: nothing kept per finished job
@@ -132,10 +133,16 @@ class JobExecutor(ABC):
             await self._refuse(self._queue.get_nowait()[0])
         await self._close()
 
+    @property
+    def queued(self) -> int:
+        """Jobs submitted here that no worker has taken yet, less those cancelled meanwhile."""
+        return len(self._waiting - self._cancelled)
+
     async def submit(self, job_id: str, spec: dict[str, Any]) -> None:
         if self._stopped:  # accepted during the drain: it will not run here
             await self._refuse(job_id)
             return
+        self._waiting.add(job_id)
         await self._queue.put((job_id, spec))
 
     async def _refuse(self, job_id: str) -> None:
@@ -171,6 +178,7 @@ class JobExecutor(ABC):
     async def _worker(self) -> None:
         while True:
             job_id, spec = await self._queue.get()
+            self._waiting.discard(job_id)
             try:
                 if job_id not in self._cancelled:
                     await self._run(job_id, spec)
