@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./scalinglaw-data")
     database_url: str = ""  # empty: SQLite in data_dir
     token: str = ""  # non-empty: every call but health needs "authorization: Bearer <token>"
+    reflection: bool = True  # serve gRPC reflection; with a token set it needs the token too
     tls_cert: Path | None = None  # with tls_key: serve TLS; neither: plaintext
     tls_key: Path | None = None
     tls_ca: Path | None = None  # the CLI trusts these PEM certificates to reach a TLS server
