@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     port: int = Field(50051, ge=0, le=65535)
     data_dir: Path = Path("./scalinglaw-data")
     database_url: str = ""  # empty: SQLite in data_dir
+    database_pool_size: int = Field(10, ge=1)  # PostgreSQL connections this server keeps at most
     token: str = ""  # non-empty: every call but health needs "authorization: Bearer <token>"
     reflection: bool = True  # serve gRPC reflection; with a token set it needs the token too
     tls_cert: Path | None = None  # with tls_key: serve TLS; neither: plaintext
