@@ -207,12 +207,12 @@ class Probes:
     def idle_uploads(self) -> str:
         def silent(release: threading.Event) -> Iterator[pb.UploadCurveRequest]:
             yield pb.UploadCurveRequest(header=pb.CurveHeader(expected_points=10))
-            release.wait(120)
+            release.wait(60)
 
         release = threading.Event()
         with ThreadPoolExecutor(64) as pool:
             futures = [
-                pool.submit(code, lambda: self.stub.UploadCurve(silent(release), timeout=120, metadata=AUTH))
+                pool.submit(code, lambda: self.stub.UploadCurve(silent(release), timeout=30, metadata=AUTH))
                 for _ in range(64)
             ]
             time.sleep(1.0)  # a probe, not a test: let the 64 streams open

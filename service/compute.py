@@ -38,19 +38,17 @@ from fitting.errors import LimitExceededError, ScalingLawError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-# what a worker imports when it starts, so the first call it serves does not pay for it
-_WARM_MODULES = ("fitting",)
 
 
 class ComputeError(RuntimeError):
     """A worker failed in a way that is not the caller's input: an INTERNAL error."""
 
 
-def _worker_main(conn: Connection, memory_bytes: int, parent: int) -> None:
+def _worker_main(conn: Connection, memory_bytes: int, parent: int, modules: tuple[str, ...]) -> None:
     """The worker process: run each (fn, args, kwargs) that arrives and send back its outcome."""
     _limit_self(memory_bytes)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    for name in _WARM_MODULES:
+    for name in modules:  # imported now, so the first call served does not pay for them
         importlib.import_module(name)
     while True:
         try:
@@ -96,12 +94,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 class _Worker:
-    def __init__(self, memory_bytes: int):
+    def __init__(self, memory_bytes: int, modules: tuple[str, ...]):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.process: BaseProcess = ctx.Process(
-            target=_worker_main, args=(child, memory_bytes, os.getpid()), daemon=True, name="scalinglaw-compute"
-        )
+            target=_worker_main, args=(child, memory_bytes, os.getpid(), modules), daemon=True,
+            name="scalinglaw-compute",
+        )  # fmt: skip
         self.process.start()
         child.close()
         self.killed = False
@@ -130,9 +129,11 @@ class _Worker:
 class ComputePool:
     """At most `workers` computations at once, each in its own process; more wait their turn."""
 
-    def __init__(self, workers: int, *, memory_bytes: int = 0):
+    def __init__(self, workers: int, *, memory_bytes: int = 0, modules: tuple[str, ...] = ()):
+        """modules: what each worker imports when it starts."""
         self.workers = workers
         self.memory_bytes = memory_bytes
+        self.modules = modules
         self._slots = asyncio.Semaphore(workers)
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -180,7 +181,7 @@ class ComputePool:
         return _result(outcome, fn)
 
     async def _start_worker(self) -> _Worker:
-        worker = await asyncio.get_running_loop().run_in_executor(self._io, _Worker, self.memory_bytes)
+        worker = await asyncio.get_running_loop().run_in_executor(self._io, _Worker, self.memory_bytes, self.modules)
         self.started += 1
         return worker
 

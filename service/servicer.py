@@ -7,14 +7,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-import fitting
 from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
-from service import convert, limits, wire
+from service import convert, limits, wire, work
 from service.compute import ComputePool
 from service.jobs import JobExecutor
-from service.report import MEDIA_TYPES, LabelledCurve, render
+from service.report import MEDIA_TYPES
 from service.settings import Settings
 from service.store import CurvePoints, JobRecord, Store, StoredCurve
 from service.upload import UploadAssembler, UploadSlots
@@ -30,7 +29,9 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         self.executor = executor
         # user-shaped maths runs in worker processes (service/compute.py): never on the event loop's
         # GIL, and a call whose caller gave up stops
-        self.compute = ComputePool(settings.fit_workers, memory_bytes=settings.fit_memory_bytes)
+        self.compute = ComputePool(
+            settings.fit_workers, memory_bytes=settings.fit_memory_bytes, modules=("service.work",)
+        )
         self._admitting = 0  # StartTraining calls between the queue check and the submission
         self.uploads = UploadSlots(
             max_streams=settings.max_concurrent_uploads, max_bytes=settings.max_upload_bytes_in_flight
@@ -140,19 +141,11 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
 
     async def FitCurves(self, request: pb.FitCurvesRequest, context: Any) -> pb.FitCurvesResponse:
         kwargs = convert.fit_kwargs(request.options)
-        law = fitting.get_law(kwargs["law"]) if not kwargs.get("bounds") and not kwargs.get("starts") else None
         loaded = await self._curves(list(request.curve_ids), "curve_ids")
         points = _points_in_range(loaded, kwargs)
         limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
-        pairs = [(_inputs(points, law), points.loss) for _, points in loaded]
         shared = list(request.options.shared)
-        if shared and len(pairs) > 1:
-            fits = await self._compute(fitting.fit_joint, pairs, shared=shared, **kwargs)
-        elif len(pairs) == 1:
-            x, loss = pairs[0]
-            fits = [await self._compute(fitting.fit_curve, x, loss, **kwargs)]
-        else:
-            fits = await self._compute(fitting.fit_batch, pairs, **kwargs)
+        fits = await self._compute(work.fit_curves, [p for _, p in loaded], shared, kwargs)
         options = {**kwargs, "shared": shared}
         rows = [(cid, options, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
         fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
@@ -179,31 +172,24 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         points = _points_in_range(loaded, kwargs)
         kwargs["bootstrap"] = kwargs["bootstrap"] or limits.default_resamples(points, self.settings)
         limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
-        law = fitting.get_law(kwargs["law"])
-        shared = list(request.options.shared) or (["L0"] if "L0" in law.param_names else [])
+        kwargs.update(horizons=list(request.horizons) or None, target_losses=list(request.target_losses))
         result = await self._compute(
-            fitting.compare_curves,
-            (_inputs(loaded[0][1], law), loaded[0][1].loss),
-            [(_inputs(points, law), points.loss) for _, points in loaded[1:]],
-            shared=shared,
-            horizons=list(request.horizons) or None,
-            target_losses=list(request.target_losses),
-            vocab_sizes=[meta.meta.vocab_size for meta, _ in loaded],
-            **kwargs,
+            work.compare_curves,
+            [p for _, p in loaded],
+            [meta.meta.vocab_size for meta, _ in loaded],
+            list(request.options.shared),
+            kwargs,
         )
         return convert.comparison_to_pb(result, request.baseline_id, list(request.candidate_ids))
 
     # -- training jobs --------------------------------------------------------------------------
 
     async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:
-        spec = convert.spec_dict_from_request(request)
         limits.check_text(request.study, "study", self.settings)
         limits.check_text(request.request_id, "request_id", self.settings)
-        if spec["transformer"].get("corpus"):  # a path on this server: only inside corpus_dir
-            spec["transformer"]["corpus"] = limits.corpus_path(spec["transformer"]["corpus"], self.settings)
-        # bad configuration: INVALID_ARGUMENT now, not later; in a thread, as the first call imports
-        # torch (seconds) and the event loop must keep serving meanwhile
-        device, estimate = await asyncio.to_thread(_checked_device, spec)
+        # bad configuration: INVALID_ARGUMENT now, not later; in a worker, as trainers imports torch,
+        # whose loading holds the GIL for a second or more
+        spec, device, estimate = await self._compute(work.job_spec, request, self.settings)
         limits.check_job(spec, estimate, self.settings)  # too big: RESOURCE_EXHAUSTED now, not a MemoryError later
         await self.executor.check_device(device)  # where the jobs run, not necessarily here
         # shielded: a caller that gives up (deadline, disconnect) after the job is stored must not
@@ -290,26 +276,17 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         points = _points_in_range(loaded, {"x_min": x_min})
         bootstrap = request.options.bootstrap or limits.default_resamples(points, self.settings)
         limits.check_resamples(points, bootstrap, "options.bootstrap", self.settings)
-        comparison = await self._compute(
-            fitting.compare_curves,
-            (loaded[0][1].x, loaded[0][1].loss),
-            [(p.x, p.loss) for _, p in loaded[1:]],
+        content = await self._compute(
+            work.render_report,
+            [p for _, p in loaded],
+            [meta.meta.policy or meta.meta.name or meta.id for meta, _ in loaded],
+            [meta.meta.vocab_size for meta, _ in loaded],
             x_min=x_min,
             bootstrap=bootstrap,
-            vocab_sizes=[meta.meta.vocab_size for meta, _ in loaded],
+            fmt=fmt,
+            job_summary=summary,
         )
-        curves = [LabelledCurve(meta.meta.policy or meta.meta.name or meta.id, p.x, p.loss) for meta, p in loaded]
-        content = await self._compute(render, curves, comparison, fmt=fmt, job_summary=summary)
         return pb.Report(content=content, media_type=MEDIA_TYPES[fmt])
-
-
-def _checked_device(spec: dict[str, Any]) -> tuple[str, int]:
-    """The run's device once its configuration is valid, and its estimated peak memory."""
-    from trainers.config import RunSpec
-    from trainers.footprint import estimate_peak_bytes
-
-    run = RunSpec.from_dict(spec).validate()
-    return run.device, estimate_peak_bytes(run)
 
 
 async def _until_idle(messages: AsyncIterator[T], idle_seconds: float) -> AsyncIterator[T]:
@@ -338,10 +315,3 @@ def _points_in_range(loaded: list[tuple[StoredCurve, CurvePoints]], kwargs: dict
 def _item_size(message: Any) -> int:
     """Bytes one item adds to a repeated field: the message, its tag and its length prefix."""
     return int(message.ByteSize()) + 11
-
-
-def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:
-    """x, or the named input columns a multi-input law needs."""
-    if law is not None and len(law.inputs) > 1:
-        return {name: points.columns[name] for name in law.inputs if name in points.columns}
-    return points.x

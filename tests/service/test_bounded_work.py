@@ -140,3 +140,22 @@ def test_a_fit_over_its_workers_memory_is_resource_exhausted_and_the_server_keep
             assert len(client.list_fits(big)) == 1  # the refused request stored nothing
     finally:
         running.stop()
+
+
+def test_health_answers_while_a_law_given_as_text_is_read(one_worker: RunningServer) -> None:
+    """A law's text is user work too: it is parsed in a worker, not on the event loop (this one's
+    constant took the parser 25 s of held GIL; a safe parser refuses it at once, which passes too)."""
+    with (
+        ScalingLawClient(one_worker.target, timeout=TIMEOUT) as client,
+        grpc.insecure_channel(one_worker.target) as channel,
+    ):
+        small = client.upload_curve(*curve(300)).id
+        request = pb.FitCurvesRequest(curve_ids=[small], options=pb.FitOptions(law="a*x + 0*((9**9999)**999)"))
+        call = pb_grpc.ScalingLawServiceStub(channel).FitCurves.future(request, timeout=5.0)
+        health = health_pb2_grpc.HealthStub(channel)
+        while not call.done():
+            tick = time.monotonic()
+            health.Check(health_pb2.HealthCheckRequest(), timeout=2.0)
+            assert time.monotonic() - tick < 1.0
+            time.sleep(0.1)
+        assert call.exception() is None or call.code() != grpc.StatusCode.INTERNAL
