@@ -166,9 +166,9 @@ class ComputePool:
             call = asyncio.get_running_loop().run_in_executor(self._io, worker.call, fn, args, kwargs)
             try:
                 outcome = await asyncio.shield(call)
-            except asyncio.CancelledError:
-                worker.kill()  # the caller gave up: stop the work, not only the wait
-                with contextlib.suppress(Exception):
+            except BaseException:  # the caller gave up (or the pipe failed): stop the work, not only the wait
+                worker.kill()
+                with contextlib.suppress(BaseException):
                     await call  # the pipe thread returns once the process is gone
                 self._busy.discard(worker)
                 worker.close()
