@@ -103,7 +103,6 @@ class _Worker:
         )  # fmt: skip
         self.process.start()
         child.close()
-        self.killed = False
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         """Blocking: send the task, wait for its outcome. ("died", exitcode) when the process ended."""
@@ -116,7 +115,6 @@ class _Worker:
             return ("died", self.process.exitcode)
 
     def kill(self) -> None:
-        self.killed = True
         with contextlib.suppress(ProcessLookupError, TypeError):  # TypeError: not started (no pid)
             os.kill(self.process.pid, signal.SIGKILL)  # type: ignore[arg-type]
 

@@ -12,11 +12,14 @@ from trainers.footprint import estimate_peak_bytes
 
 GIB = 2**30
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from a large test
+# process would report the parent's size
 _MEASURE = """
-import json, resource, sys
+import json, sys
 from trainers import RunSpec, run
 run(RunSpec.from_dict(json.loads(sys.argv[1])))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+print(int(status.split()[0]) * 1024)
 """
 
 
