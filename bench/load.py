@@ -1,7 +1,7 @@
 """Sustained load on a server process over loopback: uploads/s and fits/s with 1, 8 and 32 clients,
 p50/p99 latencies and server peak RSS, on the SQLite store and (when a server answers) PostgreSQL.
 
-    python bench/load.py [--clients 1 8 32] [--curves 50] [--fit-seconds 10]
+    python bench/load.py [--clients 1 8 32] [--curves 50] [--fit-seconds 10] [--stores sqlite postgresql]
                          [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
 
 Each row: N uploaders send `--curves` curves of 256 points each while 2 clients fit and 2 watch
@@ -73,18 +73,21 @@ def main() -> None:
     parser.add_argument("--curves", type=int, default=50, help="curves per uploading client")
     parser.add_argument("--fit-seconds", type=float, default=10.0)
     parser.add_argument("--job-latency-jobs", type=int, default=5, help="0: skip the local-vs-Ray job start table")
+    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     print(
         f"{'store':<10} {'N':>3} | {'upload/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'fit/s':>7} {'p50 ms':>7}"
         f" {'p99 ms':>7} | {'RSS MB':>7} | stored-once errors"
     )
-    bench_store("sqlite", {}, args)
-    url = postgres_schema_url(args.postgres_url)
-    if url is None:
-        print(f"postgresql: skipped (no server answered at {args.postgres_url} or psycopg missing)")
-    else:
-        bench_store("postgresql", {"database_url": url}, args)
+    if "sqlite" in args.stores:
+        bench_store("sqlite", {}, args)
+    if "postgresql" in args.stores:
+        url = postgres_schema_url(args.postgres_url)
+        if url is None:
+            print(f"postgresql: skipped (no server answered at {args.postgres_url} or psycopg missing)")
+        else:
+            bench_store("postgresql", {"database_url": url}, args)
     if args.job_latency_jobs:
         print()
         from job_start_latency import report  # bench/ is on the path when this file runs

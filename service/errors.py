@@ -3,7 +3,8 @@
 Domain code raises the errors of fitting.errors and never imports grpc; the server's interceptor
 turns each into a google.rpc.Status through `rpc_status_for`, most specific class first.
 Errors that name a field carry a google.rpc.BadRequest with one field violation
-("curves[1].loss[5]"). Anything else is INTERNAL, logged with its traceback by the caller, and
+("curves[1].loss[5]"). MemoryError, wherever it arises, is RESOURCE_EXHAUSTED with a message of
+ours. Anything else is INTERNAL, logged with its traceback by the caller, and
 its reply says nothing about internals.
 """
 
@@ -35,7 +36,12 @@ STATUS_TABLE: tuple[tuple[type[ScalingLawError], grpc.StatusCode], ...] = (
 INTERNAL_MESSAGE = "internal error; the server log has the details"
 
 
+OUT_OF_MEMORY_MESSAGE = "the server ran out of memory for this request: ask for less (fewer points or resamples)"
+
+
 def status_code_for(exc: BaseException) -> grpc.StatusCode:
+    if isinstance(exc, MemoryError):  # anywhere in the server: the request was too big, not a bug
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
     for kind, code in STATUS_TABLE:
         if isinstance(exc, kind):
             return code
@@ -52,6 +58,8 @@ def field_path(exc: ScalingLawError) -> str:
 def rpc_status_for(exc: BaseException) -> status_pb2.Status:
     """The google.rpc.Status a failed call returns."""
     code = status_code_for(exc)
+    if isinstance(exc, MemoryError):
+        return status_pb2.Status(code=code.value[0], message=OUT_OF_MEMORY_MESSAGE)
     if code is grpc.StatusCode.INTERNAL or not isinstance(exc, ScalingLawError):
         return status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message=INTERNAL_MESSAGE)
     status = status_pb2.Status(code=code.value[0], message=str(exc))

@@ -18,14 +18,11 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from service.store import CurveMeta, CurvePoints, Store
-
-if TYPE_CHECKING:
-    from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +79,7 @@ class JobExecutor(ABC):
         self.owner = owner
         self.max_jobs = max_jobs
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._waiting: set[str] = set()  # ids in the queue
         self._running: dict[str, RunningJob] = {}
         self._cancelled: set[str] = set()
         # one Event per job somebody is waiting on, dropped when it fires: nothing kept per finished job
@@ -135,10 +133,16 @@ class JobExecutor(ABC):
             await self._refuse(self._queue.get_nowait()[0])
         await self._close()
 
+    @property
+    def queued(self) -> int:
+        """Jobs submitted here that no worker has taken yet, less those cancelled meanwhile."""
+        return len(self._waiting - self._cancelled)
+
     async def submit(self, job_id: str, spec: dict[str, Any]) -> None:
         if self._stopped:  # accepted during the drain: it will not run here
             await self._refuse(job_id)
             return
+        self._waiting.add(job_id)
         await self._queue.put((job_id, spec))
 
     async def _refuse(self, job_id: str) -> None:
@@ -174,6 +178,7 @@ class JobExecutor(ABC):
     async def _worker(self) -> None:
         while True:
             job_id, spec = await self._queue.get()
+            self._waiting.discard(job_id)
             try:
                 if job_id not in self._cancelled:
                     await self._run(job_id, spec)
@@ -251,18 +256,3 @@ class JobExecutor(ABC):
             return stored
 
         return self.store.finish_job(job_id, curves, result_for)
-
-
-def make_executor(settings: Settings, store: Store) -> JobExecutor:
-    """The executor SCALINGLAW_EXECUTOR names; Ray is imported only when it is chosen."""
-    if settings.executor == "ray":
-        try:
-            from service.ray_executor import RayExecutor
-        except ModuleNotFoundError as exc:
-            if exc.name != "ray":
-                raise
-            raise RuntimeError("SCALINGLAW_EXECUTOR=ray needs Ray: pip install 'scalinglaw[ray]'") from exc
-        return RayExecutor(store, settings.max_jobs, settings.replica_id, address=settings.ray_address)
-    from service.local_executor import LocalExecutor
-
-    return LocalExecutor(store, settings.max_jobs, settings.replica_id)

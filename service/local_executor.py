@@ -29,7 +29,9 @@ def job_main(spec: dict[str, Any], conn: Connection) -> None:
 
 class LocalExecutor(JobExecutor):
     async def check_device(self, device: str) -> None:
-        from trainers.run import resolve_device  # torch: imported on the first job, not at server start
+        if device != "cuda":  # cpu and auto run anywhere; only cuda needs torch to say whether it is here
+            return
+        from trainers.run import resolve_device  # torch: its loading holds the GIL, so only when asked
 
         await asyncio.to_thread(resolve_device, device)
 

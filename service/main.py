@@ -23,6 +23,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     await server.start()
     logger.info("scalinglaw serving on %s:%d (data in %s)", settings.host, port, settings.data_dir)
     print(f"scalinglaw listening on {settings.host}:{port}", flush=True)
+    warming = asyncio.create_task(parts.servicer.compute.warm())  # fit workers start in the background
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -30,6 +31,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     if ready is not None:
         ready.set()
     await stop.wait()
+    warming.cancel()
     logger.info("draining: health NOT_SERVING, %.1f s grace", settings.grace_seconds)
     for name in (SERVICE_NAME, ""):
         await parts.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)

@@ -19,6 +19,7 @@ import fitting
 from fitting.comparison import ComparisonResult
 
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+PLOT_POINTS = 2_000  # points drawn per curve: more are invisible at this size and cost memory and time
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,19 @@ def render(
     return out.getvalue()
 
 
+def thin(x: np.ndarray, loss: np.ndarray, limit: int = PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most `limit` points of a curve for a log-x plot: indices spaced evenly in log, so the
+    early steps keep their detail and the long tail is sampled; the first and last points stay."""
+    if x.size <= limit:
+        return x, loss
+    keep = np.unique(np.geomspace(1, x.size, limit).round().astype(np.int64) - 1)
+    return x[keep], loss[keep]
+
+
 def _curves_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonResult) -> None:
     fits = [comparison.baseline_fit] + [c.fit for c in comparison.candidates]
     for curve, fit in zip(curves, fits, strict=True):
-        (line,) = ax.loglog(curve.x, curve.loss, lw=1, alpha=0.6, label=curve.label)
+        (line,) = ax.loglog(*thin(curve.x, curve.loss), lw=1, alpha=0.6, label=curve.label)
         law = fitting.get_law(fit.law)
         lo, hi = fit.x_range
         grid = np.geomspace(max(lo, 1e-12), hi, 200)

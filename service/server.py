@@ -3,6 +3,7 @@ bearer-token auth and the error table, standard health and reflection."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,8 @@ from fitting.errors import InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.errors import rpc_status_for, status_code_for
-from service.jobs import JobExecutor, make_executor
+from service.executors import make_executor
+from service.jobs import JobExecutor
 from service.servicer import ScalingLawServicer
 from service.settings import Settings
 from service.store import Store, open_store
@@ -26,7 +28,8 @@ from service.wire import passthrough
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ScalingLawService"].full_name
-OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")  # no token needed
+HEALTH_PREFIX = "/grpc.health.v1.Health/"  # never needs a token
+REFLECTION_PREFIX = "/grpc.reflection."  # needs the token when one is set
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
@@ -35,24 +38,30 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, token: str):
         self.token = token
+        self._expected = f"Bearer {token}".encode()
+
+    def _authorised(self, metadata: dict[str, Any]) -> bool:
+        """The bearer token, compared in constant time (a timing difference must not reveal a prefix)."""
+        given = metadata.get("authorization", "")
+        return hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass") if isinstance(given, str) else b"", self._expected
+        )
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]], details: Any
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or details.method.startswith(OPEN_PREFIXES):
-            # health and reflection: open, raise no domain errors, and their aio streams write
-            # through context.write rather than yielding, which the wrappers below expect
-            return handler
-        metadata = dict(details.invocation_metadata or ())
-        request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:12]
         method = details.method
-        needs_token = bool(self.token) and not method.startswith(OPEN_PREFIXES)
-        authorised = metadata.get("authorization") == f"Bearer {self.token}"
-
-        async def guard(context: Any) -> None:
-            if needs_token and not authorised:
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        if handler is None or method.startswith(HEALTH_PREFIX):
+            return handler  # health is open, always
+        metadata = dict(details.invocation_metadata or ())
+        if self.token and not self._authorised(metadata):
+            return _refusal(handler)  # before a byte of the request is read
+        if method.startswith(REFLECTION_PREFIX):
+            # raises no domain errors, and its aio stream writes through context.write rather than
+            # yielding, which the wrappers below expect
+            return handler
+        request_id = metadata.get("x-request-id") or uuid.uuid4().hex[:12]
 
         async def fail(context: Any, exc: Exception) -> None:
             code = status_code_for(exc)
@@ -86,7 +95,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         def unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             async def wrapped(request: Any, context: Any) -> Any:
-                await guard(context)
                 try:
                     return await behaviour(read(request), context)
                 except grpc.aio.AbortError:
@@ -98,7 +106,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         def streaming(behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
             async def wrapped(request: Any, context: Any) -> AsyncIterator[Any]:
-                await guard(context)
                 try:
                     async for item in behaviour(read(request), context):
                         yield item
@@ -124,6 +131,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     response_serializer=passthrough(handler.response_serializer),  # pre-built chunks pass as bytes
                 )
         return handler
+
+
+def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """UNAUTHENTICATED without reading the request. A handler that takes a request stream is
+    started before any message is read (a unary one only once the whole message has arrived), so
+    the refusal takes a stream and never reads it, whatever the method's own shape."""
+
+    async def refuse(requests: Any, context: Any) -> None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+    if handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(refuse)
+    return grpc.stream_unary_rpc_method_handler(refuse)
 
 
 @dataclass(frozen=True)
@@ -158,7 +178,8 @@ async def create_server(settings: Settings, store: Store | None = None) -> tuple
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    if settings.reflection:  # with a token set, only callers with the token may use it
+        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{settings.host}:{settings.port}"
     if settings.tls_cert and settings.tls_key:
         credentials = grpc.ssl_server_credentials([(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())])

@@ -4,20 +4,18 @@ no try/except: domain errors reach the interceptor (service/server.py), which ma
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import fitting
 from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
-from service import convert, wire
+from service import convert, limits, wire, work
+from service.compute import ComputePool
 from service.jobs import JobExecutor
-from service.report import MEDIA_TYPES, LabelledCurve, render
+from service.report import MEDIA_TYPES
 from service.settings import Settings
-from service.store import CurvePoints, JobRecord, Store
+from service.store import CurvePoints, JobRecord, Store, StoredCurve
 from service.upload import UploadAssembler, UploadSlots
 
 T = TypeVar("T")
@@ -29,31 +27,36 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         self.settings = settings
         self.store = store
         self.executor = executor
-        # CPU-bound maths gets its own small pool: many fits at once in the default pool (shared with
-        # the store calls) contend for the GIL and the cores, and every caller waits longer
-        self._maths = ThreadPoolExecutor(max_workers=settings.fit_workers, thread_name_prefix="maths")
+        # user-shaped maths runs in worker processes (service/compute.py): never on the event loop's
+        # GIL, and a call whose caller gave up stops
+        self.compute = ComputePool(
+            settings.fit_workers, memory_bytes=settings.fit_memory_bytes, modules=("service.work",)
+        )
+        self._admitting = 0  # StartTraining calls between the queue check and the submission
         self.uploads = UploadSlots(
             max_streams=settings.max_concurrent_uploads, max_bytes=settings.max_upload_bytes_in_flight
         )
 
     def close(self) -> None:
-        """Fits nobody waits for any more (the server stopped) are dropped, not awaited at exit."""
-        self._maths.shutdown(wait=False, cancel_futures=True)
+        """Fits nobody waits for any more (the server stopped) are stopped, not awaited at exit."""
+        self.compute.close()
 
     async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._maths, functools.partial(fn, *args, **kwargs))
+        return await self.compute.run(fn, *args, **kwargs)
 
     # -- curves ---------------------------------------------------------------------------------
 
     async def UploadCurve(self, request_iterator: AsyncIterator[pb.UploadCurveRequest], context: Any) -> pb.Curve:
         with self.uploads.open() as reserve:
             assembler: UploadAssembler | None = None
-            async for message in request_iterator:
+            async for message in _until_idle(request_iterator, self.settings.upload_idle_seconds):
                 if message.HasField("header"):
                     if assembler is not None:
                         raise InvalidInputError("a second header arrived", field="header")
+                    meta = convert.meta_from_header(message.header)
+                    limits.check_meta(meta, self.settings)
                     assembler = UploadAssembler(
-                        convert.meta_from_header(message.header),
+                        meta,
                         max_points=self.settings.max_points,
                         expected_points=message.header.expected_points,
                         reserve=reserve,
@@ -62,6 +65,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
                     if assembler is None:
                         raise InvalidInputError("the first message must be the header", field="header")
                     chunk = message.chunk
+                    limits.check_chunk(len(chunk.x), len(chunk.columns), "chunk", self.settings)
                     assembler.add(chunk.x, chunk.loss, {c.name: c.values for c in chunk.columns})
             if assembler is None:
                 raise InvalidInputError("no header: the stream was empty", field="header")
@@ -78,12 +82,15 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         return convert.curve_to_pb(await asyncio.to_thread(self.store.get_curve, request.id))
 
     async def ListCurves(self, request: pb.ListCurvesRequest, context: Any) -> pb.ListCurvesResponse:
+        # paged by bytes as well as by count: large labels must not make a reply over the message limit
         curves, token = await asyncio.to_thread(
             self.store.list_curves,
             study=request.study,
             policy=request.policy,
             page_size=request.page_size,
             page_token=request.page_token,
+            size_of=lambda c: _item_size(convert.curve_to_pb(c)),
+            max_bytes=limits.reply_budget(self.settings),
         )
         return pb.ListCurvesResponse(curves=[convert.curve_to_pb(c) for c in curves], next_page_token=token)
 
@@ -94,8 +101,12 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
     async def ReadCurvePoints(self, request: pb.ReadCurvePointsRequest, context: Any) -> AsyncIterator[pb.PointsChunk]:
         if request.chunk_size < 0:
             raise InvalidInputError(f"must be >= 0, got {request.chunk_size}", field="chunk_size")
+        meta = await asyncio.to_thread(self.store.get_curve, request.id)
+        n_columns = len(meta.meta.extra_columns)
+        if request.chunk_size:
+            limits.check_chunk(request.chunk_size, n_columns, "chunk_size", self.settings)
+        size = request.chunk_size or min(self.settings.chunk_points, limits.chunk_limit(n_columns, self.settings))
         points = await asyncio.to_thread(self.store.read_points, request.id)
-        size = request.chunk_size or self.settings.chunk_points
         for start in range(0, points.x.size, size):
             sl = slice(start, start + size)
             if not points.columns:  # the common case goes out as pre-built bytes
@@ -106,36 +117,35 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
 
     # -- fits -----------------------------------------------------------------------------------
 
-    async def _curves(self, ids: list[str], field: str) -> list[tuple[Any, CurvePoints]]:
+    async def _curves(self, ids: list[str], field: str) -> list[tuple[StoredCurve, CurvePoints]]:
+        """The curves' metadata, checked against the limits, then their points."""
         if not ids:
             raise InvalidInputError("no curve ids given", field=field)
-        out = []
-        for cid in ids:
-            meta = await asyncio.to_thread(self.store.get_curve, cid)
-            out.append((meta, await asyncio.to_thread(self.store.read_points, cid)))
-        return out
+        limits.check_curve_ids(ids, field, self.settings)
+        metas = await asyncio.to_thread(lambda: [self.store.get_curve(cid) for cid in ids])
+        limits.check_loaded_points([m.n_points for m in metas], field, self.settings)
+        return [(meta, await asyncio.to_thread(self.store.read_points, meta.id)) for meta in metas]
 
-    def _check_bootstrap(self, options: pb.FitOptions) -> None:
-        if options.bootstrap > self.settings.max_bootstrap:  # memory grows with resamples x points
-            raise LimitExceededError(
-                f"{options.bootstrap} resamples asked; max_bootstrap is {self.settings.max_bootstrap}",
-                field="options.bootstrap",
+    async def _comparison_curves(
+        self, baseline_id: str, candidate_ids: list[str], field: str
+    ) -> list[tuple[StoredCurve, CurvePoints]]:
+        """The baseline's and the candidates' curves (field: where the candidates are named)."""
+        if not candidate_ids:
+            raise InvalidInputError("no candidate curve ids", field=field)
+        if baseline_id in candidate_ids:
+            raise InvalidInputError(
+                f"is the baseline {baseline_id!r}", field=field, index=candidate_ids.index(baseline_id)
             )
+        limits.check_curve_ids(candidate_ids, field, self.settings)
+        return await self._curves([baseline_id, *candidate_ids], field)
 
     async def FitCurves(self, request: pb.FitCurvesRequest, context: Any) -> pb.FitCurvesResponse:
-        self._check_bootstrap(request.options)
         kwargs = convert.fit_kwargs(request.options)
-        law = fitting.get_law(kwargs["law"]) if not kwargs.get("bounds") and not kwargs.get("starts") else None
         loaded = await self._curves(list(request.curve_ids), "curve_ids")
-        pairs = [(_inputs(points, law), points.loss) for _, points in loaded]
+        points = _points_in_range(loaded, kwargs)
+        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
         shared = list(request.options.shared)
-        if shared and len(pairs) > 1:
-            fits = await self._compute(fitting.fit_joint, pairs, shared=shared, **kwargs)
-        elif len(pairs) == 1:
-            x, loss = pairs[0]
-            fits = [await self._compute(fitting.fit_curve, x, loss, **kwargs)]
-        else:
-            fits = await self._compute(fitting.fit_batch, pairs, **kwargs)
+        fits = await self._compute(work.fit_curves, [p for _, p in loaded], shared, kwargs)
         options = {**kwargs, "shared": shared}
         rows = [(cid, options, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
         fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
@@ -151,36 +161,36 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         return pb.ListFitsResponse(fits=[convert.stored_fit_to_pb(f, request.curve_id) for f in stored])
 
     async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
-        self._check_bootstrap(request.options)
         kwargs = convert.fit_kwargs(request.options)
         kwargs.pop("bounds", None)
         kwargs.pop("starts", None)
         if not request.baseline_id:
             raise InvalidInputError("no baseline curve id", field="baseline_id")
-        loaded = await self._curves([request.baseline_id, *request.candidate_ids], "candidate_ids")
-        if len(loaded) < 2:
-            raise InvalidInputError("no candidate curve ids", field="candidate_ids")
-        law = fitting.get_law(kwargs["law"])
-        shared = list(request.options.shared) or (["L0"] if "L0" in law.param_names else [])
+        limits.check_count(request.horizons, "horizons", self.settings)
+        limits.check_count(request.target_losses, "target_losses", self.settings)
+        loaded = await self._comparison_curves(request.baseline_id, list(request.candidate_ids), "candidate_ids")
+        points = _points_in_range(loaded, kwargs)
+        kwargs["bootstrap"] = kwargs["bootstrap"] or limits.default_resamples(points, self.settings)
+        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
+        kwargs.update(horizons=list(request.horizons) or None, target_losses=list(request.target_losses))
         result = await self._compute(
-            fitting.compare_curves,
-            (_inputs(loaded[0][1], law), loaded[0][1].loss),
-            [(_inputs(points, law), points.loss) for _, points in loaded[1:]],
-            shared=shared,
-            horizons=list(request.horizons) or None,
-            target_losses=list(request.target_losses),
-            vocab_sizes=[meta.meta.vocab_size for meta, _ in loaded],
-            **{**kwargs, "bootstrap": kwargs["bootstrap"] or 200},
+            work.compare_curves,
+            [p for _, p in loaded],
+            [meta.meta.vocab_size for meta, _ in loaded],
+            list(request.options.shared),
+            kwargs,
         )
         return convert.comparison_to_pb(result, request.baseline_id, list(request.candidate_ids))
 
     # -- training jobs --------------------------------------------------------------------------
 
     async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:
-        spec = convert.spec_dict_from_request(request)
-        # bad configuration: INVALID_ARGUMENT now, not later; in a thread, as the first call imports
-        # torch (seconds) and the event loop must keep serving meanwhile
-        device = await asyncio.to_thread(_checked_device, spec)
+        limits.check_text(request.study, "study", self.settings)
+        limits.check_text(request.request_id, "request_id", self.settings)
+        # bad configuration: INVALID_ARGUMENT now, not later; in a worker, as trainers imports torch,
+        # whose loading holds the GIL for a second or more
+        spec, device, estimate = await self._compute(work.job_spec, request, self.settings)
+        limits.check_job(spec, estimate, self.settings)  # too big: RESOURCE_EXHAUSTED now, not a MemoryError later
         await self.executor.check_device(device)  # where the jobs run, not necessarily here
         # shielded: a caller that gives up (deadline, disconnect) after the job is stored must not
         # leave it stored but never submitted, which its retry (same request_id) would return for ever
@@ -188,6 +198,19 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         return convert.job_to_pb(job)
 
     async def _create_and_submit(self, request: pb.StartTrainingRequest, spec: dict[str, Any]) -> JobRecord:
+        # checked and counted with no await between, so concurrent calls cannot all pass the check
+        waiting = self.executor.queued + self._admitting
+        if waiting >= self.settings.max_queued_jobs:
+            raise LimitExceededError(
+                f"{waiting} jobs are waiting to run, the most max_queued_jobs allows; retry later", field="request"
+            )
+        self._admitting += 1
+        try:
+            return await self._admit(request, spec)
+        finally:
+            self._admitting -= 1
+
+    async def _admit(self, request: pb.StartTrainingRequest, spec: dict[str, Any]) -> JobRecord:
         job, new = await asyncio.to_thread(
             self.store.create_job,
             request_id=request.request_id,
@@ -211,6 +234,8 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             state=state,
             page_size=request.page_size,
             page_token=request.page_token,
+            size_of=lambda j: _item_size(convert.job_to_pb(j)),
+            max_bytes=limits.reply_budget(self.settings),
         )
         return pb.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
 
@@ -232,7 +257,6 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
     # -- reports --------------------------------------------------------------------------------
 
     async def RenderReport(self, request: pb.RenderReportRequest, context: Any) -> pb.Report:
-        self._check_bootstrap(request.options)
         fmt = convert.report_format(request.format)
         summary = None
         if request.HasField("job_id"):
@@ -248,30 +272,46 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             x_min = request.options.x_min if request.options.HasField("x_min") else None
         else:
             raise InvalidInputError("give curves or a job_id", field="subject")
-        loaded = await self._curves([baseline_id, *candidate_ids], "curves")
-        if len(loaded) < 2:
-            raise InvalidInputError("no candidate curve ids", field="curves.candidate_ids")
-        comparison = await self._compute(
-            fitting.compare_curves,
-            (loaded[0][1].x, loaded[0][1].loss),
-            [(p.x, p.loss) for _, p in loaded[1:]],
+        loaded = await self._comparison_curves(baseline_id, candidate_ids, "curves.candidate_ids")
+        points = _points_in_range(loaded, {"x_min": x_min})
+        bootstrap = request.options.bootstrap or limits.default_resamples(points, self.settings)
+        limits.check_resamples(points, bootstrap, "options.bootstrap", self.settings)
+        content = await self._compute(
+            work.render_report,
+            [p for _, p in loaded],
+            [meta.meta.policy or meta.meta.name or meta.id for meta, _ in loaded],
+            [meta.meta.vocab_size for meta, _ in loaded],
             x_min=x_min,
-            bootstrap=request.options.bootstrap or 200,
-            vocab_sizes=[meta.meta.vocab_size for meta, _ in loaded],
+            bootstrap=bootstrap,
+            fmt=fmt,
+            job_summary=summary,
         )
-        curves = [LabelledCurve(meta.meta.policy or meta.meta.name or meta.id, p.x, p.loss) for meta, p in loaded]
-        content = await self._compute(render, curves, comparison, fmt=fmt, job_summary=summary)
         return pb.Report(content=content, media_type=MEDIA_TYPES[fmt])
 
 
-def _checked_device(spec: dict[str, Any]) -> str:
-    from trainers.config import RunSpec
+async def _until_idle(messages: AsyncIterator[T], idle_seconds: float) -> AsyncIterator[T]:
+    """The stream's messages; a stream silent for idle_seconds ends with RESOURCE_EXHAUSTED, so a
+    client that opens an upload and sends nothing cannot hold its slot for ever."""
+    iterator = aiter(messages)
+    while True:
+        try:
+            async with asyncio.timeout(idle_seconds):
+                message = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise LimitExceededError(
+                f"no message for {idle_seconds:g} s (upload_idle_seconds): the upload ended and stored nothing",
+                field="chunk",
+            ) from None
+        yield message
 
-    return RunSpec.from_dict(spec).validate().device
+
+def _points_in_range(loaded: list[tuple[StoredCurve, CurvePoints]], kwargs: dict[str, Any]) -> int:
+    """Points the request fits: those of every curve within its fitting range."""
+    return sum(limits.points_in_range(p.x, kwargs.get("x_min"), kwargs.get("x_max")) for _, p in loaded)
 
 
-def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:
-    """x, or the named input columns a multi-input law needs."""
-    if law is not None and len(law.inputs) > 1:
-        return {name: points.columns[name] for name in law.inputs if name in points.columns}
-    return points.x
+def _item_size(message: Any) -> int:
+    """Bytes one item adds to a repeated field: the message, its tag and its length prefix."""
+    return int(message.ByteSize()) + 11

@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     port: int = Field(50051, ge=0, le=65535)
     data_dir: Path = Path("./scalinglaw-data")
     database_url: str = ""  # empty: SQLite in data_dir
+    database_pool_size: int = Field(10, ge=1)  # PostgreSQL connections this server keeps at most
     token: str = ""  # non-empty: every call but health needs "authorization: Bearer <token>"
+    reflection: bool = True  # serve gRPC reflection; with a token set it needs the token too
     tls_cert: Path | None = None  # with tls_key: serve TLS; neither: plaintext
     tls_key: Path | None = None
     tls_ca: Path | None = None  # the CLI trusts these PEM certificates to reach a TLS server
@@ -34,11 +36,26 @@ class Settings(BaseSettings):
     max_concurrent_uploads: int = Field(64, ge=1)  # UploadCurve streams open at once
     # bytes of points (8 per value) held by all open uploads together; a full-size curve fits
     max_upload_bytes_in_flight: int = Field(2 * 2**30, ge=1)
-    max_bootstrap: int = Field(10_000, ge=0)  # resamples one fit or comparison may ask for
-    max_message_bytes: int = Field(64 * 2**20, ge=1024)
+    max_bootstrap: int = Field(10_000, ge=0)  # resamples one fit, comparison, report or job may ask for
+    # points in the fitting range x max(1, resamples), over a request's curves (160-350 bytes each at peak)
+    max_point_resamples: int = Field(5_000_000, ge=1)
+    max_curves_per_request: int = Field(10_000, ge=1)  # curve ids in one FitCurves, CompareCurves, RenderReport
+    max_horizons: int = Field(1_000, ge=1)  # horizons, and target losses, of one comparison
+    max_chunk_points: int = Field(1_048_576, ge=1)  # points in one upload or download chunk
+    max_name_bytes: int = Field(1_024, ge=1)  # a curve's name, policy, study, split, ..., a label's key
+    max_label_bytes: int = Field(16_384, ge=1)  # a label's value
+    max_labels: int = Field(64, ge=0)  # labels on one curve
+    max_extra_columns: int = Field(16, ge=0)  # named input columns on one curve
+    max_queued_jobs: int = Field(32, ge=0)  # jobs accepted but not yet running, on this server
+    max_job_memory_bytes: int = Field(16 * 2**30, ge=1)  # a job's estimated peak memory (trainers/footprint.py)
+    corpus_dir: Path | None = None  # transformer.corpus names a file in here; unset: no corpus files
+    upload_idle_seconds: float = Field(60.0, gt=0)  # an upload silent this long is ended and frees its slot
+    max_message_bytes: int = Field(64 * 2**20, ge=65_536)
     chunk_points: int = Field(65_536, ge=1)  # points per streamed chunk
-    # threads for fits, comparisons and reports at once; more than the cores only contend for the GIL
+    # worker processes for fits, comparisons and reports at once (service/compute.py)
     fit_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
+    # memory (RLIMIT_DATA) each of those workers may use; over it the request gets RESOURCE_EXHAUSTED; 0: no limit
+    fit_memory_bytes: int = Field(8 * 2**30, ge=0)
     grace_seconds: float = Field(10.0, ge=0)
 
     @field_validator("executor", mode="before")
@@ -49,7 +66,7 @@ class Settings(BaseSettings):
             raise ValueError(f"SCALINGLAW_EXECUTOR must be one of {', '.join(get_args(ExecutorName))}, got {value!r}")
         return value
 
-    @field_validator("tls_cert", "tls_key", "tls_ca", mode="before")
+    @field_validator("tls_cert", "tls_key", "tls_ca", "corpus_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable means unset (as documented), not Path("."), which would count as set."""

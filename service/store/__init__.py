@@ -69,4 +69,4 @@ def open_store(settings: Settings) -> Store:
         ) from exc
     if not settings.replica_id:
         logger.warning("SCALINGLAW_REPLICA_ID is empty: give each replica sharing the database its own")
-    return PostgresStore(url)
+    return PostgresStore(url, pool_size=settings.database_pool_size)

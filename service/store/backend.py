@@ -1,17 +1,16 @@
 """What differs between the databases behind Store: the connection, how a transaction begins, the
 placeholder style, DDL types, row locks, the paging column and the unique-violation error.
 
-Everything else (every query, every rule) is Store's, in service/store/sql.py. A backend holds one
-connection and a lock: one statement or transaction at a time per process; replicas of the server
-share the database, and its own locking keeps them consistent.
+Everything else (every query, every rule) is Store's, in service/store/sql.py. SQLite's backend
+holds one connection and a lock (SQLite has one writer anyway); PostgreSQL's a pool of connections,
+so store calls from several threads run at once. Replicas of the server share the database, and its
+own locking keeps them consistent.
 """
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol
 
 
@@ -42,20 +41,13 @@ class Backend(ABC):
     # statements run after a migration version on this backend only (storage tuning, not schema)
     after_migration: ClassVar[dict[int, tuple[str, ...]]] = {}
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def connection(self) -> Iterator[Connection]:
+    @abstractmethod
+    def connection(self) -> AbstractContextManager[Connection]:
         """For reads: each statement commits on its own."""
-        with self._lock:
-            yield self._connection()
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Connection]:
         """All or nothing: committed when the block ends, rolled back when it raises."""
-        with self._lock, self._begin() as db:
-            yield db
 
     def points_placeholder(self, values: memoryview) -> tuple[str, object]:
         """How POINTS_INSERT binds an array's bytes: the SQL for {data} and its argument."""
@@ -66,12 +58,6 @@ class Backend(ABC):
 
     def lock_schema(self, db: Connection) -> None:  # noqa: B027  (a no-op unless the backend needs it)
         """Called first in the migration transaction: replicas starting at once migrate one by one."""
-
-    @abstractmethod
-    def _connection(self) -> Connection: ...
-
-    @abstractmethod
-    def _begin(self) -> AbstractContextManager[Connection]: ...
 
     @abstractmethod
     def close(self) -> None: ...

@@ -1,8 +1,11 @@
 """PostgreSQL (psycopg 3): one database that every replica of the server shares.
 
 Imported only when SCALINGLAW_DATABASE_URL names PostgreSQL, so SQLite users need no psycopg.
-Autocommit outside explicit transactions; a write transaction locks the job row it appends to
-(SELECT ... FOR UPDATE), and migrations hold a transaction-level advisory lock.
+Connections come from a pool (psycopg_pool, SCALINGLAW_DATABASE_POOL_SIZE), so store calls from
+several threads run at once; each is checked when taken, so a server restart or a dropped network
+costs a reconnect, not an error. Autocommit outside explicit transactions; a write transaction locks
+the job row it appends to (SELECT ... FOR UPDATE), and migrations hold a transaction-level advisory
+lock.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
 
 from fitting.errors import InvalidInputError
 from service.store.backend import Backend, Connection, DatabaseUrlError
@@ -43,39 +47,36 @@ class PostgresBackend(Backend):
         4: ("ALTER TABLE curve_points ALTER COLUMN data SET STORAGE EXTERNAL",),
     }
 
-    def __init__(self, url: str):
-        super().__init__()
-        self._url = url
-        try:
-            self._db = self._connect()
+    def __init__(self, url: str, *, pool_size: int = 10):
+        try:  # one connection first, for libpq's own reason when it fails (the pool retries silently)
+            psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as exc:  # a malformed URL, no server, no such database or role
             raise _url_error("cannot connect to", url, exc) from exc
-
-    def _connect(self) -> _Connection:
-        return _Connection(psycopg.connect(self._url, autocommit=True, connect_timeout=10))
-
-    def _connection(self) -> _Connection:
-        if self._db.conn.broken:  # the server restarted or the network dropped: the next call reconnects
-            self._db = self._connect()
-        return self._db
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url, min_size=1, max_size=pool_size, kwargs={"autocommit": True, "connect_timeout": 10},
+            check=ConnectionPool.check_connection, open=True, name="scalinglaw",
+        )  # fmt: skip
 
     @contextmanager
-    def _begin(self) -> Iterator[_Connection]:
-        db = self._connection()
-        with db.conn.transaction():
-            yield db
+    def connection(self) -> Iterator[_Connection]:
+        with self._pool.connection() as conn:
+            yield _Connection(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Connection]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield _Connection(conn)
 
     def lock_schema(self, db: Connection) -> None:
         db.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.conn.close()
+        self._pool.close()
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str, *, schema_version: int | None = None):
-        backend = PostgresBackend(url)
+    def __init__(self, url: str, *, schema_version: int | None = None, pool_size: int = 10):
+        backend = PostgresBackend(url, pool_size=pool_size)
         try:
             super().__init__(backend, schema_version=schema_version)
         except psycopg.Error as exc:  # e.g. a role that may not create tables

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from fitting.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from fitting.errors import AlreadyExistsError, InvalidInputError, LimitExceededError, NotFoundError
 from service.store.backend import Backend, Connection
 from service.store.records import (
     TERMINAL_STATES,
@@ -47,6 +47,7 @@ from service.store.schema import (
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 _TOKEN = re.compile(r"[0-9]{1,19}")  # a page token is the last row key served, a non-negative int64
 
 
@@ -97,9 +98,10 @@ class Store:
 
     def _page(
         self, table: str, columns: str, filters: dict[str, str], page_size: int, page_token: str
-    ) -> tuple[list[tuple[Any, ...]], str]:
-        """Oldest first, keyset-paginated by the backend's row key (AIP-158); the token is the last
-        key served. Empty filter values match everything."""
+    ) -> tuple[list[tuple[int, tuple[Any, ...]]], bool]:
+        """Oldest first, keyset-paginated by the backend's row key (AIP-158): up to a page of
+        (row key, row), and whether more rows follow. The token is the last key served. Empty
+        filter values match everything."""
         if page_size < 0:
             raise InvalidInputError(f"must be >= 0, got {page_size}", field="page_size")
         size = min(page_size or 50, 1000)
@@ -114,8 +116,29 @@ class Store:
                 args.append(value)
         with self._backend.connection() as db:
             rows = db.execute(f"{query} ORDER BY {key} LIMIT ?", [*args, size + 1]).fetchall()
-        token = str(rows[size - 1][0]) if len(rows) > size else ""
-        return [tuple(r[1:]) for r in rows[:size]], token
+        return [(int(r[0]), tuple(r[1:])) for r in rows[:size]], len(rows) > size
+
+    @staticmethod
+    def _fill(
+        items: list[tuple[int, R]], more: bool, size_of: Callable[[R], int] | None, max_bytes: int, what: str
+    ) -> tuple[list[R], str]:
+        """The page's records, cut where their sizes (size_of, as the caller will send them) would
+        pass max_bytes; the token then points after the last one kept."""
+        out: list[R] = []
+        total = 0
+        for index, (_, record) in enumerate(items):
+            size = size_of(record) if size_of is not None else 0
+            if size_of is not None and total + size > max_bytes:
+                if not out:
+                    raise LimitExceededError(
+                        f"{what} {getattr(record, 'id', '')} alone is larger than one reply may be "
+                        f"(max_message_bytes): it cannot be listed",
+                        field="page_token",
+                    )
+                return out, str(items[index - 1][0])
+            out.append(record)
+            total += size
+        return out, str(items[-1][0]) if more and items else ""
 
     # -- curves ---------------------------------------------------------------------------------
 
@@ -181,11 +204,19 @@ class Store:
         return CurvePoints(np.frombuffer(arrays["x"], dtype="<f8"), np.frombuffer(arrays["loss"], dtype="<f8"), columns)
 
     def list_curves(
-        self, *, study: str = "", policy: str = "", page_size: int = 50, page_token: str = ""
+        self,
+        *,
+        study: str = "",
+        policy: str = "",
+        page_size: int = 50,
+        page_token: str = "",
+        size_of: Callable[[StoredCurve], int] | None = None,
+        max_bytes: int = 0,
     ) -> tuple[list[StoredCurve], str]:
+        """A page of curves; with size_of, no more than max_bytes of them by that measure."""
         filters = {"study": study, "policy": policy}
-        rows, token = self._page("curves", CURVE_COLUMNS, filters, page_size, page_token)
-        return [curve_from_row(r) for r in rows], token
+        rows, more = self._page("curves", CURVE_COLUMNS, filters, page_size, page_token)
+        return self._fill([(k, curve_from_row(r)) for k, r in rows], more, size_of, max_bytes, "curve")
 
     def delete_curve(self, curve_id: str) -> None:
         with self._backend.transaction() as db:
@@ -258,10 +289,18 @@ class Store:
         return job_from_row(row)
 
     def list_jobs(
-        self, *, study: str = "", state: str = "", page_size: int = 50, page_token: str = ""
+        self,
+        *,
+        study: str = "",
+        state: str = "",
+        page_size: int = 50,
+        page_token: str = "",
+        size_of: Callable[[JobRecord], int] | None = None,
+        max_bytes: int = 0,
     ) -> tuple[list[JobRecord], str]:
-        rows, token = self._page("jobs", JOB_COLUMNS, {"study": study, "state": state}, page_size, page_token)
-        return [job_from_row(r) for r in rows], token
+        """A page of jobs; with size_of, no more than max_bytes of them by that measure."""
+        rows, more = self._page("jobs", JOB_COLUMNS, {"study": study, "state": state}, page_size, page_token)
+        return self._fill([(k, job_from_row(r)) for k, r in rows], more, size_of, max_bytes, "job")
 
     def add_job_event(
         self,

@@ -7,6 +7,7 @@ by a write (a request_id check, the next event seq) never races another process 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ class SqliteBackend(Backend):
     unique_violation = sqlite3.IntegrityError
 
     def __init__(self, path: Path):
-        super().__init__()
+        self._lock = threading.Lock()  # one connection: one statement or transaction at a time
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout=10000")
@@ -61,8 +62,15 @@ class SqliteBackend(Backend):
             for start in range(0, values.nbytes, _BLOB_WRITE_BYTES):
                 target.write(values[start : start + _BLOB_WRITE_BYTES])
 
-    def _connection(self) -> sqlite3.Connection:
-        return self._db
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._begin() as db:
+            yield db
 
     @contextmanager
     def _begin(self) -> Iterator[sqlite3.Connection]:

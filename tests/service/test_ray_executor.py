@@ -31,7 +31,7 @@ def local_ray() -> Iterator[None]:
 
 @pytest.fixture
 def ray_client(local_ray: None, tmp_path: Path) -> Iterator[ScalingLawClient]:
-    server: RunningServer = start(tmp_path, executor="ray")
+    server: RunningServer = start(tmp_path, executor="ray", corpus_dir=tmp_path / "corpora")
     with ScalingLawClient(server.target, timeout=60) as client:
         yield client
     server.stop()
@@ -105,9 +105,11 @@ def test_a_killed_ray_worker_fails_the_job_and_the_next_job_runs(ray_client: Sca
 def test_an_error_raised_in_training_fails_the_job_with_its_message(
     ray_client: ScalingLawClient, tmp_path: Path
 ) -> None:
-    corpus = tmp_path / "broken.jsonl"
-    corpus.write_text("this line is not JSON\n")  # passes the checks at submission, fails when loaded
-    job = ray_client.start_training("transformer_lm", steps=10, device="cpu", config={"corpus": str(corpus)})
+    (tmp_path / "corpora").mkdir()
+    (tmp_path / "corpora" / "broken.jsonl").write_text(
+        "this line is not JSON\n"
+    )  # passes the checks, fails when loaded
+    job = ray_client.start_training("transformer_lm", steps=10, device="cpu", config={"corpus": "broken.jsonl"})
     assert list(ray_client.watch(job.id))[-1].state == "FAILED"
     assert ray_client.get_job(job.id).error == (
         "InvalidInputError: corpus: line 1 is not a JSON object with a 'text' field"

@@ -1,0 +1,161 @@
+"""User work never runs on the server's event loop (service/compute.py): health and store calls
+answer while fits run, a fit whose caller cancelled or passed its deadline stops, and a fit that
+runs out of its worker's memory is RESOURCE_EXHAUSTED while the server keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
+from service.client import ResourceExhausted, ScalingLawClient
+from service.compute import ComputePool
+from tests.service.processes import pid_alive
+
+from .conftest import RunningServer, start
+
+TIMEOUT = 60.0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def hold_gil(exponent: int) -> int:
+    """A huge integer power: one C call that holds the GIL throughout, as a runaway expression did."""
+    return (3**exponent).bit_length()
+
+
+def curve(n: int, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    x = np.arange(1.0, n + 1.0)
+    noise = np.exp(np.random.default_rng(n).normal(0.0, 0.01, n))
+    return x, scale * (0.05 + (3e5 / x) ** 0.3) * noise
+
+
+def test_a_computation_that_holds_the_gil_does_not_stall_the_loop_and_stops_when_cancelled() -> None:
+    async def scenario() -> tuple[float, int]:
+        pool = ComputePool(1)
+        try:
+            await pool.warm()
+            (pid,) = pool.pids
+            task = asyncio.create_task(pool.run(hold_gil, 10**8))  # minutes of one C call
+            while pool.busy == 0:
+                await asyncio.sleep(0.01)
+            stall, last = 0.0, time.monotonic()
+            for _ in range(100):  # a second of 10 ms ticks: the loop must keep ticking
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                stall, last = max(stall, now - last), now
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return stall, pid
+        finally:
+            pool.close()
+
+    stall, pid = asyncio.run(scenario())
+    assert stall < 0.5, f"the event loop stalled {stall:.2f} s"
+    wait_until(lambda: not pid_alive(pid), timeout=10)  # the cancelled work stopped with its worker
+
+
+@pytest.fixture
+def one_worker(tmp_path: Path) -> Iterator[RunningServer]:
+    running = start(tmp_path, fit_workers=1)
+    yield running
+    running.stop()
+
+
+def long_fit(running: RunningServer, client: ScalingLawClient) -> pb.FitCurvesRequest:
+    """A request that keeps the one worker busy for many seconds (ten paper-method grids)."""
+    ids = [client.upload_curve(*curve(20_000, 1.0 + i / 100)).id for i in range(10)]
+    return pb.FitCurvesRequest(curve_ids=ids, options=pb.FitOptions(method=pb.FIT_METHOD_PAPER))
+
+
+def test_health_and_store_answer_while_a_fit_runs_and_a_cancelled_fit_stops(one_worker: RunningServer) -> None:
+    pool = one_worker.parts.servicer.compute
+    with (
+        ScalingLawClient(one_worker.target, timeout=TIMEOUT) as client,
+        grpc.insecure_channel(one_worker.target) as channel,
+    ):
+        small = client.upload_curve(*curve(300)).id
+        request = long_fit(one_worker, client)
+        call = pb_grpc.ScalingLawServiceStub(channel).FitCurves.future(request, timeout=TIMEOUT)
+        wait_until(lambda: pool.busy == 1)
+        (pid,) = pool.pids
+        health = health_pb2_grpc.HealthStub(channel)
+        for _ in range(5):
+            tick = time.monotonic()
+            assert (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=1.0).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )
+            client.list_curves()
+            client.get_curve(small)
+            assert time.monotonic() - tick < 1.0
+        assert not call.done()
+        call.cancel()
+        wait_until(lambda: pool.busy == 0)
+        wait_until(lambda: not pid_alive(pid), timeout=10)
+        # the one worker is free again: a small fit does not wait for the cancelled one's remainder
+        with ScalingLawClient(one_worker.target, timeout=20) as quick:
+            assert quick.fit([small])[0].status == "converged"
+
+
+def test_a_fit_past_its_deadline_stops(one_worker: RunningServer) -> None:
+    with (
+        ScalingLawClient(one_worker.target, timeout=TIMEOUT) as client,
+        grpc.insecure_channel(one_worker.target) as channel,
+    ):
+        small = client.upload_curve(*curve(300)).id
+        request = long_fit(one_worker, client)
+        with pytest.raises(grpc.RpcError) as err:
+            pb_grpc.ScalingLawServiceStub(channel).FitCurves(request, timeout=3.0)
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # with one worker, the next fit runs only once the abandoned one has stopped (it alone
+        # would take well over 20 s)
+        with ScalingLawClient(one_worker.target, timeout=20) as quick:
+            assert quick.fit([small])[0].status == "converged"
+
+
+def test_a_fit_over_its_workers_memory_is_resource_exhausted_and_the_server_keeps_serving(tmp_path: Path) -> None:
+    running = start(tmp_path, fit_workers=1, fit_memory_bytes=700 * 2**20, max_point_resamples=10**8)
+    try:
+        with ScalingLawClient(running.target, timeout=TIMEOUT) as client:
+            big = client.upload_curve(*curve(20_000)).id
+            with pytest.raises(ResourceExhausted) as err:
+                client.fit([big], bootstrap=400)  # ~1.5 GB of resamples
+            assert "memory" in err.value.message
+            assert client.fit([big])[0].status == "converged"
+            assert len(client.list_fits(big)) == 1  # the refused request stored nothing
+    finally:
+        running.stop()
+
+
+def test_health_answers_while_a_law_given_as_text_is_read(one_worker: RunningServer) -> None:
+    """A law's text is user work too: it is parsed in a worker, not on the event loop (this one's
+    constant took the parser 25 s of held GIL; a safe parser refuses it at once, which passes too)."""
+    with (
+        ScalingLawClient(one_worker.target, timeout=TIMEOUT) as client,
+        grpc.insecure_channel(one_worker.target) as channel,
+    ):
+        small = client.upload_curve(*curve(300)).id
+        request = pb.FitCurvesRequest(curve_ids=[small], options=pb.FitOptions(law="a*x + 0*((9**9999)**999)"))
+        call = pb_grpc.ScalingLawServiceStub(channel).FitCurves.future(request, timeout=5.0)
+        health = health_pb2_grpc.HealthStub(channel)
+        while not call.done():
+            tick = time.monotonic()
+            health.Check(health_pb2.HealthCheckRequest(), timeout=2.0)
+            assert time.monotonic() - tick < 1.0
+            time.sleep(0.1)
+        assert call.exception() is None or call.code() != grpc.StatusCode.INTERNAL
