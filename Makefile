@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # The tested torch; pip takes the CPU build from local disk on the build machines.
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-stamp
+# Hypothesis profile for `make test` (tests/conftest.py): `ci` is derandomized, so a failure reproduces
+HYPOTHESIS_PROFILE ?= ci
 SOURCES := fitting trainers service protos tests bench examples
 
 .PHONY: demo demo-fit serve test lint bench install clean protos
@@ -34,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 
 test: lint
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[mlflow]"
