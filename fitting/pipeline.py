@@ -13,7 +13,7 @@ import numpy as np
 
 from fitting.engine import Problem, Solution, covariance, robust_cost, solve
 from fitting.laws import Law
-from fitting.result import FitResult, FitStatus, available, available_interval
+from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval
 from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
@@ -218,8 +218,7 @@ def build_result(
             if free[j]:
                 col = nat_samples[:, j]
                 col = col[np.isfinite(col)]
-                low, high = np.percentile(col, [2.5, 97.5]) if col.size else (np.nan, np.nan)
-                ci[p.name] = (float(low), float(high))
+                ci[p.name] = percentile_interval(col) if col.size else (np.nan, np.nan)
         ci_method = "bootstrap"
     sd = np.sqrt(np.abs(var))
     with np.errstate(invalid="ignore", divide="ignore"):  # exact fits have zero spread
