@@ -161,7 +161,8 @@ def test_sigterm_with_uploads_and_watches_in_flight(tmp_path: Path, spawn: Spawn
     assert in_flight == ["upload", "watch"], f"{in_flight} in flight at SIGTERM; the test proves less than it says"
     assert health_states[0] == health_pb2.HealthCheckResponse.SERVING
     assert health_pb2.HealthCheckResponse.NOT_SERVING in health_states[1:]
-    assert results["watch"] == ["RUNNING", "FAILED"], results["watch"]  # the watcher got the job's last event
+    watched = results["watch"]
+    assert isinstance(watched, list) and watched[-1] == "FAILED", watched  # the watcher got the job's last event
     # each call finished or ended with a clean status, never INTERNAL
     for name, result in results.items():
         if isinstance(result, ClientError):
