@@ -1,10 +1,10 @@
 """Policy-search cost, side by side: ours against the reference code's way and plain autograd.
 
-    python bench/policy_search.py [--quick] [--threads K]
+    python bench/policy_search.py [--quick] [--threads K] [--sections 1234]
 
 1. One outer iteration (forward, checkpointed adjoint, projection) against one conventional
-   run of the same T, perceptron at the paper's size (target <= 4x), and the parameter-sized
-   tensors each way of computing the gradient holds at once.
+   run of the same T, perceptron at the paper's size (target <= 4x; medians of three interleaved
+   runs), and the parameter-sized tensors each way of computing the gradient holds at once.
 2. Memory as T grows (a small Transformer LM, each variant in a fresh process): ours (snapshots
    every sqrt(T) steps), the same adjoint keeping every theta_t, and autograd through the
    unrolled loop. Seconds and peak RSS from one run, then the tensors counted in a second.
@@ -136,7 +136,38 @@ def outer_iteration(task: Task, steps: int, eta: float, mode: str = "reverse") -
     return seconds + proj
 
 
+# -- 1. an outer iteration against a conventional run ---------------------------------------------
+
+
+def outer_against_conventional(steps: int) -> None:
+    print("\n1. One outer iteration against one conventional run (perceptron, D 128, N 4096, float64, CPU)")
+    task = perceptron_task()
+    seconds = medians({"conv": lambda: train(task, steps, 0.1), "outer": lambda: outer_iteration(task, steps, 0.1)}, 3)
+    conv, outer = seconds["conv"], seconds["outer"]
+    print(f"   T = {steps}: conventional run {conv:.2f} s, outer iteration {outer:.2f} s", end=" ")
+    print(f"-> {outer / conv:.2f}x (target <= 4x)")
+    gamma = uniform_policy(task, steps)
+    ours = census(task, lambda: policy_gradient(task, gamma, 0.1))
+    ref = census(task, lambda: reference_style_policy_gradient(task, gamma, 0.1))
+    print(f"   parameter-sized tensors alive at once, counted: ours {ours.peak_vectors}", end="")
+    print(f" (2 sqrt(T) = {2 * steps**0.5:.0f}), the reference style {ref.peak_vectors} (T + 1 = {steps + 1})")
+
+
 # -- 2. memory as T grows, each variant in a fresh process -----------------------------------------
+
+
+def memory_as_t_grows(n_params: int, lengths: tuple[int, ...], threads: int) -> None:
+    print(f"\n2. Memory as T grows (Transformer LM, {n_params} parameters, N {MEMORY_N}, float32,", end=" ")
+    print(f"{n_params * 4 / 2**20:.2f} MB per parameter vector, each run in a fresh process)")
+    print(f"   {'T':>6} {'variant':<30}{'seconds':>9}{'peak RSS +MB':>14}{'theta held':>12}{'tensors MB':>12}")
+    for steps in lengths:
+        for variant in ("ours", "keep every theta", "autograd through the loop"):
+            if variant.startswith("autograd") and steps > 64:
+                print(f"   {steps:>6} {variant:<30}{'skipped: graph memory grows linearly (see above)':>35}")
+                continue
+            seconds, mb, held, tensor_mb = in_fresh_process(variant, steps, threads)
+            print(f"   {steps:>6} {variant:<30}{seconds:>9.2f}{mb:>14.1f}{held:>12}{tensor_mb:>12.1f}")
+    print("   (theta held: the most |theta|-sized tensors alive at once, counted; tensors MB: their peak, all sizes)")
 
 
 def rss_mb(field: str) -> float:
@@ -227,53 +258,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller T everywhere")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--sections", default="1234", help="which sections to run, e.g. 14")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} CPU thread(s)")
-
-    print("\n1. One outer iteration against one conventional run (perceptron, D 128, N 4096, float64, CPU)")
-    task = perceptron_task()
-    steps = 500 if args.quick else 2000
-    train(task, 10, 0.1)
-    conv, _ = timed(train, task, steps, 0.1)
-    outer = outer_iteration(task, steps, 0.1)
-    print(f"   T = {steps}: conventional run {conv:.2f} s, outer iteration {outer:.2f} s", end=" ")
-    print(f"-> {outer / conv:.2f}x (target <= 4x)")
-    gamma = uniform_policy(task, steps)
-    ours = census(task, lambda: policy_gradient(task, gamma, 0.1))
-    ref = census(task, lambda: reference_style_policy_gradient(task, gamma, 0.1))
-    print(f"   parameter-sized tensors alive at once, counted: ours {ours.peak_vectors}", end="")
-    print(f" (2 sqrt(T) = {2 * steps**0.5:.0f}), the reference style {ref.peak_vectors} (T + 1 = {steps + 1})")
-
     n_params = int(lm_task().theta0.numel())
-    print(f"\n2. Memory as T grows (Transformer LM, {n_params} parameters, N {MEMORY_N}, float32,", end=" ")
-    print(f"{n_params * 4 / 2**20:.2f} MB per parameter vector, each run in a fresh process)")
-    print(f"   {'T':>6} {'variant':<30}{'seconds':>9}{'peak RSS +MB':>14}{'theta held':>12}{'tensors MB':>12}")
-    for steps in (16, 64) if args.quick else (16, 64, 256, 1024):
-        for variant in ("ours", "keep every theta", "autograd through the loop"):
-            if variant.startswith("autograd") and steps > 64:
-                print(f"   {steps:>6} {variant:<30}{'skipped: graph memory grows linearly (see above)':>35}")
-                continue
-            seconds, mb, held, tensor_mb = in_fresh_process(variant, steps, threads)
-            print(f"   {steps:>6} {variant:<30}{seconds:>9.2f}{mb:>14.1f}{held:>12}{tensor_mb:>12.1f}")
-    print("   (theta held: the most |theta|-sized tensors alive at once, counted; tensors MB: their peak, all sizes)")
-
-    print("\n3. One outer iteration: ours against the reference style and autograd through the loop")
-    print(f"   {'task':<34}{'variant':<52}{'seconds':>9}{'ratio':>8}")
-    qp_rows = 16 if args.quick else 64
-    cases = [("perceptron D 128, N 4096", perceptron_task(), 200 if args.quick else 2000)]
-    cases.append((f"LM {n_params} params, N {LM.train_size}", lm_task(), 8 if args.quick else 32))
-    for name, task, steps in cases:
-        compare_outer_iteration(name, task, steps, qp_rows)
-    print(f"   (target >= 10x over the reference style; QP: cvxpy warmed up, {qp_rows} rows timed, scaled to T)")
-
-    print("\n4. The adjoint's per-step product: reverse mode (default) against forward mode")
-    print(f"   {'task':<34}{'what':<40}{'reverse ms':>12}{'forward ms':>12}{'fwd/rev':>10}")
-    compare_modes("perceptron D 128, N 4096", perceptron_task(), 100 if args.quick else 500, 20)
-    compare_modes(f"LM {n_params} params, N {LM.train_size}", lm_task(), 4 if args.quick else 8, 5)
-    print("   (medians of interleaved runs; fwd/rev > 1: reverse mode is that many times faster)")
+    quick = args.quick
+    if "1" in args.sections:
+        outer_against_conventional(500 if quick else 2000)
+    if "2" in args.sections:
+        memory_as_t_grows(n_params, (16, 64) if quick else (16, 64, 256, 1024), threads)
+    if "3" in args.sections:
+        print("\n3. One outer iteration: ours against the reference style and autograd through the loop")
+        print(f"   {'task':<34}{'variant':<52}{'seconds':>9}{'ratio':>8}")
+        qp_rows = 16 if quick else 64
+        compare_outer_iteration("perceptron D 128, N 4096", perceptron_task(), 200 if quick else 2000, qp_rows)
+        compare_outer_iteration(f"LM {n_params} params, N {LM.train_size}", lm_task(), 8 if quick else 32, qp_rows)
+        print(f"   (target >= 10x over the reference style; QP: cvxpy warmed up, {qp_rows} rows timed, scaled to T)")
+    if "4" in args.sections:
+        print("\n4. The adjoint's per-step product: reverse mode (default) against forward mode")
+        print(f"   {'task':<34}{'what':<40}{'reverse ms':>12}{'forward ms':>12}{'fwd/rev':>10}")
+        compare_modes("perceptron D 128, N 4096", perceptron_task(), 100 if quick else 500, 20)
+        compare_modes(f"LM {n_params} params, N {LM.train_size}", lm_task(), 4 if quick else 8, 5)
+        print("   (medians of interleaved runs; fwd/rev > 1: reverse mode is that many times faster)")
 
 
 if __name__ == "__main__":
