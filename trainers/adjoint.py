@@ -7,9 +7,9 @@ where H_t is the Hessian of sum_n gamma[t, n] l_n. Both the N dot products and H
 come from one product with g_{t+1}, never from N per-example gradients. Two equal ways:
   - "forward": a forward-mode JVP (torch.func, forward-over-reverse) along g_{t+1} of
     theta -> (grad of the weighted loss, per-example losses);
-  - "reverse" (default; 5x faster on the CPU): the weighted gradient G = J_l^T gamma_t is
-    linear in gamma_t, so ONE double-backward of G . g_{t+1} with respect to (theta, gamma_t)
-    gives (H_t g_{t+1}, J_l g_{t+1}).
+  - "reverse" (default; 1.1-4x faster on the CPU, bench/policy_search.py section 4): the
+    weighted gradient G = J_l^T gamma_t is linear in gamma_t, so ONE double-backward of
+    G . g_{t+1} with respect to (theta, gamma_t) gives (H_t g_{t+1}, J_l g_{t+1}).
 Parameters are kept only every k ~ sqrt(T) steps; each segment is recomputed on the way back,
 so memory is O(sqrt(T) |theta|) instead of the reference code's O(T |theta|).
 """
