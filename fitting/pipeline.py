@@ -15,7 +15,7 @@ import numpy as np
 
 from fitting.engine import Problem, Scale, Solution, covariance, estimate_scale, robust_cost, solve
 from fitting.law_types import Law, Param
-from fitting.result import FitResult, FitStatus, available, available_interval
+from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval
 from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
@@ -264,8 +264,7 @@ def build_result(
             if free[j]:
                 col = nat_samples[:, j]
                 col = col[np.isfinite(col)]
-                low, high = np.percentile(col, [2.5, 97.5]) if col.size else (np.nan, np.nan)
-                ci[p.name] = (float(low), float(high))
+                ci[p.name] = percentile_interval(col) if col.size else (np.nan, np.nan)
         ci_method = "bootstrap"
     sd = np.sqrt(np.abs(var))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # exact fits have zero spread

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from fitting.errors import InvalidInputError
-from fitting.result import available_interval
+from fitting.result import available_interval, percentile_interval
 from fitting.validation import as_float_array, check_finite, check_positive
 
 WIDTHS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # half-widths of the local fits in log x, narrowest first
@@ -394,5 +394,4 @@ def _result(numerator: float, x: float, reach: Reach, samples: list[float]) -> M
     if kept.size < 2:
         return MeasuredRatio(value)
     with np.errstate(invalid="ignore"):  # inf - inf between censored resamples: a NaN bound
-        low, high = np.percentile(kept, [2.5, 97.5], method="weibull")
-    return MeasuredRatio(value, *available_interval(float(low), float(high)))
+        return MeasuredRatio(value, *available_interval(*percentile_interval(kept)))

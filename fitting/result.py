@@ -120,12 +120,20 @@ class Estimate:
         return f"{self.value:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
 
 
+def percentile_interval(samples: np.ndarray) -> tuple[float, float]:
+    """The 95 % percentile interval of B bootstrap draws, at the (B+1) plotting positions (numpy's
+    "weibull"): the k-th smallest of B draws has on average k/(B+1) of the distribution below it.
+    numpy's default puts the 2.5/97.5 percentiles about one draw inward of that, and with 39 to 100
+    draws the intervals covered 89-92 % of the time instead of 95 % (tests/fitting/test_fit_curve.py)."""
+    low, high = np.percentile(samples, [2.5, 97.5], method="weibull")
+    return float(low), float(high)
+
+
 def estimate_from(value: float, samples: np.ndarray | None) -> Estimate:
-    """Point value with the 2.5/97.5 percentiles of finite samples (when there are any)."""
+    """Point value with the 95 % percentile interval of finite samples (when there are any)."""
     if samples is None:
         return Estimate(float(value))
     finite = samples[np.isfinite(samples)]
     if finite.size < 2:
         return Estimate(float(value))
-    low, high = np.percentile(finite, [2.5, 97.5])
-    return Estimate(float(value), float(low), float(high))
+    return Estimate(float(value), *percentile_interval(finite))

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pandas as pd
 import pytest
 
 from fitting import get_law
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.cli import main
 from service.client import ScalingLawClient
-from tests.service.processes import ROOT
+from tests.service.processes import ROOT, Spawn
 
 from .conftest import RunningServer, needs_openssl, self_signed_certificate, start
 
@@ -154,3 +159,73 @@ def test_bad_files_and_paths_exit_2_naming_the_problem(
     out = tmp_path / "no-such-dir" / "r.png"
     assert main([*target, "report", "--baseline", "c-1", "--candidate", "c-2", "--out", str(out)]) == 2
     assert "--out: no such directory" in capsys.readouterr().err
+
+
+# -- exit codes with the server in its own process -----------------------------------------------
+
+
+def _cli_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SCALINGLAW_")}
+
+
+def test_exit_codes_4_5_and_6_through_a_server_process(
+    tmp_path: Path, spawn: Spawn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [k for k in os.environ if k.startswith("SCALINGLAW_")]:
+        monkeypatch.delenv(name)
+    server = spawn(tmp_path, token="s3cret", max_bootstrap=100)
+    target = ["--target", server.target]
+    with ScalingLawClient(server.target, token="s3cret") as client:
+        short = client.upload_curve([1.0, 2.0, 3.0], [3.0, 2.0, 1.5], name="three points").id
+        curve = client.upload_curve(np.arange(1.0, 101.0), 2.0 + np.arange(1.0, 101.0) ** -0.5, name="fine").id
+
+    authed = [*target, "--token", "s3cret"]
+    assert main([*authed, "curves"]) == 0  # the control: the right token
+    assert main([*target, "curves"]) == 5  # unauthenticated: no token
+    assert main([*target, "--token", "wrong", "curves"]) == 5
+    assert main([*authed, "fit", short]) == 4  # failed precondition: three points for three parameters
+    assert main([*authed, "fit", curve, "--bootstrap", "101"]) == 4  # resource exhausted: over max_bootstrap
+    assert "bootstrap" in capsys.readouterr().err
+    assert main([*authed, "fit", curve, "--bootstrap", "100"]) == 0  # the limit itself is fine
+    server.kill()
+    assert main([*authed, "curves"]) == 6  # unavailable: nothing answers at the target any more
+    # and as a shell sees it, from the process's exit status
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", *authed, "curves"],
+        cwd=ROOT, env=_cli_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 6 and "error:" in done.stderr, done.stderr
+
+
+def test_a_failed_job_exits_1_through_a_server_process(tmp_path: Path, spawn: Spawn) -> None:
+    server = spawn(tmp_path)
+    target = ["--target", server.target]
+    argv = [*target, "train", "perceptron", "--steps", "20000", "--train-size", "64", "--outer-iters", "50"]
+    watching = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", *argv, "--device", "cpu", "--watch", "--json"],
+        cwd=ROOT, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        channel = grpc.insecure_channel(server.target)
+        stub = pb_grpc.ScalingLawServiceStub(channel)
+        deadline = time.monotonic() + 120
+        while not (jobs := stub.ListJobs(pb.ListJobsRequest(), timeout=30).jobs):  # the CLI's job, once started
+            assert time.monotonic() < deadline and watching.poll() is None, "the CLI started no job"
+            time.sleep(0.05)
+        channel.close()
+        (job,) = jobs
+        pid = None
+        with ScalingLawClient(server.target) as client:
+            for event in client.watch(job.id):
+                if event.phase == "started":
+                    pid = int(event.message.split()[-1])
+                if event.phase == "conventional":
+                    break
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)  # the job's process dies (as by the OOM killer): FAILED
+        out, err = watching.communicate(timeout=120)
+    finally:
+        watching.kill()
+    assert watching.returncode == 1, err  # `train --watch` of a job that failed
+    assert json.loads(out)["state"] == "FAILED"
+    assert main([*target, "jobs", job.id]) == 1  # and asking for it later

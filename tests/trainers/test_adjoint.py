@@ -24,7 +24,7 @@ def test_adjoint_equals_autograd_through_the_unrolled_loop(task: Task, mode: str
     total, reference = unrolled_policy_gradient(task, gamma, ETA)
     assert pytest.approx(total, rel=1e-12) == ours.J
     rel = (ours.grad - reference).abs().max() / reference.abs().max()
-    assert rel < 1e-6
+    assert rel < 1e-12  # as the README says; measured: a few 1e-16 in float64
 
 
 def test_adjoint_equals_finite_differences(task: Task) -> None:
