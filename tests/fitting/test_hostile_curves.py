@@ -43,12 +43,13 @@ C, U = FitStatus.CONVERGED, FitStatus.UNIDENTIFIABLE
 EXPECTED: dict[str, tuple[FitStatus | str, ...]] = {
     "losses near 1e300": (U, C, U, U),
     "losses near 1e-300": (U, C, C, U),
-    "losses from 1e300 to 1e-300": (C, C, C, U),
+    # exponential, not power-law, decay: the exponents run to their bounds
+    "losses from 1e300 to 1e-300": (U, C, U, U),
     "x up to 1e18": (C, C, C, C),
-    "x near 1e18, logs almost equal": (C, C, U, U),
+    "x near 1e18, logs almost equal": (U, C, U, U),
     "a single huge spike": (C, C, C, C),
     "a rising curve": (U, U, C, U),
-    "near-duplicate x": (C, C, C, U),
+    "near-duplicate x": (U, C, U, U),  # eight points at one x determine no exponent
 }
 
 
