@@ -19,7 +19,14 @@ from fitting.expression import expression_law
 from fitting.joint import fit_joint
 from fitting.law_types import Law, Param
 from fitting.laws import LAWS, get_law
-from fitting.learning_law import SimStatistics, sim_statistics, well_learned_share
+from fitting.learning_law import (
+    SimCrFit,
+    SimStatistics,
+    fit_sim_against_cr,
+    sim_statistics,
+    well_learned_ratios,
+    well_learned_share,
+)
 from fitting.ratios_fitted import (
     CoefficientImprovement,
     acceleration_ratio,
@@ -58,6 +65,7 @@ __all__ = [
     "Param",
     "Reach",
     "ScalingLawError",
+    "SimCrFit",
     "SimStatistics",
     "UnknownLawError",
     "acceleration_ratio",
@@ -70,6 +78,7 @@ __all__ = [
     "fit_batch",
     "fit_curve",
     "fit_joint",
+    "fit_sim_against_cr",
     "get_law",
     "measure_curve",
     "measured_acceleration",
@@ -77,5 +86,6 @@ __all__ = [
     "sim_statistics",
     "speedup_at_loss",
     "steps_to_loss",
+    "well_learned_ratios",
     "well_learned_share",
 ]

@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="start a training job (conventional + near-optimal)")
     train.add_argument("task", choices=["perceptron", "transformer-lm"])
+    train.add_argument("--preset", choices=["paper"], help="a named configuration the other flags change")
     train.add_argument("--steps", type=int, default=0)
     train.add_argument("--eta", type=float, default=0.0)
     train.add_argument("--train-size", type=int, default=0)
@@ -213,7 +214,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 search["optimizer"] = args.optimizer
             job = client.start_training(
                 args.task, steps=args.steps, eta=args.eta, seed=args.seed, device=args.device, study=args.study,
-                config=config, search=search,
+                config=config, search=search, preset=args.preset or "",
             )  # fmt: skip
             if args.watch:
                 for event in client.watch(job.id):

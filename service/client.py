@@ -430,8 +430,10 @@ class ScalingLawClient:
         request_id: str | None = None,
         config: Mapping[str, Any] | None = None,
         search: Mapping[str, Any] | None = None,
+        preset: str = "",
     ) -> JobInfo:
-        """Start a run; zero/unset fields take the trainer's defaults (the paper's settings)."""
+        """Start a run; zero/unset fields take the trainer's defaults, or the preset's when one is
+        named ("paper": the paper's perceptron protocol, docs/reproduction.md)."""
         kinds = {"perceptron": pb.TASK_PERCEPTRON, "transformer_lm": pb.TASK_TRANSFORMER_LM}
         kinds["transformer-lm"] = pb.TASK_TRANSFORMER_LM
         devices = {"auto": pb.DEVICE_AUTO, "cpu": pb.DEVICE_CPU, "cuda": pb.DEVICE_CUDA}
@@ -442,7 +444,7 @@ class ScalingLawClient:
         request = pb.StartTrainingRequest(
             task=kinds.get(task, pb.TASK_UNSPECIFIED), steps=steps, eta=eta, seed=seed,
             device=devices.get(device, pb.DEVICE_UNSPECIFIED), bootstrap=bootstrap, study=study,
-            request_id=request_id or uuid.uuid4().hex, search=pb.SearchConfig(**search),
+            request_id=request_id or uuid.uuid4().hex, search=pb.SearchConfig(**search), preset=preset,
         )  # fmt: skip
         if task == "perceptron":
             request.perceptron.CopyFrom(pb.PerceptronConfig(**(config or {})))

@@ -206,9 +206,13 @@ def _given(message: Any) -> dict[str, Any]:
 def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
     """A trainers.RunSpec as a dict (what the job process rebuilds); unset fields keep defaults."""
     from trainers.config import RunSpec
+    from trainers.presets import preset_spec
 
     task = _lookup(_TASKS, r.task, pb.Task.Name, "task")
-    spec = RunSpec(task=task).to_dict()  # type: ignore[arg-type]
+    base = preset_spec(r.preset) if r.preset else RunSpec(task=task)  # type: ignore[arg-type]
+    if base.task != task:
+        raise InvalidInputError(f"preset {r.preset!r} is for the task {base.task}, not {task}", field="preset")
+    spec = base.to_dict()
     top = {"steps": r.steps, "eta": r.eta, "seed": r.seed, "bootstrap": r.bootstrap}
     spec.update({k: v for k, v in top.items() if v})
     spec["device"] = _lookup(_DEVICES, r.device, pb.Device.Name, "device")
@@ -217,7 +221,8 @@ def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
     if r.HasField("transformer"):
         spec["transformer"].update(_given(r.transformer))
     search = _given(r.search)
-    search["optimizer"] = _lookup(_OPTIMIZERS, r.search.optimizer, pb.Optimizer.Name, "search.optimizer")
+    if r.search.optimizer or not r.preset:  # a preset keeps its optimizer unless one is named
+        search["optimizer"] = _lookup(_OPTIMIZERS, r.search.optimizer, pb.Optimizer.Name, "search.optimizer")
     spec["search"].update(search)
     return spec
 

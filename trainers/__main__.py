@@ -1,37 +1,51 @@
-"""python -m trainers perceptron|transformer-lm [options]: one run, a summary table, a JSON file."""
+"""python -m trainers perceptron|transformer-lm [options]: one run, a summary table, a JSON file.
+
+python -m trainers perceptron --preset paper [--seeds 0,1,2] [--json OUT] [--report DIR]
+    the paper's perceptron protocol over several data seeds (docs/reproduction.md)
+python -m trainers reproduce perceptron --out DIR
+    the same, writing the reproduction report (markdown and figures) to DIR
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from fitting.errors import ScalingLawError
-from trainers.config import PerceptronConfig, RunSpec, SearchConfig, TransformerConfig
-from trainers.run import ProgressEvent, TrainingResult, run
+from fitting.errors import InvalidInputError, ScalingLawError
+from trainers.config import RunSpec
+from trainers.presets import PAPER_SEEDS, PRESETS, preset_spec
+from trainers.run import ProgressEvent, TrainingResult, resolve_device, run
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m trainers", description=__doc__)
     parser.add_argument("task", choices=["perceptron", "transformer-lm"])
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a named configuration the other options change")
+    parser.add_argument("--seeds", help="preset runs: comma-separated data seeds (default 0,1,2)")
+    parser.add_argument("--report", help="preset runs: write the reproduction report (markdown, figures) here")
     parser.add_argument("--steps", type=int, help="inner GD steps T (default: 2000 perceptron, 4000 LM)")
-    parser.add_argument("--eta", type=float, default=0.1)
+    parser.add_argument("--eta", type=float, help="inner learning rate (default 0.1)")
     parser.add_argument("--train-size", type=int, help="N training examples")
     parser.add_argument("--desired-size", type=int, help="K desired examples (a share is held out)")
     parser.add_argument("--test-size", type=int)
-    parser.add_argument("--outer-iters", type=int, default=0, help="policy-search iterations (0: conventional only)")
-    parser.add_argument("--outer-lr", type=float, default=1.0)
-    parser.add_argument("--optimizer", choices=["sgd", "normalized", "eg"], default="normalized")
-    parser.add_argument("--holdout", type=float, default=0.25, help="share of the desired set that selects the policy")
-    parser.add_argument("--policy-blocks", type=int, default=0, help="share gamma over this many spans of steps")
-    parser.add_argument("--checkpoint-every", type=int, default=0, help="0: sqrt(T)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--dtype", choices=["auto", "float32", "float64"], default="auto")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bootstrap", type=int, default=200)
-    parser.add_argument("--label-noise", type=float, default=0.0, help="perceptron: share of flipped labels")
+    parser.add_argument("--outer-iters", type=int, help="policy-search iterations (0: conventional only)")
+    parser.add_argument("--outer-lr", type=float, help="outer step size (default 1.0)")
+    parser.add_argument("--optimizer", choices=["sgd", "normalized", "eg"], help="outer optimiser (default normalized)")
+    parser.add_argument("--warmup", type=int, help="outer iterations of step-size warm-up (default: 3 normalized)")
+    parser.add_argument("--holdout", type=float, help="share of the desired set that selects the policy (0.25)")
+    parser.add_argument("--policy-blocks", type=int, help="share gamma over this many spans of steps")
+    parser.add_argument("--checkpoint-every", type=int, help="0: sqrt(T), or every theta when |theta| <= N")
+    parser.add_argument("--law-checkpoints", type=int, help="outer iterations at which SIM, CR and AR are recorded")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--dtype", choices=["auto", "float32", "float64"])
+    parser.add_argument("--seed", type=int, help="data and initialisation seed (default 0)")
+    parser.add_argument("--bootstrap", type=int, help="resamples for the intervals (default 200)")
+    parser.add_argument("--label-noise", type=float, help="perceptron: share of flipped training labels")
     parser.add_argument("--dim", type=int, help="perceptron input dimension D")
     parser.add_argument("--corpus", help="LM: a local .txt or .jsonl corpus (default: generated stories)")
     parser.add_argument("--d-model", type=int)
@@ -47,41 +61,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def spec_from(args: argparse.Namespace) -> RunSpec:
+    """The preset (or the defaults: the paper's sizes) with every option given on top."""
+    task: Literal["perceptron", "transformer_lm"] = "perceptron" if args.task == "perceptron" else "transformer_lm"
+    base = preset_spec(args.preset) if args.preset else RunSpec(task=task, steps=2000 if task == "perceptron" else 4000)
+    if base.task != task:
+        raise InvalidInputError(f"preset {args.preset!r} is for the task {base.task}", field="preset")
+
     def given(**fields: Any) -> dict[str, Any]:
         return {k: v for k, v in fields.items() if v is not None}
 
     common = given(train_size=args.train_size, desired_size=args.desired_size, test_size=args.test_size)
-    search = SearchConfig(
-        outer_iters=args.outer_iters,
-        outer_lr=args.outer_lr,
-        optimizer=args.optimizer,
-        holdout=args.holdout,
-        policy_blocks=args.policy_blocks,
-        checkpoint_every=args.checkpoint_every,
-    )
-    spec = RunSpec(
-        task="perceptron" if args.task == "perceptron" else "transformer_lm",
-        steps=args.steps or (2000 if args.task == "perceptron" else 4000),
-        eta=args.eta,
-        seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-        bootstrap=args.bootstrap,
-        out_dir=args.out_dir,
-        search=search,
-    )
-    if spec.task == "perceptron":
-        return replace(spec, perceptron=PerceptronConfig(**common, **given(dim=args.dim, label_noise=args.label_noise)))
+    search = given(
+        outer_iters=args.outer_iters, outer_lr=args.outer_lr, optimizer=args.optimizer, warmup=args.warmup,
+        holdout=args.holdout, policy_blocks=args.policy_blocks, checkpoint_every=args.checkpoint_every,
+        law_checkpoints=args.law_checkpoints,
+    )  # fmt: skip
+    top = given(
+        steps=args.steps, eta=args.eta, seed=args.seed, device=args.device, dtype=args.dtype,
+        bootstrap=args.bootstrap, out_dir=args.out_dir,
+    )  # fmt: skip
+    spec = replace(base, search=replace(base.search, **search), **top)
+    if task == "perceptron":
+        perceptron = given(dim=args.dim, label_noise=args.label_noise)
+        return replace(spec, perceptron=replace(spec.perceptron, **common, **perceptron))
     lm = given(
-        corpus=args.corpus,
-        d_model=args.d_model,
-        n_layers=args.layers,
-        n_heads=args.heads,
-        context=args.context,
-        vocab_size=args.vocab_size,
-        micro_batch=args.micro_batch,
-    )
-    return replace(spec, transformer=TransformerConfig(**common, **lm))
+        corpus=args.corpus, d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, context=args.context,
+        vocab_size=args.vocab_size, micro_batch=args.micro_batch,
+    )  # fmt: skip
+    return replace(spec, transformer=replace(spec.transformer, **common, **lm))
 
 
 def print_summary(result: TrainingResult) -> None:
@@ -101,7 +108,10 @@ def print_summary(result: TrainingResult) -> None:
     row("fit B", fc.get("B"), fo.get("B"))
     row("fit beta", fc.get("beta"), fo.get("beta"))
     if result.ar_fit is not None:
-        print(f"AR at T (fit, 95 % CI): {result.ar_fit:.3f}   AR at T (measured): {s['ar_empirical']:.3f}")
+        print(
+            f"AR at T on the test set (95 % CI): from the fits {result.ar_fit:.3f}, measured {result.ar_measured:.3f}"
+        )
+        print(f"AR at T on the desired set, measured: {result.ar_desired:.3f}")
         print(f"|dB/B| = {s['dB_over_B']:.1%}   |dbeta/beta| = {s['dbeta_over_beta']:.1%}")
         print(f"zero-weight share among CT <= 0 (near-optimal): {s['zero_weight_fraction_optimal']:.1%}")
         print(f"selected outer iteration: {s['best_iteration']} of {s['outer_iters']}")
@@ -109,12 +119,21 @@ def print_summary(result: TrainingResult) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["reproduce"]:
+        return reproduce(argv[1:])
     args = parse_args(argv)
     try:
         spec = spec_from(args).validate()
+        seeds = parse_seeds(args.seeds) if args.preset else None
+        if seeds is None and (args.seeds or args.report):
+            raise InvalidInputError("--seeds and --report go with --preset", field="preset")
+        resolve_device(spec.device)  # a missing CUDA is a one-line error here, not a traceback later
     except ScalingLawError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if seeds is not None:
+        return run_preset(spec, seeds, json_path=args.json, report=args.report, quiet=args.quiet)
 
     def show(event: ProgressEvent) -> None:
         if not args.quiet:
@@ -126,6 +145,76 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as fh:
             json.dump(result.summary(), fh, indent=2, default=float)
     return 0
+
+
+def parse_seeds(text: str | None) -> list[int]:
+    if not text:
+        return list(PAPER_SEEDS)
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise InvalidInputError(f"expected comma-separated integers, got {text!r}", field="seeds") from None
+    if not seeds or len(set(seeds)) != len(seeds) or len(seeds) > 8 or min(seeds) < 0:
+        raise InvalidInputError("give 1 to 8 distinct seeds >= 0", field="seeds")
+    return seeds
+
+
+def run_preset(spec: RunSpec, seeds: list[int], *, json_path: str | None, report: str | None, quiet: bool) -> int:
+    """The preset over several seeds, at once, with one progress line; the spread; optional files."""
+    from trainers.reproduction import format_spread, run_seeds, spread
+
+    shares: dict[int, float] = dict.fromkeys(seeds, 0.0)
+    started = time.perf_counter()
+
+    def show(seed: int, event: ProgressEvent) -> None:
+        shares[seed] = event.fraction
+        if quiet:
+            return
+        done = sum(shares.values()) / len(shares)
+        bar = "#" * int(30 * done)
+        each = " ".join(f"s{k}:{v:4.0%}" for k, v in shares.items())
+        line = f"[{bar:<30}] {done:5.1%} {each}  {time.perf_counter() - started:5.0f} s"
+        print(f"\r{line}", end="", file=sys.stderr, flush=True)
+
+    print(f"{spec.task}, preset over seeds {', '.join(map(str, seeds))}, run at once", file=sys.stderr)
+    runs = run_seeds(spec, seeds, progress=show)
+    wall = time.perf_counter() - started
+    if not quiet:
+        print(file=sys.stderr)
+    print(format_spread(runs))
+    print(f"wall time: {wall:.0f} s for {len(seeds)} seeds")
+    if json_path:
+        with open(json_path, "w") as fh:
+            payload = {"spec": spec.to_dict(), "seeds": seeds, "wall_seconds": wall, "spread": spread(runs),
+                       "runs": [r.summary for r in runs]}  # fmt: skip
+            json.dump(payload, fh, indent=2, default=float)
+    if report:
+        from trainers.report import write_report
+
+        path = write_report(runs, Path(report), spec=spec, wall_seconds=wall)
+        print(f"report: {path}")
+    return 0
+
+
+def reproduce(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainers reproduce", description="The paper's protocol over several seeds, with its report."
+    )
+    parser.add_argument("task", choices=["perceptron"])
+    parser.add_argument("--out", required=True, help="directory for report.md, the figures and summary.json")
+    parser.add_argument("--seeds", help="comma-separated data seeds (default 0,1,2)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ScalingLawError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return run_preset(
+        preset_spec("paper"), seeds, json_path=str(out / "summary.json"), report=str(out), quiet=args.quiet
+    )
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class LawDiagnostics:
     sim: float
     zero_weight_fraction: float
     well_learned_share: float
+    well_learned_ratios: np.ndarray  # gamma / max gamma of well-learned (t, n), sorted (at most 2000, evenly kept)
 
     def to_dict(self) -> dict[str, float]:
         return {
@@ -82,10 +83,12 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float, every: int
     # "zero weight": below 1e-3 of the uniform weight, so multiplicative (eg) policies, which
     # only approach zero, are judged like projected ones, which reach it exactly
     stats = fitting.sim_statistics(ct, weights, zero_tol=1e-3 / gamma.shape[1])
+    ratios = fitting.well_learned_ratios(train_losses, weights)
     return LawDiagnostics(
         steps=measured,
         sim_t=stats.sim_t,
         sim=stats.sim,
         zero_weight_fraction=stats.zero_weight_fraction,
         well_learned_share=fitting.well_learned_share(train_losses, weights),
+        well_learned_ratios=ratios[np.linspace(0, ratios.size - 1, min(ratios.size, 2000)).astype(int)],
     )

@@ -119,6 +119,7 @@ class TrainingResult:
             "fit_conventional": params(self.conventional),
             "fit_optimal": params(opt),
             "fit_r2": {"conventional": self.conventional.fit.r2, "optimal": None if opt is None else opt.fit.r2},
+            "fit_from": self.spec.fit_from,
             "dB_over_B": None if self.improvement is None else self.improvement.B.value,
             "dbeta_over_beta": None if self.improvement is None else self.improvement.beta.value,
             "auc_conventional": self.conventional.auc,

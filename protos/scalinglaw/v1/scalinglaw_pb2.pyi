@@ -512,23 +512,27 @@ class TransformerConfig(_message.Message):
     def __init__(self, n_layers: _Optional[int] = ..., d_model: _Optional[int] = ..., n_heads: _Optional[int] = ..., context: _Optional[int] = ..., vocab_size: _Optional[int] = ..., train_size: _Optional[int] = ..., desired_size: _Optional[int] = ..., test_size: _Optional[int] = ..., perturb_share: _Optional[float] = ..., perturb_ops: _Optional[int] = ..., corpus: _Optional[str] = ..., micro_batch: _Optional[int] = ...) -> None: ...
 
 class SearchConfig(_message.Message):
-    __slots__ = ("outer_iters", "outer_lr", "optimizer", "holdout", "policy_blocks", "checkpoint_every")
+    __slots__ = ("outer_iters", "outer_lr", "optimizer", "holdout", "policy_blocks", "checkpoint_every", "warmup", "law_checkpoints")
     OUTER_ITERS_FIELD_NUMBER: _ClassVar[int]
     OUTER_LR_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
     HOLDOUT_FIELD_NUMBER: _ClassVar[int]
     POLICY_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_FIELD_NUMBER: _ClassVar[int]
+    LAW_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     outer_iters: int
     outer_lr: float
     optimizer: Optimizer
     holdout: float
     policy_blocks: int
     checkpoint_every: int
-    def __init__(self, outer_iters: _Optional[int] = ..., outer_lr: _Optional[float] = ..., optimizer: _Optional[_Union[Optimizer, str]] = ..., holdout: _Optional[float] = ..., policy_blocks: _Optional[int] = ..., checkpoint_every: _Optional[int] = ...) -> None: ...
+    warmup: int
+    law_checkpoints: int
+    def __init__(self, outer_iters: _Optional[int] = ..., outer_lr: _Optional[float] = ..., optimizer: _Optional[_Union[Optimizer, str]] = ..., holdout: _Optional[float] = ..., policy_blocks: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., warmup: _Optional[int] = ..., law_checkpoints: _Optional[int] = ...) -> None: ...
 
 class StartTrainingRequest(_message.Message):
-    __slots__ = ("task", "steps", "eta", "perceptron", "transformer", "search", "device", "seed", "bootstrap", "study", "request_id")
+    __slots__ = ("task", "steps", "eta", "perceptron", "transformer", "search", "device", "seed", "bootstrap", "study", "request_id", "preset")
     TASK_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     ETA_FIELD_NUMBER: _ClassVar[int]
@@ -540,6 +544,7 @@ class StartTrainingRequest(_message.Message):
     BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
     STUDY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
     task: Task
     steps: int
     eta: float
@@ -551,7 +556,8 @@ class StartTrainingRequest(_message.Message):
     bootstrap: int
     study: str
     request_id: str
-    def __init__(self, task: _Optional[_Union[Task, str]] = ..., steps: _Optional[int] = ..., eta: _Optional[float] = ..., perceptron: _Optional[_Union[PerceptronConfig, _Mapping]] = ..., transformer: _Optional[_Union[TransformerConfig, _Mapping]] = ..., search: _Optional[_Union[SearchConfig, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., seed: _Optional[int] = ..., bootstrap: _Optional[int] = ..., study: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    preset: str
+    def __init__(self, task: _Optional[_Union[Task, str]] = ..., steps: _Optional[int] = ..., eta: _Optional[float] = ..., perceptron: _Optional[_Union[PerceptronConfig, _Mapping]] = ..., transformer: _Optional[_Union[TransformerConfig, _Mapping]] = ..., search: _Optional[_Union[SearchConfig, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., seed: _Optional[int] = ..., bootstrap: _Optional[int] = ..., study: _Optional[str] = ..., request_id: _Optional[str] = ..., preset: _Optional[str] = ...) -> None: ...
 
 class LearningLawStats(_message.Message):
     __slots__ = ("sim", "zero_weight_fraction", "well_learned_share")
