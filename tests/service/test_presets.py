@@ -1,0 +1,40 @@
+"""A named preset through the CLI, the client and the service: the job runs the preset's settings
+with the flags given on top; an unknown preset, or one for another task, is refused naming it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.cli import main
+from service.client import InvalidArgument, ScalingLawClient
+
+from .conftest import RunningServer
+
+
+def test_train_with_the_paper_preset_runs_its_settings_under_the_flags_given(
+    server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--target", server.target, "train", "perceptron", "--preset", "paper", "--steps", "40"]
+    assert main([*argv, "--train-size", "128", "--outer-iters", "1", "--device", "cpu", "--watch", "--json"]) == 0
+    job = json.loads(capsys.readouterr().out)
+    assert job["state"] == "SUCCEEDED", job["error"]
+    spec = server.parts.store.get_job(job["id"]).spec
+    assert (spec["steps"], spec["perceptron"]["train_size"], spec["search"]["outer_iters"]) == (40, 128, 1)
+    # the preset's own choices where no flag overrides them
+    assert spec["perceptron"]["label_noise"] == 0.03 and spec["search"]["optimizer"] == "sgd"
+    assert spec["dtype"] == "float32" and spec["search"]["holdout"] == 0.25
+
+
+REFUSED = [("perceptron", "nope", "unknown preset"), ("transformer_lm", "paper", "for the task perceptron")]
+
+
+@pytest.mark.parametrize(("task", "preset", "says"), REFUSED)
+def test_a_preset_that_does_not_apply_is_refused_naming_it(
+    server: RunningServer, client: ScalingLawClient, task: str, preset: str, says: str
+) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        client.start_training(task, preset=preset, device="cpu")
+    assert says in err.value.message and err.value.field_violations[0].startswith("preset:")
+    assert server.parts.store.list_jobs()[0] == []
