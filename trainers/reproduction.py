@@ -89,6 +89,7 @@ def measured(summary: dict[str, Any], key: str) -> float:
 ROWS: list[tuple[str, Callable[[dict[str, Any]], float], str]] = [
     ("test AR at T, measured", lambda s: measured(s, "ar_measured"), ".2f"),
     ("test AR at T, from the fits", lambda s: s["ar_fit"], ".2f"),
+    ("r^2 of those fits (the worse curve)", lambda s: min(s["fit_r2"].values()), ".3f"),
     ("desired-set AR at T, measured", lambda s: measured(s, "ar_desired_measured"), ".2f"),
     ("test CR, conventional", lambda s: s["cr_conventional"], ".2f"),
     ("test CR, near-optimal", lambda s: s["cr_optimal"], ".2f"),
