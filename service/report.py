@@ -22,6 +22,7 @@ from service.formatting import interval, number
 
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 PLOT_POINTS = 2_000  # points drawn per curve: more are invisible at this size and cost memory and time
+LOG_AR_ABOVE = 30.0  # the AR axis turns logarithmic past this, with the AR = 1 line still drawn
 EXTRAPOLATED = {"color": "0.5", "alpha": 0.12}  # the shading of steps past the last measured one
 
 
@@ -115,7 +116,7 @@ def _curves_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: Comparis
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats)")
     ax.set_title("loss curves and fitted laws")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="best")  # where it hides the fewest points
 
 
 def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonResult) -> None:
@@ -141,7 +142,12 @@ def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonRe
     ax.axhline(1.0, color="0.2", lw=0.9, ls="-.", label="AR = 1: no speed-up")
     _shade_extrapolated(ax, last, right)
     ax.set_xlim(horizons[0], right)
-    ax.set_ylim(bottom=0)  # ratios start at 0: the distance from AR = 1 is the speed-up, not a zoom
+    _, high = ax.get_ylim()
+    if high > LOG_AR_ABOVE:  # a ratio that grows by orders of magnitude would flatten the measured points
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
+    else:
+        ax.set_ylim(bottom=0)  # ratios from 0: the distance from AR = 1 is the speed-up, not a zoom
     ax.set_xlabel("horizon T (steps)")
     ax.set_ylabel("acceleration ratio AR(T)")
     ax.set_title("AR against horizon")
