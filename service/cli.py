@@ -337,9 +337,8 @@ def report_format(path: Path) -> str:
 
 
 def curve_names(client: c.ScalingLawClient, curve_ids: list[str]) -> dict[str, str]:
-    """What people call the curves: their names (else policy), for the tables."""
-    infos = {i: client.get_curve(i) for i in dict.fromkeys(curve_ids)}
-    return {i: info.name or info.policy or i for i, info in infos.items()}
+    """What people call the curves (tables.curve_label), by id."""
+    return {i: tables.curve_label(client.get_curve(i)) for i in dict.fromkeys(curve_ids)}
 
 
 def _job_out(args: argparse.Namespace, job: c.JobInfo) -> int:

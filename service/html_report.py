@@ -62,7 +62,7 @@ def render_html(
         )
         settings = {"x_min": number(x_min) if x_min is not None else "none (every point)", "resamples": str(resamples)}
     ids = [comparison.baseline_id, *(cand.curve_id for cand in comparison.candidates)]
-    names = {i: info.name or info.policy or i for i, info in ((i, client.get_curve(i)) for i in ids)}
+    names = {i: tables.curve_label(client.get_curve(i)) for i in ids}
     settings.update(
         {
             "law": comparison.baseline_fit.law,

@@ -42,6 +42,12 @@ def to_html(table: Table) -> str:
     return f"<h3>{html.escape(table.title)}</h3><table><tr>{head}</tr>{body}</table>{note}"
 
 
+def curve_label(info: c.CurveInfo) -> str:
+    """What people call a curve: its policy, else its name, else its id; the report figure's
+    legend (servicer.RenderReport) labels curves the same way, so tables and figure agree."""
+    return info.policy or info.name or info.id
+
+
 def param_order(law: str, names: Sequence[str]) -> list[str]:
     """The law's declared parameter order (step_power: L0, B, beta); names it does not declare
     (an expression law's) follow in alphabetical order, so two runs print the same columns."""
