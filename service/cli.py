@@ -1,21 +1,25 @@
-"""The `scalinglaw` command line.
+"""The `scalinglaw` command line (`scalinglaw COMMAND -h` for each command's flags).
 
     scalinglaw serve [--port P] [--data-dir D]
     scalinglaw upload FILE... [--x-col step] [--loss-col loss] [--policy P] [--study S] [--vocab-size V]
     scalinglaw curves [--study S] [--policy P] [--json]
+    scalinglaw delete CURVE_ID...
     scalinglaw fit ID... [--law L] [--shared L0] [--x-min X] [--bootstrap N] [--method robust|paper] [--json]
+    scalinglaw fits CURVE_ID [--json]
     scalinglaw compare BASELINE CANDIDATE... [--x-min X] [--horizon T ...] [--target-loss L ...] [--json]
-
-Exit codes: 0 done, 2 bad input (bad settings, unreadable files too), 3 not found, 4 conflict or
-precondition, 5 unauthenticated, 6 server unavailable, 1 anything else (a FAILED job too).
-
     scalinglaw train perceptron|transformer-lm [--steps T] [--outer-iters K] [--watch] [--json]
-    scalinglaw jobs JOB_ID [--cancel] [--json]
-    scalinglaw report (--job JOB_ID | --baseline ID --candidate ID...) --out FILE.png|.svg
+    scalinglaw jobs [--study S] [--state running] [--json]
+    scalinglaw jobs JOB_ID [--watch | --cancel] [--json]
+    scalinglaw report (--job JOB_ID | --baseline ID --candidate ID...) [--x-min X] --out FILE.png|.svg|.pdf|.html
+    scalinglaw completion bash|zsh
     scalinglaw demo
 
 Commands that call a server take --target, --token and --ca-cert FILE (default SCALINGLAW_TLS_CA):
 TLS, trusting the PEM certificates in FILE.
+
+Exit codes: 0 done, 2 bad input (bad settings, unreadable files too), 3 not found, 4 conflict or
+precondition, 5 unauthenticated, 6 server unavailable, 130 Ctrl-C (a watched job keeps running),
+141 the reader of the output left (`| head`), 1 anything else (a FAILED job too).
 """
 
 from __future__ import annotations
