@@ -85,7 +85,7 @@ def page(
     baseline = names.get(comparison.baseline_id, comparison.baseline_id)
     candidates = ", ".join(names.get(c.curve_id, c.curve_id) for c in comparison.candidates)
     title = f"{candidates} against {baseline}"
-    settings_table = tables.Table("Settings", ("setting", "value"), [(k, v) for k, v in settings.items()])
+    settings_table = tables.Table("", ("setting", "value"), [(k, v) for k, v in settings.items()])
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

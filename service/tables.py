@@ -39,7 +39,8 @@ def to_html(table: Table) -> str:
     head = "".join(f"<th>{html.escape(col)}</th>" for col in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
     note = f"<p class='note'>{html.escape(table.note)}</p>" if table.note else ""
-    return f"<h3>{html.escape(table.title)}</h3><table><tr>{head}</tr>{body}</table>{note}"
+    title = f"<h3>{html.escape(table.title)}</h3>" if table.title else ""
+    return f"{title}<table><tr>{head}</tr>{body}</table>{note}"
 
 
 def curve_label(info: c.CurveInfo) -> str:
