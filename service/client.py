@@ -15,9 +15,11 @@ returns pydantic models, and raises a closed set of exceptions:
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -29,7 +31,7 @@ from pydantic import BaseModel
 
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
-from service import wire
+from service import report_files, wire
 
 T = TypeVar("T")
 
@@ -185,6 +187,9 @@ class JobInfo(BaseModel):
     curve_ids: list[str]
     summary: dict[str, Any]
     comparison: ComparisonInfo | None = None  # of the job's test curves, once it has succeeded
+    task: str = ""  # perceptron, transformer_lm
+    study: str = ""
+    created_at: datetime | None = None  # UTC
 
 
 class JobEventInfo(BaseModel):
@@ -201,6 +206,8 @@ def _job(j: pb.Job) -> JobInfo:
         error=j.error, curve_ids=list(j.result.curve_ids),
         summary=json.loads(j.result.summary_json) if j.result.summary_json else {},
         comparison=_comparison(j.result.comparison) if j.result.HasField("comparison") else None,
+        task=pb.Task.Name(j.request.task).removeprefix("TASK_").lower(), study=j.request.study,
+        created_at=j.created_at.ToDatetime(tzinfo=UTC) if j.HasField("created_at") else None,
     )  # fmt: skip
 
 
@@ -458,6 +465,21 @@ class ScalingLawClient:
         request = pb.GetJobRequest(id=job_id)
         return _job(self._call(lambda: self._stub.GetJob(request, timeout=self.timeout, metadata=self._metadata)))
 
+    def list_jobs(self, *, study: str = "", state: str = "", page_size: int = 100) -> list[JobInfo]:
+        """Every job (of a study, in a state such as "RUNNING" when given), oldest first."""
+        filter_state = pb.JobState.Value(f"JOB_STATE_{state.upper()}") if state else pb.JOB_STATE_UNSPECIFIED
+        out: list[JobInfo] = []
+        token = ""
+        while True:
+            request = pb.ListJobsRequest(study=study, state=filter_state, page_size=page_size, page_token=token)
+            page: pb.ListJobsResponse = self._call(
+                lambda r=request: self._stub.ListJobs(r, timeout=self.timeout, metadata=self._metadata)  # type: ignore[misc]
+            )
+            out += [_job(j) for j in page.jobs]
+            token = page.next_page_token
+            if not token:
+                return out
+
     def cancel_job(self, job_id: str) -> JobInfo:
         request = pb.CancelJobRequest(id=job_id)
         return _job(self._call(lambda: self._stub.CancelJob(request, timeout=self.timeout, metadata=self._metadata)))
@@ -478,20 +500,41 @@ class ScalingLawClient:
         job_id: str | None = None,
         baseline_id: str | None = None,
         candidate_ids: Sequence[str] = (),
-        fmt: str = "png",
-        path: str | None = None,
+        fmt: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        x_min: float | None = None,
+        bootstrap: int = 0,
+        target_losses: Sequence[float] = (),
     ) -> bytes:
-        """A PNG or SVG report of a job or of stored curves; written to `path` when given."""
-        request = pb.RenderReportRequest(format=pb.REPORT_FORMAT_SVG if fmt == "svg" else pb.REPORT_FORMAT_PNG)
-        if job_id:
-            request.job_id = job_id
+        """A report of a job or of stored curves, written to `path` when given. The format is
+        `fmt` (png, svg, pdf or html), else `path`'s extension, else png. html is one
+        self-contained page of the figure, the tables and the settings (service/html_report.py);
+        target_losses add its speed-up table. bootstrap 0: the server's choice."""
+        chosen = fmt or (report_files.format_of(path) if path else "png")
+        if chosen is None or chosen not in report_files.FORMATS.values():
+            reason = report_files.unknown_format(path or "") if chosen is None else f"no report format {chosen!r}"
+            raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, reason, [f"fmt: {reason}"])
+        if chosen == "html":
+            from service.html_report import render_html
+
+            content = render_html(
+                self, job_id=job_id, baseline_id=baseline_id, candidate_ids=candidate_ids, x_min=x_min,
+                bootstrap=bootstrap, target_losses=target_losses,
+            ).encode()  # fmt: skip
         else:
-            request.curves.CopyFrom(pb.CurveSet(baseline_id=baseline_id or "", candidate_ids=list(candidate_ids)))
-        reply = self._call(lambda: self._stub.RenderReport(request, timeout=self.timeout, metadata=self._metadata))
+            formats = {"png": pb.REPORT_FORMAT_PNG, "svg": pb.REPORT_FORMAT_SVG, "pdf": pb.REPORT_FORMAT_PDF}
+            request = pb.RenderReportRequest(format=formats[chosen], options=self._options(
+                method="robust", x_min=x_min, bootstrap=bootstrap, fixed=None))  # fmt: skip
+            if job_id:
+                request.job_id = job_id
+            else:
+                request.curves.CopyFrom(pb.CurveSet(baseline_id=baseline_id or "", candidate_ids=list(candidate_ids)))
+            reply = self._call(lambda: self._stub.RenderReport(request, timeout=self.timeout, metadata=self._metadata))
+            content = bytes(reply.content)
         if path:
             with open(path, "wb") as fh:
-                fh.write(reply.content)
-        return bytes(reply.content)
+                fh.write(content)
+        return content
 
     # -- fits -----------------------------------------------------------------------------------
 

@@ -24,7 +24,12 @@ _FIT_STATUS = {
     FitStatus.UNIDENTIFIABLE: pb.FIT_STATUS_UNIDENTIFIABLE,
 }
 _METHODS = {pb.FIT_METHOD_UNSPECIFIED: "robust", pb.FIT_METHOD_ROBUST: "robust", pb.FIT_METHOD_PAPER: "paper"}
-_REPORT_FORMATS = {pb.REPORT_FORMAT_UNSPECIFIED: "png", pb.REPORT_FORMAT_PNG: "png", pb.REPORT_FORMAT_SVG: "svg"}
+_REPORT_FORMATS = {
+    pb.REPORT_FORMAT_UNSPECIFIED: "png",
+    pb.REPORT_FORMAT_PNG: "png",
+    pb.REPORT_FORMAT_SVG: "svg",
+    pb.REPORT_FORMAT_PDF: "pdf",
+}
 
 
 def _lookup(table: Mapping[Any, T], value: int, name_of: Callable[[int], str], field: str) -> T:

@@ -13,7 +13,9 @@ import tempfile
 from pathlib import Path
 
 from service.client import ComparisonInfo, MeasuredInfo, ScalingLawClient
+from service.formatting import interval, number
 from service.process import ServerProcess
+from service.tables import measured
 
 
 def run_demo(outer_iters: int = 12, report: str = "demo-report.png") -> None:
@@ -59,13 +61,14 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
         ("beta", fc.params["beta"], fo.params["beta"]),
     ]
     for name, a, b in rows:
-        print(f"{name:<28}{a:>16.4g}{b:>16.4g}")
+        print(f"{name:<28}{number(a):>16}{number(b):>16}")  # type: ignore[arg-type]
     print(f"CR units: {result.cr_units}")
     print("\nAcceleration ratio of the near-optimal policy (95 % bootstrap interval)")
     for horizon, est in cand.ar_fit.items():
-        extra = f"   measured {cand.ar_measured[horizon]:.3f}" if horizon <= steps else ""
-        print(f"  T = {horizon:>10.0f}: {est.value:.3f} [{est.low:.3f}, {est.high:.3f}]{extra}")
-    print(f"|dB/B| = {cand.b_improvement.value:.1%}, |dbeta/beta| = {cand.beta_improvement.value:.1%}")
+        extra = f"   measured {measured(cand.ar_measured[horizon])}" if horizon <= steps else ""
+        print(f"  T = {number(horizon):>6}: {interval(est.value, est.low, est.high)}{extra}")
+    b, beta = cand.b_improvement, cand.beta_improvement
+    print(f"|dB/B| = {interval(b.value, b.low, b.high)}, |dbeta/beta| = {interval(beta.value, beta.low, beta.high)}")
     print(f"selected outer iteration {s['best_iteration']} of {s['outer_iters']} (by the held-out desired area)")
     print(verdict(cand.ar_measured.get(float(steps))))
 

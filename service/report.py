@@ -14,12 +14,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 import fitting
 from fitting.comparison import ComparisonResult
+from service.formatting import interval, number
 
-MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 PLOT_POINTS = 2_000  # points drawn per curve: more are invisible at this size and cost memory and time
+LOG_AR_ABOVE = 30.0  # the AR axis turns logarithmic past this, with the AR = 1 line still drawn
+EXTRAPOLATED = {"color": "0.5", "alpha": 0.12}  # the shading of steps past the last measured one
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,20 @@ def render(
     *,
     fmt: str = "png",
     job_summary: dict[str, Any] | None = None,
+    x_min: float | None = None,
+    bootstrap: int = 0,
 ) -> bytes:
-    """One figure: curves and fits | AR vs horizon | (jobs) CR per outer iteration and SIM vs CR."""
+    """One figure: curves and fits | AR vs horizon | (jobs) SIM vs CR, with a caption that says
+    how the fits were made (range, law, resamples), so the figure can be read on its own."""
+    if fmt not in MEDIA_TYPES:
+        raise ValueError(f"no report format {fmt!r}: use {', '.join(MEDIA_TYPES)}")
     panels = 3 if job_summary else 2
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.2), constrained_layout=True)
-    _curves_panel(axes[0], curves, comparison)
+    fig, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 5.0), constrained_layout=True)
+    _curves_panel(axes[0], curves, comparison, x_min)
     _ar_panel(axes[1], curves, comparison)
     if job_summary:
         _law_panel(axes[2], job_summary)
+    fig.supxlabel(caption(comparison, x_min, bootstrap), fontsize=8, color="0.3")
     out = io.BytesIO()
     fig.savefig(out, format=fmt, dpi=110)
     plt.close(fig)
@@ -58,59 +68,121 @@ def thin(x: np.ndarray, loss: np.ndarray, limit: int = PLOT_POINTS) -> tuple[np.
     return x[keep], loss[keep]
 
 
-def _curves_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonResult) -> None:
+def caption(comparison: ComparisonResult, x_min: float | None, bootstrap: int) -> str:
+    fit = comparison.baseline_fit
+    law = fitting.get_law(fit.law)
+    shared_text = f", {', '.join(fit.shared)} shared" if fit.shared else ""
+    range_text = f"x_min = {number(x_min)}" if x_min else "x_min: none (every point)"
+    intervals = f"95 % intervals from {bootstrap} bootstrap resamples" if bootstrap else "95 % Wald intervals"
+    return (
+        f"Fits of {fit.law}: L = {law.formula}{shared_text}, on {range_text}; {intervals}. "
+        "Shaded: steps past the last measured one, where the fitted laws are extrapolated."
+    )
+
+
+def _params_label(fit: Any) -> str:
+    """'fit: L0 = 0.102 [0.0005, 0.253]' and so on, one parameter a line, in the law's order."""
+    law = fitting.get_law(fit.law)
+    lines = []
+    for name in law.param_names:
+        low, high = fit.ci.get(name, (math.nan, math.nan))
+        lines.append(f"{name} = {interval(fit.params[name], low, high)}")
+    return "fit: " + "\n      ".join(lines)
+
+
+def _shade_extrapolated(ax: Any, last: float, right: float) -> None:
+    ax.axvspan(last, right, **EXTRAPOLATED, lw=0)
+    ax.text(last * 1.15, 0.02, "extrapolated", transform=ax.get_xaxis_transform(), fontsize=8, color="0.35")
+
+
+def _curves_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonResult, x_min: float | None) -> None:
     fits = [comparison.baseline_fit] + [c.fit for c in comparison.candidates]
+    last = max(float(c.x[-1]) for c in curves)
+    right = last * 10  # a decade of the laws past the data: enough to see where they lead
     for curve, fit in zip(curves, fits, strict=True):
-        (line,) = ax.loglog(*thin(curve.x, curve.loss), lw=1, alpha=0.6, label=curve.label)
+        (line,) = ax.loglog(*thin(curve.x, curve.loss), lw=1, alpha=0.55, label=f"{curve.label} (measured)")
         law = fitting.get_law(fit.law)
-        lo, hi = fit.x_range
-        grid = np.geomspace(max(lo, 1e-12), hi, 200)
-        params = ", ".join(f"{k}={v:.3g}" for k, v in fit.params.items())
-        ax.loglog(grid, law.evaluate(grid, fit.params), "--", color=line.get_color(), lw=1.5, label=f"fit: {params}")
+        lo = max(fit.x_range[0], 1e-12)
+        grid = np.geomspace(lo, right, 300)
+        ax.loglog(grid, law.evaluate(grid, fit.params), "--", color=line.get_color(), lw=1.5, label=_params_label(fit))
+    _shade_extrapolated(ax, last, right)
+    if x_min:
+        ax.axvline(x_min, color="0.3", lw=0.8, ls=":")
+        ax.text(x_min * 1.1, 0.03, "x_min: fits start", transform=ax.get_xaxis_transform(), fontsize=8, color="0.3")
+    ax.set_xlim(right=right)
+    # 4 and 6 rather than 4x10^0: a loss axis spans a decade or two
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: number(v)))
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats)")
     ax.set_title("loss curves and fitted laws")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best")  # where it hides the fewest points
 
 
 def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonResult) -> None:
     last = float(curves[0].x[-1])
-    horizons = np.geomspace(max(float(curves[0].x[0]), 1.0) * 10, last * 1000, 40)
+    right = last * 1000
+    # from where the fits start: before it the laws would be extrapolated backwards, unshaded
+    horizons = np.geomspace(max(comparison.baseline_fit.x_range[0], 1.0), right, 60)
     for curve, cand in zip(curves[1:], comparison.candidates, strict=True):
         estimates = [fitting.acceleration_ratio(comparison.baseline_fit, cand.fit, float(h)) for h in horizons]
         values = np.array([e.value for e in estimates])
-        (line,) = ax.semilogx(horizons, values, label=f"{curve.label} vs {curves[0].label}")
+        (line,) = ax.semilogx(horizons, values, label=f"AR fit: {curve.label} vs {curves[0].label}")
         if all(e.has_interval for e in estimates):
             low = np.array([e.low for e in estimates])
             high = np.array([e.high for e in estimates])
-            ax.fill_between(horizons, low, high, color=line.get_color(), alpha=0.2, label="95 % interval")
-        measured = [a.horizon for a in cand.accelerations if a.ar_measured.has_interval]
-        if measured:
-            m = [a.ar_measured for a in cand.accelerations if a.ar_measured.has_interval]
-            values = np.array([r.value for r in m])
-            spread = np.array([values - [r.low for r in m], [r.high for r in m] - values])
-            ax.errorbar(measured, values, yerr=spread, fmt="o", color=line.get_color(), capsize=3,
-                        label="measured on the curves (95 % interval)")  # fmt: skip
-    ax.axvline(last, color="grey", lw=0.8, ls=":")
+            ax.fill_between(horizons, low, high, color=line.get_color(), alpha=0.25, label="AR fit, 95 % interval")
+        m = [a for a in cand.accelerations if a.ar_measured.has_interval]
+        if m:
+            values = np.array([a.ar_measured.value for a in m])
+            spread = np.array([values - [a.ar_measured.low for a in m], [a.ar_measured.high for a in m] - values])
+            text = ", ".join(interval(a.ar_measured.value, a.ar_measured.low, a.ar_measured.high) for a in m)
+            ax.errorbar([a.horizon for a in m], values, yerr=spread, fmt="o", color=line.get_color(), capsize=3,
+                        mfc="white", label=f"AR measured (95 % interval): {text}")  # fmt: skip
+    ax.axhline(1.0, color="0.2", lw=0.9, ls="-.", label="AR = 1: no speed-up")
+    _shade_extrapolated(ax, last, right)
+    ax.set_xlim(horizons[0], right)
+    _, high = ax.get_ylim()
+    if high > LOG_AR_ABOVE:  # a ratio that grows by orders of magnitude would flatten the measured points
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
+    else:
+        ax.set_ylim(bottom=0)  # ratios from 0: the distance from AR = 1 is the speed-up, not a zoom
     ax.set_xlabel("horizon T (steps)")
     ax.set_ylabel("acceleration ratio AR(T)")
     ax.set_title("AR against horizon")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
 
 
 def _law_panel(ax: Any, summary: dict[str, Any]) -> None:
-    """SIM against CR for the two policies, and the test CR the search reached at each iteration."""
+    """SIM against CR for the two policies, on axes from 0, so the change between them is drawn
+    to scale (a 0.3 % change in CR must not fill the panel), with the relative changes written."""
     steps, vocab = summary["steps"], summary.get("label_space") or 2
     points = [("conventional", summary["cr_conventional"], summary["sim_conventional"])]
     if summary.get("cr_optimal") is not None:
         points.append(("near-optimal", summary["cr_optimal"], summary["sim_optimal"]))
     for label, cr_value, sim in points:
-        ax.plot([cr_value], [sim], "o", ms=8, label=f"{label}: CR {cr_value:.3g}, SIM {sim:.3g}")
+        ax.plot([cr_value], [sim], "o", ms=8, label=f"{label}: CR {number(cr_value)}, SIM {number(sim)}")
     history = summary.get("history", [])
-    if history:
-        crs = [steps * math.log2(vocab) / h["j_test"] for h in history]
+    crs = [steps * math.log2(vocab) / h["j_test"] for h in history]
+    if crs:
         ax.plot(crs, [points[0][2]] * len(crs), "|", color="grey", ms=12, label="CR at each outer iteration")
-    ax.set_xlabel("compression ratio (paper units)")
+    xs = [p[1] for p in points] + crs
+    ys = [p[2] for p in points]
+    ax.set_xlim(min(0.0, *xs), max(xs) * 1.25)
+    ax.set_ylim(min(0.0, *ys) * 1.25, max(0.0, *ys) * 1.25 or 1.0)
+    if len(points) == 2:
+        (_, cr0, sim0), (_, cr1, sim1) = points
+        ax.text(0.03, 0.97, f"near-optimal vs conventional:\nCR {_change(cr0, cr1)}, SIM {_change(sim0, sim1)}",
+                transform=ax.transAxes, va="top", fontsize=8)  # fmt: skip
+    ax.set_xlabel("compression ratio CR (paper units)")
     ax.set_ylabel("SIM")
     ax.set_title("Learning Law: SIM against CR")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def _change(before: float, after: float) -> str:
+    """'+0.3 %': the relative change, the number a zoomed axis would hide."""
+    if not before:
+        return "-"
+    return f"{100 * (after - before) / abs(before):+.1f} %"

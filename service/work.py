@@ -46,7 +46,7 @@ def render_report(
         vocab_sizes=vocab_sizes,
     )  # fmt: skip
     drawn = [LabelledCurve(label, c.x, c.loss) for label, c in zip(labels, curves, strict=True)]
-    return render(drawn, comparison, fmt=fmt, job_summary=job_summary)
+    return render(drawn, comparison, fmt=fmt, job_summary=job_summary, x_min=x_min, bootstrap=bootstrap)
 
 
 def job_spec(request: Any, settings: Settings) -> tuple[dict[str, Any], str, int]:

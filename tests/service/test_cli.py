@@ -61,7 +61,7 @@ def test_upload_list_fit_compare(server: RunningServer, tmp_path: Path, capsys: 
     assert main([*target, "fits", ids[0], "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [fit]
     assert main([*target, "compare", ids[0], ids[1], "--x-min", "200", "--bootstrap", "50"]) == 0
-    assert "AR (fit)" in capsys.readouterr().out
+    assert "AR fit [low, high]" in capsys.readouterr().out
 
 
 def test_exit_codes(server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

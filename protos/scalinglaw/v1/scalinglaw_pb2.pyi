@@ -65,6 +65,7 @@ class ReportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REPORT_FORMAT_UNSPECIFIED: _ClassVar[ReportFormat]
     REPORT_FORMAT_PNG: _ClassVar[ReportFormat]
     REPORT_FORMAT_SVG: _ClassVar[ReportFormat]
+    REPORT_FORMAT_PDF: _ClassVar[ReportFormat]
 FIT_METHOD_UNSPECIFIED: FitMethod
 FIT_METHOD_ROBUST: FitMethod
 FIT_METHOD_PAPER: FitMethod
@@ -97,6 +98,7 @@ JOB_STATE_CANCELLED: JobState
 REPORT_FORMAT_UNSPECIFIED: ReportFormat
 REPORT_FORMAT_PNG: ReportFormat
 REPORT_FORMAT_SVG: ReportFormat
+REPORT_FORMAT_PDF: ReportFormat
 
 class CurveHeader(_message.Message):
     __slots__ = ("name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "request_id", "extra_columns", "labels", "expected_points")

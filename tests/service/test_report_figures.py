@@ -1,0 +1,62 @@
+"""Report figures (service/report.py): the format asked for, a caption that says how the fits were
+made, the extrapolated region and the AR = 1 line, and honest axes on the SIM-vs-CR panel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fitting
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from service.report import LabelledCurve, caption, render
+from service.report_files import format_of
+
+SUMMARY = {
+    "steps": 500, "label_space": 2, "cr_conventional": 4.00, "cr_optimal": 4.012, "sim_conventional": 0.41,
+    "sim_optimal": 0.52, "history": [{"j_test": 500 / 4.004}],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def drawn() -> tuple[list[LabelledCurve], fitting.ComparisonResult]:
+    x = np.arange(1.0, 501.0)
+    rng = np.random.default_rng(0)
+    noisy = [
+        (0.05 + (B / x) ** beta) * np.exp(0.01 * rng.standard_normal(x.size)) for B, beta in ((3e8, 0.12), (2e7, 0.14))
+    ]
+    comparison = fitting.compare_curves((x, noisy[0]), [(x, noisy[1])], x_min=50, bootstrap=39)
+    return [LabelledCurve("conventional", x, noisy[0]), LabelledCurve("near-optimal", x, noisy[1])], comparison
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_each_format_is_what_it_says(drawn, fmt: str, magic: bytes) -> None:  # type: ignore[no-untyped-def]
+    content = render(*drawn, fmt=fmt, job_summary=SUMMARY, x_min=50, bootstrap=39)
+    assert content.startswith(magic)
+
+
+def test_an_unknown_format_is_refused(drawn) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="no report format 'jpg'"):
+        render(*drawn, fmt="jpg")
+    assert format_of("r.PDF") == "pdf" and format_of("r.html") == "html" and format_of("r.jpg") is None
+
+
+def test_the_svg_says_how_it_was_made_and_marks_what_is_extrapolated(drawn) -> None:  # type: ignore[no-untyped-def]
+    text = caption(drawn[1], 50, 39)
+    assert "x_min = 50" in text and "L0 + (B / x)^beta" in text and "39 bootstrap resamples" in text
+    svg = render(*drawn, fmt="svg", job_summary=SUMMARY, x_min=50, bootstrap=39).decode()
+    for label in ("extrapolated", "AR = 1: no speed-up", "AR measured (95 % interval)", "x_min: fits start",
+                  "CR +0.3 %", "39 bootstrap resamples"):  # fmt: skip
+        assert label in svg, label
+    assert "beta = 0.1" in svg and "[" in svg  # fitted parameters with their intervals in the legend
+
+
+def test_the_report_rpc_renders_pdf(client) -> None:  # type: ignore[no-untyped-def]
+    x = np.arange(1.0, 301.0)
+    base = client.upload_curve(x, 0.05 + (3e8 / x) ** 0.12, name="conventional").id
+    cand = client.upload_curve(x, 0.05 + (2e7 / x) ** 0.14, name="near-optimal").id
+    request = pb.RenderReportRequest(
+        curves=pb.CurveSet(baseline_id=base, candidate_ids=[cand]), format=pb.REPORT_FORMAT_PDF,
+        options=pb.FitOptions(x_min=30, bootstrap=39),
+    )  # fmt: skip
+    reply = client._stub.RenderReport(request, timeout=60)
+    assert reply.media_type == "application/pdf" and reply.content.startswith(b"%PDF")
