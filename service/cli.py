@@ -1,7 +1,9 @@
 """The `scalinglaw` command line.
 
     scalinglaw serve [--port P] [--data-dir D]
-    scalinglaw upload FILE... [--x-col step] [--loss-col loss] [--policy P] [--study S] [--vocab-size V]
+    scalinglaw upload FILE|LOGDIR... [--x-col step] [--loss-col loss ...] [--tag T ...] [--policy P] [--study S]
+                      [--vocab-size V] [--dropna] [--skip-existing] [--label K=V ...]   (service/cli_logs.py)
+    scalinglaw import-mlflow --tracking-uri URI (--run-id ID | --experiment NAME) --metric M ...
     scalinglaw curves [--study S] [--policy P] [--json]
     scalinglaw fit ID... [--law L] [--shared L0] [--x-min X] [--bootstrap N] [--method robust|paper] [--json]
     scalinglaw compare BASELINE CANDIDATE... [--x-min X] [--horizon T ...] [--target-loss L ...] [--json]
@@ -27,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import pandas as pd
 from pydantic import ValidationError
 
+from service import cli_logs
 from service import client as c
 from service.settings import Settings
 
@@ -59,23 +61,6 @@ def load_settings(**flags: Any) -> Settings:
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
         raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "invalid settings", problems) from None
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"no such file: {path}", [f"FILE: {path}"])
-    if path.suffix not in (".csv", ".parquet", ".json"):
-        raise _invalid(f"{path}: use .csv, .parquet or .json")
-    try:
-        if path.suffix == ".csv":
-            return pd.read_csv(path)
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_json(path)
-    except (OSError, ValueError) as exc:  # unreadable, or not what its suffix says (pandas raises ValueErrors)
-        raise _invalid(f"{path}: cannot read it: {exc}") from None
-    except ImportError:  # an install without the parquet engine
-        raise _invalid(f"{path}: reading .parquet needs pyarrow (pip install pyarrow)") from None
 
 
 def read_certificates(path: Path | None) -> bytes | None:
@@ -115,12 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     upload = sub.add_parser("upload", help="upload loss curves from files")
     upload.add_argument("files", nargs="+", type=Path)
     upload.add_argument("--x-col", default="step")
-    upload.add_argument("--loss-col", default="loss")
+    upload.add_argument("--loss-col", action="append", help="loss column (default loss); several: a wide table")
     upload.add_argument("--policy", default="")
     upload.add_argument("--study", default="")
     upload.add_argument("--split", default="test")
     upload.add_argument("--vocab-size", type=int, default=0)
     upload.add_argument("--json", action="store_true")
+    cli_logs.add_log_arguments(upload)
+    cli_logs.add_import_mlflow(sub)
 
     curves = sub.add_parser("curves", help="list stored curves")
     curves.add_argument("--study", default="")
@@ -198,15 +185,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     token = args.token or settings.token or None
     with c.ScalingLawClient(target, token=token, root_certificates=certificates) as client:
         if args.command == "upload":
-            stored = []
-            for path in args.files:
-                frame = read_table(path)
-                info = client.upload_curve(
-                    frame, x_col=args.x_col, loss_col=args.loss_col, name=path.stem, policy=args.policy,
-                    study=args.study, split=args.split, vocab_size=args.vocab_size,
-                )  # fmt: skip
-                stored.append(info.model_dump())
-            return _emit(args, stored, ["id", "name", "policy", "study", "n_points", "x_last", "loss_last"])
+            return cli_logs.run_upload(args, client, _emit)
+        if args.command == "import-mlflow":
+            return cli_logs.run_import_mlflow(args, client, _emit)
         if args.command == "train":
             config = {"train_size": args.train_size} if args.train_size else {}
             search: dict[str, Any] = {"outer_iters": args.outer_iters, "outer_lr": args.outer_lr}
