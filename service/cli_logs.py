@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from service import client as c
 from service.importers import LogCurve, LogReadError
 from service.importers.tables import read_table, table_curves
@@ -96,7 +98,7 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
     for item in args.label:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise c.InvalidArgument(c.grpc.StatusCode.INVALID_ARGUMENT, f"--label {item!r}: write KEY=VALUE", [])
+            raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"--label {item!r}: write KEY=VALUE", [])
         labels[key] = value
     return {
         "policy": args.policy, "study": args.study, "split": args.split, "vocab_size": args.vocab_size,

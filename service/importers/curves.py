@@ -24,9 +24,10 @@ class LogCurve:
     source: str  # the file, directory or run it came from, as the user named it
     rows: np.ndarray
     dropped: int = 0  # rows left out by dropna (non-finite x or loss)
+    unit: str = "row"  # what rows holds: a table's row numbers, or a TensorBoard or MLflow point's step
 
     def where(self, i: int) -> str:
-        return f"{self.source} row {int(self.rows[i])}"
+        return f"{self.source} {self.unit} {int(self.rows[i])}"
 
 
 def log_curve(
@@ -37,12 +38,14 @@ def log_curve(
     *,
     rows: np.ndarray | None = None,
     dropna: bool = False,
+    unit: str = "row",
 ) -> LogCurve:
     """A checked curve: finite x and loss (or, with dropna, those rows left out and counted),
     x strictly increasing, at least one point. rows: each point's row in the source (default
     1, 2, ... in the order given)."""
     xs, ls = np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
-    curve = LogCurve(name, xs, ls, source, np.arange(1, xs.size + 1) if rows is None else np.asarray(rows))
+    numbers = np.arange(1, xs.size + 1) if rows is None else np.asarray(rows)
+    curve = LogCurve(name, xs, ls, source, numbers, unit=unit)
     finite = np.isfinite(xs) & np.isfinite(ls)
     if dropna and not finite.all():
         curve = replace(curve, x=xs[finite], loss=ls[finite], rows=curve.rows[finite], dropped=int((~finite).sum()))
@@ -65,6 +68,6 @@ def check_curve(curve: LogCurve) -> None:
     if back.any():
         i = int(np.flatnonzero(back)[0]) + 1
         raise LogReadError(
-            f"{curve.where(i)}: {label}step {curve.x[i]:g} does not increase (after {curve.x[i - 1]:g} at row "
-            f"{int(curve.rows[i - 1])}); steps must be strictly increasing"
+            f"{curve.where(i)}: {label}step {curve.x[i]:g} does not increase (after {curve.x[i - 1]:g} at "
+            f"{curve.unit} {int(curve.rows[i - 1])}); steps must be strictly increasing"
         )

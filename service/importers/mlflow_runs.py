@@ -51,7 +51,9 @@ def read_mlflow(
             history = _call(lambda r=rid, m=metric: client.get_metric_history(r, m), f"run {rid!r} metric {metric!r}")
             steps, values = _last_per_step(history)
             name = f"{run_name}/{metric}"
-            curves.append(log_curve(name, steps, values, f"{tracking_uri} ({name}: entry)", dropna=dropna))
+            curves.append(
+                log_curve(name, steps, values, f"{tracking_uri}: {name}", rows=steps, dropna=dropna, unit="step")
+            )
     missing = [m for m in metrics if m not in found]
     if missing:
         have = sorted({k for run in runs for k in run.data.metrics})

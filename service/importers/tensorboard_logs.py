@@ -39,7 +39,7 @@ def read_tensorboard(path: Path, tags: Sequence[str], *, dropna: bool = False) -
             found.add(tag)
             steps, values = series
             name = f"{run}/{tag}"
-            curves.append(log_curve(name, steps, values, f"{path} ({name}: event)", dropna=dropna))
+            curves.append(log_curve(name, steps, values, f"{path}: {name}", rows=steps, dropna=dropna, unit="step"))
     missing = [t for t in tags if t not in found]
     if missing:
         have = sorted({t for acc in accumulators.values() for t in _scalar_tags(acc)})
@@ -90,8 +90,12 @@ def _series(acc: Any, tag: str) -> tuple[np.ndarray, np.ndarray] | None:
     elif tag in tags.get("tensors", []):
         from tensorboard.util import tensor_util
 
-        events = [(e.step, float(np.asarray(tensor_util.make_ndarray(e.tensor_proto)).reshape(-1)[0]))
-                  for e in acc.Tensors(tag)]  # fmt: skip
+        events = []
+        for e in acc.Tensors(tag):
+            value = np.asarray(tensor_util.make_ndarray(e.tensor_proto), dtype=float).reshape(-1)
+            if value.size != 1:  # a histogram or an image under that tag, not a curve
+                return None
+            events.append((e.step, float(value[0])))
     else:
         return None
     last: dict[int, float] = {}
