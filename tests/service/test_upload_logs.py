@@ -5,6 +5,7 @@ a source stored whole or not at all, duplicates, round-trips and DataFrames."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,17 @@ def test_the_client_names_the_row_the_server_refused(client: ScalingLawClient) -
     with pytest.raises(InvalidArgument) as err:
         upload_log_curves(client, [curve])
     assert err.value.message.startswith("logs/run row 12: run/loss: loss: must be finite")
+
+
+def test_a_missing_reader_package_is_one_line_saying_what_to_install(
+    server: RunningServer, client: ScalingLawClient, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed: importing it raises ImportError
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "events.out.tfevents.1.host").write_bytes(b"")
+    assert upload(server, str(tmp_path / "runs"), "--tag", "loss") == 2
+    assert "needs the tensorboard package: pip install 'scalinglaw[tensorboard]'" in capsys.readouterr().err
+    with pytest.raises(InvalidArgument, match=r"needs the mlflow package: pip install 'scalinglaw\[mlflow\]'"):
+        client.import_mlflow("http://127.0.0.1:1", ["loss"], experiment="x")
