@@ -294,6 +294,16 @@ def _as_columns(x: Any, loss: Any, x_col: str | None, loss_col: str) -> tuple[np
     return _floats(x, "x"), _floats(loss, "loss")
 
 
+def _in_caller_terms(exc: InvalidArgument) -> InvalidArgument:
+    """A refused point named by the caller's index ("loss[7]: must be finite"), not by the wire's
+    chunk fields; service/log_upload.py turns these into a file's rows."""
+
+    def plain(text: str) -> str:
+        return text.replace("chunk.x[", "x[").replace("chunk.loss[", "loss[")
+
+    return type(exc)(exc.code, plain(exc.message), [plain(v) for v in exc.field_violations])
+
+
 def _pick(given: Any, stored: Any, default: Any) -> Any:
     """An argument given, else the value read_curve's frame carries, else the default."""
     return given if given is not None else stored if stored is not None else default
@@ -419,7 +429,10 @@ class ScalingLawClient:
                 chunk = pb.PointsChunk(x=xs[sl], loss=ls[sl], columns=cols)
                 yield pb.UploadCurveRequest(chunk=chunk).SerializeToString()
 
-        reply = self._call(lambda: self._upload_raw(messages(), timeout=self.timeout, metadata=self._metadata))
+        try:
+            reply = self._call(lambda: self._upload_raw(messages(), timeout=self.timeout, metadata=self._metadata))
+        except InvalidArgument as exc:
+            raise _in_caller_terms(exc) from None
         return _curve(reply)
 
     def get_curve(self, curve_id: str) -> CurveInfo:

@@ -54,11 +54,11 @@ def upload_log_curves(client: ScalingLawClient, curves: Sequence[LogCurve], **me
     return stored
 
 
-_POINT = re.compile(r"^chunk\.(x|loss)\[(\d+)\]: (.*)$")
+_POINT = re.compile(r"^(x|loss)\[(\d+)\]: (.*)$")  # as the client words a refused point
 
 
 def _in_rows(exc: InvalidArgument, curve: LogCurve) -> InvalidArgument:
-    """The server's refusal of a point ("chunk.loss[7]: must be finite") in the log's terms
+    """The server's refusal of a point ("loss[7]: must be finite") in the log's terms
     ("baseline.csv row 8: loss: must be finite"); other refusals pass as they are."""
     violations = []
     for v in exc.field_violations:
