@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def run_upload(args: argparse.Namespace, client: c.ScalingLawClient, emit: Calla
         )
 
     sources = [(str(path), partial(read, path)) for path in args.files]
-    return _finish(args, upload_sources(client, sources, _PER_SOURCE, **_meta(args)), emit)
+    return _finish(args, _upload(client, sources, args), emit)
 
 
 def run_import_mlflow(args: argparse.Namespace, client: c.ScalingLawClient, emit: Callable[..., int]) -> int:
@@ -90,7 +91,15 @@ def run_import_mlflow(args: argparse.Namespace, client: c.ScalingLawClient, emit
         )  # fmt: skip
 
     where = f"run {args.run_id}" if args.run_id else f"experiment {args.experiment}"
-    return _finish(args, upload_sources(client, [(where, read)], _PER_SOURCE, **_meta(args)), emit)
+    return _finish(args, _upload(client, [(where, read)], args), emit)
+
+
+def _upload(
+    client: c.ScalingLawClient, sources: Sequence[tuple[str, Callable[[], list[LogCurve]]]], args: argparse.Namespace
+) -> list[SourceResult]:
+    with warnings.catch_warnings():  # duplicates are told per curve in _finish, in the command's words
+        warnings.simplefilter("ignore", c.DuplicateCurveWarning)
+        return upload_sources(client, sources, _PER_SOURCE, **_meta(args))
 
 
 def _meta(args: argparse.Namespace) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,6 +68,10 @@ class Unavailable(ClientError): ...
 
 
 class ServerError(ClientError): ...
+
+
+class DuplicateCurveWarning(UserWarning):
+    """upload_curve stored points its study already had (CurveInfo.duplicate_of names the curve)."""
 
 
 _ERRORS: dict[grpc.StatusCode, type[ClientError]] = {
@@ -433,7 +438,15 @@ class ScalingLawClient:
             reply = self._call(lambda: self._upload_raw(messages(), timeout=self.timeout, metadata=self._metadata))
         except InvalidArgument as exc:
             raise _in_caller_terms(exc) from None
-        return _curve(reply)
+        info = _curve(reply)
+        if info.duplicate_of and not info.skipped:
+            warnings.warn(
+                f"curve {info.id} ({info.name}) has the same points as {info.duplicate_of}, stored before in study "
+                f"{info.study!r}; skip_duplicate=True skips such uploads",
+                DuplicateCurveWarning,
+                stacklevel=2,
+            )
+        return info
 
     def get_curve(self, curve_id: str) -> CurveInfo:
         request = pb.GetCurveRequest(id=curve_id)

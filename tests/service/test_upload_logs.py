@@ -14,7 +14,7 @@ import pytest
 
 from fitting import get_law
 from service.cli import main
-from service.client import InvalidArgument, ScalingLawClient
+from service.client import DuplicateCurveWarning, InvalidArgument, ScalingLawClient
 from service.frames import curves_frame, fits_frame
 
 from .conftest import RunningServer
@@ -155,6 +155,9 @@ def test_what_read_curve_returns_upload_curve_takes_back_with_its_metadata(clien
     assert {k: getattr(copy, k) for k in kept} == {k: getattr(original, k) for k in kept} and copy.study == "rt-copy"
     again = client.upload_curve(frame, skip_duplicate=True)  # into the original's study: skipped
     assert again.skipped and again.id == original.id
+    with pytest.warns(DuplicateCurveWarning, match=f"has the same points as {original.id}"):
+        twice = client.upload_curve(frame)  # stored again, with a warning
+    assert twice.duplicate_of == original.id and not twice.skipped
 
 
 def test_curves_fits_and_comparisons_as_dataframes(client: ScalingLawClient) -> None:
