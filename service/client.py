@@ -411,8 +411,10 @@ class ScalingLawClient:
         duplicate_of names an earlier curve of the study with the same points; skip_duplicate then
         stores nothing and returns that one (skipped=True)."""
         xs, ls = _as_columns(x, loss, x_col, loss_col)
-        extra = {k: np.asarray(v, dtype=float) for k, v in (columns or {}).items()}
         given = getattr(x, "attrs", {}).get("scalinglaw", {}) if isinstance(x, pd.DataFrame | pd.Series) else {}
+        extra = {k: np.asarray(v, dtype=float) for k, v in (columns or {}).items()}
+        if columns is None and given and isinstance(x, pd.DataFrame):  # read_curve's extra input columns too
+            extra = {str(k): x[k].to_numpy(dtype=float) for k in x.columns if k not in ("x", "step", loss_col)}
         default_name = loss_col if isinstance(x, pd.DataFrame) else str(getattr(x, "name", None) or "loss")
         header = pb.CurveHeader(
             name=_pick(name, given.get("name"), default_name), policy=_pick(policy, given.get("policy"), ""),

@@ -153,6 +153,10 @@ def test_what_read_curve_returns_upload_curve_takes_back_with_its_metadata(clien
     assert copy.sha256 == original.sha256 and copy.id != original.id
     kept = ("name", "policy", "split", "vocab_size", "x_unit", "tokens_per_step", "labels")
     assert {k: getattr(copy, k) for k in kept} == {k: getattr(original, k) for k in kept} and copy.study == "rt-copy"
+    with_inputs = client.upload_curve(steps + 1, losses(CONV, steps), columns={"D": 2048 * (steps + 1)})
+    back = client.read_curve(with_inputs.id)
+    assert list(back.columns) == ["x", "loss", "D"]
+    assert client.read_curve(client.upload_curve(back, study="rt-copy").id).equals(back)  # the input column too
     again = client.upload_curve(frame, skip_duplicate=True)  # into the original's study: skipped
     assert again.skipped and again.id == original.id
     with pytest.warns(DuplicateCurveWarning, match=f"has the same points as {original.id}"):
