@@ -11,7 +11,7 @@ from fitting.law_types import Law
 from fitting.options import prepare_fit
 from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult
-from fitting.validation import CurveData, is_constant
+from fitting.validation import CurveData, is_constant, left_out_note
 
 BLOCK = 256  # curves per vectorised block: keeps the (block, m, P) Jacobian in cache
 
@@ -44,7 +44,8 @@ def fit_batch(
     if method == "paper":
         from fitting.paper import fit_paper
 
-        return [fit_paper([d], the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed)[0] for d in data]
+        papers = [fit_paper([d], the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed)[0] for d in data]
+        return left_out_note(papers, data)
     results: list[FitResult | None] = [None] * len(data)
     fittable = []
     for i, d in enumerate(data):
@@ -59,7 +60,7 @@ def fit_batch(
         fitted = _fit_block(the_law, [data[i] for i in block], pinned, loss_fn, delta, bootstrap, rng)
         for i, res in zip(block, fitted, strict=True):
             results[i] = res
-    return [r for r in results if r is not None]
+    return left_out_note([r for r in results if r is not None], data)
 
 
 def _fit_block(

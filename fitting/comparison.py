@@ -120,7 +120,9 @@ def compare_curves(
         if not all(math.isfinite(v) for v in fit.params.values()):
             raise FitImpossibleError(f"{fit.status.value}: {fit.message}", field=f"curves[{i}]")
     arrays = [(np.asarray(x, dtype=float), np.asarray(loss, dtype=float)) for x, loss in curves]
-    measured = _measured_curves(arrays, bootstrap, seed)
+    # read on a log scale: points at x <= 0 (a log's step 0) are outside every range the fits accept
+    positive = [(x[x > 0], loss[x > 0]) for x, loss in arrays]
+    measured = _measured_curves(positive, bootstrap, seed)
     base_x, base_loss = arrays[0]
     last = float(base_x[-1])
     horizon_list = [last * f for f in (1, 10, 100, 1000)] if horizons is None else [float(h) for h in horizons]

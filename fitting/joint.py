@@ -24,7 +24,7 @@ from fitting.pipeline import (
     with_logs,
 )
 from fitting.result import FitResult
-from fitting.validation import CurveData, is_constant
+from fitting.validation import CurveData, is_constant, left_out_note
 
 
 def fit_joint(
@@ -65,7 +65,10 @@ def fit_joint(
     if method == "paper":
         from fitting.paper import fit_paper
 
-        return fit_paper(data, the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed, shared=shared_names)
+        papers = fit_paper(
+            data, the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed, shared=shared_names
+        )
+        return left_out_note(papers, data)
     results: list[FitResult | None] = [None] * len(data)
     members = []
     for i, d in enumerate(data):
@@ -79,7 +82,7 @@ def fit_joint(
         )
         for i, res in zip(members, fitted, strict=True):
             results[i] = res
-    return [r for r in results if r is not None]
+    return left_out_note([r for r in results if r is not None], data)
 
 
 def joint_problem(law: Law, data: Sequence[CurveData], shared: tuple[str, ...], fixed: Mapping[str, float]) -> Problem:

@@ -15,7 +15,7 @@ from fitting.law_types import Law
 from fitting.options import prepare_fit
 from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult
-from fitting.validation import is_constant
+from fitting.validation import is_constant, left_out_note
 
 
 def fit_curve(
@@ -53,15 +53,17 @@ def fit_curve(
     if method == "paper":
         from fitting.paper import fit_paper
 
-        return fit_paper([data], the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed)[0]
+        return left_out_note(
+            fit_paper([data], the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed), [data]
+        )[0]
     if is_constant(data.loss):
-        return constant_result(the_law, data, method, loss_fn)
+        return left_out_note([constant_result(the_law, data, method, loss_fn)], [data])[0]
     inputs, loss_arr, mask = pad(the_law, [data])
     problem = row_problem(the_law, inputs, loss_arr, mask, pinned)
     solution, scale = solve_rows(problem, pinned, loss_fn, delta)
     solution = refine_with_lmfit(problem, solution, loss_fn, float(scale[0, 0]))
     rng = np.random.default_rng(seed)
-    return results_for_rows(problem, solution, [data], pinned, loss_fn, scale, bootstrap, rng)[0]
+    return left_out_note(results_for_rows(problem, solution, [data], pinned, loss_fn, scale, bootstrap, rng), [data])[0]
 
 
 def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta: float) -> Solution:

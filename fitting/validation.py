@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from fitting.errors import FitImpossibleError, InvalidInputError
 from fitting.law_types import Law
+from fitting.result import FitResult
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,6 +19,9 @@ class CurveData:
 
     inputs: dict[str, np.ndarray]
     loss: np.ndarray
+    # points before the fitting range because their x <= 0 (a log that starts at step 0): left out
+    # by default, as the law takes logs of x, and said on the result (see left_out_note)
+    left_out: int = 0
 
     @property
     def n_points(self) -> int:
@@ -80,12 +84,19 @@ def prepare_curve(
     if loss_arr.size == 0:
         raise InvalidInputError("curve is empty", field=f"{prefix}loss")
     inputs = _prepare_inputs(x, law, prefix)
+    # A single-input curve's x is checked > 0 inside the fitting range only (below). Without an
+    # explicit x_min, its points at x <= 0 (step 0 of a log) are left out rather than refused; they
+    # can only lead the curve, as x must increase. Given an x_min, the range is the caller's and a
+    # point at x <= 0 inside it is an error as before.
+    single = len(law.inputs) == 1
+    skip_nonpositive = x_min is None and single
     for name, arr in inputs.items():
-        field = f"{prefix}x" if len(law.inputs) == 1 else f"{prefix}x.{name}"
+        field = f"{prefix}x" if single else f"{prefix}x.{name}"
         if arr.size != loss_arr.size:
             raise InvalidInputError(f"has {arr.size} points but loss has {loss_arr.size}", field=field)
         check_finite(arr, field)
-        check_positive(arr, field, "the law takes logs of its inputs")
+        if not single:
+            check_positive(arr, field, "the law takes logs of its inputs")
     check_finite(loss_arr, f"{prefix}loss")
     check_positive(loss_arr, f"{prefix}loss", "fits are made on log loss")
     if len(law.inputs) == 1:
@@ -101,17 +112,35 @@ def prepare_curve(
         raise InvalidInputError("a fitting range applies to single-input laws only", field="x_min")
     keep = np.ones(loss_arr.size, dtype=bool)
     first = inputs[law.inputs[0]]
+    if skip_nonpositive:
+        keep &= first > 0
     if x_min is not None:
         keep &= first >= x_min
     if x_max is not None:
         keep &= first <= x_max
+    if single:
+        check_positive(np.where(keep, first, 1.0), f"{prefix}x", "the law takes logs of its inputs")
     needed = (len(law.params) if n_free is None else n_free) + 1
     if keep.sum() < needed:
         raise FitImpossibleError(
             f"{int(keep.sum())} points in range but law {law.name} needs at least {needed}",
             field=f"{prefix}loss",
         )
-    return CurveData({k: v[keep] for k, v in inputs.items()}, loss_arr[keep])
+    left_out = int((first <= 0).sum()) if skip_nonpositive else 0
+    return CurveData({k: v[keep] for k, v in inputs.items()}, loss_arr[keep], left_out)
+
+
+def left_out_note(results: list[FitResult], data: Sequence[CurveData]) -> list[FitResult]:
+    """Each result with a note of the points at x <= 0 its fit left out (message and extra["left_out"])."""
+    out = []
+    for result, curve in zip(results, data, strict=True):
+        if curve.left_out:
+            s = "s" if curve.left_out > 1 else ""
+            note = f"{curve.left_out} point{s} at x <= 0 left out (the law takes logs of x; give x_min to choose)"
+            message = f"{result.message}; {note}" if result.message else note
+            result = replace(result, message=message, extra={**result.extra, "left_out": float(curve.left_out)})
+        out.append(result)
+    return out
 
 
 def _prepare_inputs(x: Any, law: Law, prefix: str) -> dict[str, np.ndarray]:

@@ -1,7 +1,9 @@
 """The `scalinglaw` command line (`scalinglaw COMMAND -h` for each command's flags).
 
     scalinglaw serve [--port P] [--data-dir D]
-    scalinglaw upload FILE... [--x-col step] [--loss-col loss] [--policy P] [--study S] [--vocab-size V]
+    scalinglaw upload FILE|LOGDIR... [--x-col step] [--loss-col loss ...] [--tag T ...] [--policy P] [--study S]
+                      [--vocab-size V] [--dropna] [--skip-existing] [--label K=V ...]   (service/cli_logs.py)
+    scalinglaw import-mlflow --tracking-uri URI (--run-id ID | --experiment NAME) --metric M ...
     scalinglaw curves [--study S] [--policy P] [--json]
     scalinglaw delete CURVE_ID...
     scalinglaw fit ID... [--law L] [--shared L0] [--x-min X] [--bootstrap N] [--method robust|paper] [--json]
@@ -45,10 +47,9 @@ def _quiet_interrupt(kind: type[BaseException], value: BaseException, tb: Traceb
 sys.excepthook = _quiet_interrupt
 
 import grpc  # noqa: E402  (after the hook above, which must cover this import's second)
-import pandas as pd  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from service import cli_jobs, formatting, report_files, tables  # noqa: E402
+from service import cli_jobs, cli_logs, formatting, report_files, tables  # noqa: E402
 from service import client as c  # noqa: E402
 from service.completion import completion_script  # noqa: E402
 from service.settings import Settings  # noqa: E402
@@ -81,23 +82,6 @@ def load_settings(**flags: Any) -> Settings:
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
         raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "invalid settings", problems) from None
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise c.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"no such file: {path}", [f"FILE: {path}"])
-    if path.suffix not in (".csv", ".parquet", ".json"):
-        raise _invalid(f"{path}: use .csv, .parquet or .json")
-    try:
-        if path.suffix == ".csv":
-            return pd.read_csv(path)
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_json(path)
-    except (OSError, ValueError) as exc:  # unreadable, or not what its suffix says (pandas raises ValueErrors)
-        raise _invalid(f"{path}: cannot read it: {exc}") from None
-    except ImportError:  # an install without the parquet engine
-        raise _invalid(f"{path}: reading .parquet needs pyarrow (pip install pyarrow)") from None
 
 
 def read_certificates(path: Path | None) -> bytes | None:
@@ -138,14 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="SQLite file and job artifacts (default SCALINGLAW_DATA_DIR)")
 
     upload = sub.add_parser("upload", help="upload loss curves from files")
-    upload.add_argument("files", nargs="+", type=Path, help="tables of one curve each: .csv, .parquet or .json")
+    upload.add_argument(
+        "files", nargs="+", type=Path, help="tables (.csv, .tsv, .jsonl, .parquet, .json) or TensorBoard logs"
+    )
     upload.add_argument("--x-col", default="step", help="column of steps, tokens or FLOPs (default: step)")
-    upload.add_argument("--loss-col", default="loss", help="column of losses, in nats (default: loss)")
+    upload.add_argument(
+        "--loss-col", action="append", help="column of losses, in nats (default: loss); repeated: a wide table"
+    )
     upload.add_argument("--policy", default="", help="label: the learning policy, e.g. conventional")
     upload.add_argument("--study", default="", help="label: the study the curves belong to")
     upload.add_argument("--split", default="test", help="label: the data split the loss is on (default: test)")
     upload.add_argument("--vocab-size", type=int, default=0, help="|V|, for the compression ratio CR (0: no CR)")
     upload.add_argument("--json", action="store_true", help=as_json)
+    cli_logs.add_log_arguments(upload)
+    cli_logs.add_import_mlflow(sub)
 
     curves = sub.add_parser("curves", help="list stored curves")
     curves.add_argument("--study", default="", help="only curves of this study")
@@ -245,15 +235,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     token = args.token or settings.token or None
     with c.ScalingLawClient(target, token=token, root_certificates=certificates) as client:
         if args.command == "upload":
-            stored = []
-            for path in args.files:
-                frame = read_table(path)
-                info = client.upload_curve(
-                    frame, x_col=args.x_col, loss_col=args.loss_col, name=path.stem, policy=args.policy,
-                    study=args.study, split=args.split, vocab_size=args.vocab_size,
-                )  # fmt: skip
-                stored.append(info.model_dump())
-            return _emit(args, stored, ["id", "name", "policy", "study", "n_points", "x_last", "loss_last"])
+            return cli_logs.run_upload(args, client, _emit)
+        if args.command == "import-mlflow":
+            return cli_logs.run_import_mlflow(args, client, _emit)
         if args.command == "train":
             config = {"train_size": args.train_size} if args.train_size else {}
             search: dict[str, Any] = {"outer_iters": args.outer_iters, "outer_lr": args.outer_lr}

@@ -18,8 +18,10 @@ import json
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -32,6 +34,8 @@ from pydantic import BaseModel
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import report_files, wire
+from service.importers import LogCurve, LogReadError
+from service.log_upload import upload_log_curves
 
 T = TypeVar("T")
 
@@ -66,6 +70,10 @@ class Unavailable(ClientError): ...
 
 
 class ServerError(ClientError): ...
+
+
+class DuplicateCurveWarning(UserWarning):
+    """upload_curve stored points its study already had (CurveInfo.duplicate_of names the curve)."""
 
 
 _ERRORS: dict[grpc.StatusCode, type[ClientError]] = {
@@ -104,6 +112,11 @@ class CurveInfo(BaseModel):
     x_last: float
     loss_last: float
     sha256: str
+    x_unit: str = "step"
+    tokens_per_step: float = 0.0
+    labels: dict[str, str] = {}
+    duplicate_of: str = ""  # upload replies only: an earlier curve of the study with the same points
+    skipped: bool = False  # upload replies only: skip_duplicate returned duplicate_of, storing nothing
 
 
 class FitInfo(BaseModel):
@@ -123,6 +136,7 @@ class FitInfo(BaseModel):
     method: str
     ci_method: str
     shared: list[str]
+    n_left_out: int = 0  # points at x <= 0 a fit without x_min left out (message says so too)
 
 
 class EstimateInfo(BaseModel):
@@ -176,6 +190,12 @@ class ComparisonInfo(BaseModel):
     baseline_cr: float
     cr_units: str
     candidates: list[CandidateInfo]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per candidate and horizon (service.frames.comparison_frame)."""
+        from service.frames import comparison_frame
+
+        return comparison_frame(self)
 
 
 class JobInfo(BaseModel):
@@ -248,6 +268,8 @@ def _curve(c: pb.Curve) -> CurveInfo:
     return CurveInfo(
         id=c.id, name=h.name, policy=h.policy, study=h.study, split=h.split, vocab_size=h.vocab_size,
         n_points=c.n_points, x_first=c.x_first, x_last=c.x_last, loss_last=c.loss_last, sha256=c.sha256,
+        x_unit=h.x_unit, tokens_per_step=h.tokens_per_step, labels=dict(h.labels), duplicate_of=c.duplicate_of,
+        skipped=c.skipped,
     )  # fmt: skip
 
 
@@ -257,6 +279,7 @@ def _fit(f: pb.FitResult) -> FitInfo:
         ci={k: (v.low, v.high) for k, v in f.ci.items()}, r2=f.r2, rmse=f.rmse, n_points=f.n_points,
         status=pb.FitStatus.Name(f.status).removeprefix("FIT_STATUS_").lower(), message=f.message,
         method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method, shared=list(f.shared),
+        n_left_out=f.n_left_out,
     )  # fmt: skip
 
 
@@ -264,9 +287,12 @@ def _estimate(e: pb.Estimate) -> EstimateInfo:
     return EstimateInfo(value=e.value, low=e.low, high=e.high)
 
 
-def _as_columns(x: Any, loss: Any, x_col: str, loss_col: str) -> tuple[np.ndarray, np.ndarray]:
-    """Checked here, before any call, so a wrong column name is InvalidArgument, not a KeyError."""
+def _as_columns(x: Any, loss: Any, x_col: str | None, loss_col: str) -> tuple[np.ndarray, np.ndarray]:
+    """Checked here, before any call, so a wrong column name is InvalidArgument, not a KeyError.
+    x_col None: "step", else "x" (what read_curve returns)."""
     if isinstance(x, pd.DataFrame):
+        if x_col is None:
+            x_col = "x" if "step" not in x.columns and "x" in x.columns else "step"
         for field, name in (("x_col", x_col), ("loss_col", loss_col)):
             if name not in x.columns:
                 has = ", ".join(map(str, x.columns))
@@ -278,6 +304,29 @@ def _as_columns(x: Any, loss: Any, x_col: str, loss_col: str) -> tuple[np.ndarra
     if isinstance(x, pd.Series) and loss is None:
         return _floats(x.index, "index"), _floats(x, "loss")
     return _floats(x, "x"), _floats(loss, "loss")
+
+
+def _in_caller_terms(exc: InvalidArgument) -> InvalidArgument:
+    """A refused point named by the caller's index ("loss[7]: must be finite"), not by the wire's
+    chunk fields; service/log_upload.py turns these into a file's rows."""
+
+    def plain(text: str) -> str:
+        return text.replace("chunk.x[", "x[").replace("chunk.loss[", "loss[")
+
+    return type(exc)(exc.code, plain(exc.message), [plain(v) for v in exc.field_violations])
+
+
+def _pick(given: Any, stored: Any, default: Any) -> Any:
+    """An argument given, else the value read_curve's frame carries, else the default."""
+    return given if given is not None else stored if stored is not None else default
+
+
+def _read_log(read: Callable[[], list[LogCurve]]) -> list[LogCurve]:
+    """A log read on this side, its LogReadError an InvalidArgument like the server's refusals."""
+    try:
+        return read()
+    except LogReadError as exc:
+        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, str(exc), []) from None
 
 
 def _floats(values: Any, field: str) -> np.ndarray:
@@ -345,24 +394,42 @@ class ScalingLawClient:
         x: Any,
         loss: Any = None,
         *,
-        name: str = "",
-        policy: str = "",
-        study: str = "",
-        split: str = "",
-        vocab_size: int = 0,
-        x_col: str = "step",
+        name: str | None = None,
+        policy: str | None = None,
+        study: str | None = None,
+        split: str | None = None,
+        vocab_size: int | None = None,
+        x_unit: str | None = None,
+        tokens_per_step: float | None = None,
+        labels: Mapping[str, str] | None = None,
+        x_col: str | None = None,
         loss_col: str = "loss",
         columns: Mapping[str, Sequence[float]] | None = None,
         request_id: str | None = None,
+        skip_duplicate: bool = False,
         chunk_points: int = 65_536,
     ) -> CurveInfo:
         """Upload (x, loss) arrays, a DataFrame (x_col, loss_col) or a Series indexed by step.
-        A request id is generated when none is given, so the retry of a dropped stream is safe."""
+        A request id is generated when none is given, so the retry of a dropped stream is safe.
+
+        What read_curve returns is accepted as it is: its columns x and loss, and its metadata
+        (frame.attrs) as the defaults of the arguments not given. Otherwise the defaults are the
+        CLI's: split "test", x_unit "step", and a name from the loss column or Series. The reply's
+        duplicate_of names an earlier curve of the study with the same points; skip_duplicate then
+        stores nothing and returns that one (skipped=True)."""
         xs, ls = _as_columns(x, loss, x_col, loss_col)
+        given = getattr(x, "attrs", {}).get("scalinglaw", {}) if isinstance(x, pd.DataFrame | pd.Series) else {}
         extra = {k: np.asarray(v, dtype=float) for k, v in (columns or {}).items()}
+        if columns is None and given and isinstance(x, pd.DataFrame):  # read_curve's extra input columns too
+            extra = {str(k): x[k].to_numpy(dtype=float) for k in x.columns if k not in ("x", "step", loss_col)}
+        default_name = loss_col if isinstance(x, pd.DataFrame) else str(getattr(x, "name", None) or "loss")
         header = pb.CurveHeader(
-            name=name, policy=policy, study=study, split=split, vocab_size=vocab_size,
-            request_id=request_id or uuid.uuid4().hex, extra_columns=list(extra), expected_points=xs.size,
+            name=_pick(name, given.get("name"), default_name), policy=_pick(policy, given.get("policy"), ""),
+            study=_pick(study, given.get("study"), ""), split=_pick(split, given.get("split"), "test"),
+            vocab_size=_pick(vocab_size, given.get("vocab_size"), 0), x_unit=_pick(x_unit, given.get("x_unit"), "step"),
+            tokens_per_step=_pick(tokens_per_step, given.get("tokens_per_step"), 0.0),
+            labels=dict(_pick(labels, given.get("labels"), {})), request_id=request_id or uuid.uuid4().hex,
+            extra_columns=list(extra), expected_points=xs.size, skip_duplicate=skip_duplicate,
         )  # fmt: skip
 
         def messages() -> Iterator[bytes]:
@@ -376,8 +443,19 @@ class ScalingLawClient:
                 chunk = pb.PointsChunk(x=xs[sl], loss=ls[sl], columns=cols)
                 yield pb.UploadCurveRequest(chunk=chunk).SerializeToString()
 
-        reply = self._call(lambda: self._upload_raw(messages(), timeout=self.timeout, metadata=self._metadata))
-        return _curve(reply)
+        try:
+            reply = self._call(lambda: self._upload_raw(messages(), timeout=self.timeout, metadata=self._metadata))
+        except InvalidArgument as exc:
+            raise _in_caller_terms(exc) from None
+        info = _curve(reply)
+        if info.duplicate_of and not info.skipped:
+            warnings.warn(
+                f"curve {info.id} ({info.name}) has the same points as {info.duplicate_of}, stored before in study "
+                f"{info.study!r}; skip_duplicate=True skips such uploads",
+                DuplicateCurveWarning,
+                stacklevel=2,
+            )
+        return info
 
     def get_curve(self, curve_id: str) -> CurveInfo:
         request = pb.GetCurveRequest(id=curve_id)
@@ -403,8 +481,38 @@ class ScalingLawClient:
             lambda: self._stub.DeleteCurve(request, timeout=self.timeout, metadata=self._metadata), idempotent=False
         )
 
+    def upload_tensorboard(
+        self, path: str | Path, tags: Sequence[str], *, dropna: bool = False, **meta: Any
+    ) -> list[CurveInfo]:
+        """Every run's scalar `tags` under a TensorBoard log directory (or one event file), one curve
+        per run and tag named "RUN/TAG" (service/importers/tensorboard_logs.py); all or none stored.
+        meta: upload_curve's keyword arguments (study, policy, labels, ...)."""
+        from service.importers.tensorboard_logs import read_tensorboard
+
+        return upload_log_curves(self, _read_log(lambda: read_tensorboard(Path(path), tags, dropna=dropna)), **meta)
+
+    def import_mlflow(
+        self,
+        tracking_uri: str,
+        metrics: Sequence[str],
+        *,
+        run_id: str = "",
+        experiment: str = "",
+        dropna: bool = False,
+        **meta: Any,
+    ) -> list[CurveInfo]:
+        """The metric histories of one MLflow run or every run of an experiment, one curve per run
+        and metric named "RUN_NAME/METRIC" (service/importers/mlflow_runs.py); all or none stored."""
+        from service.importers.mlflow_runs import read_mlflow
+
+        def read() -> list[LogCurve]:
+            return read_mlflow(tracking_uri, metrics, run_id=run_id, experiment=experiment, dropna=dropna)
+
+        return upload_log_curves(self, _read_log(read), **meta)
+
     def read_curve(self, curve_id: str) -> pd.DataFrame:
-        """The stored points as a DataFrame with columns x, loss (and any extra columns)."""
+        """The stored points as a DataFrame with columns x, loss (and any extra columns); the
+        curve's metadata rides along in frame.attrs["scalinglaw"], so upload_curve takes it back."""
 
         def read() -> pd.DataFrame:
             xs: list[np.ndarray] = []
@@ -420,7 +528,12 @@ class ScalingLawClient:
             data.update({k: np.concatenate(v) for k, v in extra.items()})
             return pd.DataFrame(data)
 
-        return self._call(read)
+        frame = self._call(read)
+        info = self.get_curve(curve_id)
+        frame.attrs["scalinglaw"] = info.model_dump(
+            include={"id", "name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "labels"}
+        )
+        return frame
 
     # -- training jobs --------------------------------------------------------------------------
 

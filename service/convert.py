@@ -61,7 +61,7 @@ def curve_to_pb(c: StoredCurve) -> pb.Curve:
     created.FromDatetime(c.created_at)
     return pb.Curve(
         id=c.id, header=header_from_meta(c.meta), n_points=c.n_points, x_first=c.x_first, x_last=c.x_last,
-        loss_last=c.loss_last, sha256=c.sha256, created_at=created,
+        loss_last=c.loss_last, sha256=c.sha256, created_at=created, duplicate_of=c.duplicate_of, skipped=c.skipped,
     )  # fmt: skip
 
 
@@ -109,6 +109,7 @@ def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
         status=_FIT_STATUS[fit.status], message=fit.message, nfev=fit.nfev,
         method=pb.FIT_METHOD_PAPER if fit.method == "paper" else pb.FIT_METHOD_ROBUST, ci_method=fit.ci_method,
         shared=list(fit.shared), fixed=list(fit.fixed), n_bootstrap=0 if fit.samples is None else len(fit.samples),
+        n_left_out=int(fit.extra.get("left_out", 0)),
     )  # fmt: skip
 
 
@@ -129,7 +130,7 @@ def stored_fit_to_pb(stored: Mapping[str, Any], curve_id: str) -> pb.FitResult:
         message=stored["message"], nfev=stored["nfev"],
         method=pb.FIT_METHOD_PAPER if stored["method"] == "paper" else pb.FIT_METHOD_ROBUST,
         ci_method=stored["ci_method"], shared=stored["shared"], fixed=stored["fixed"],
-        n_bootstrap=stored["n_bootstrap"],
+        n_bootstrap=stored["n_bootstrap"], n_left_out=int((stored.get("extra") or {}).get("left_out") or 0),
     )  # fmt: skip
 
 

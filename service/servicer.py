@@ -49,11 +49,13 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
     async def UploadCurve(self, request_iterator: AsyncIterator[pb.UploadCurveRequest], context: Any) -> pb.Curve:
         with self.uploads.open() as reserve:
             assembler: UploadAssembler | None = None
+            skip_duplicate = False
             async for message in _until_idle(request_iterator, self.settings.upload_idle_seconds):
                 if message.HasField("header"):
                     if assembler is not None:
                         raise InvalidInputError("a second header arrived", field="header")
                     meta = convert.meta_from_header(message.header)
+                    skip_duplicate = message.header.skip_duplicate
                     limits.check_meta(meta, self.settings)
                     assembler = UploadAssembler(
                         meta,
@@ -75,7 +77,9 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             # commit so a cancelled stream without header.expected_points stores nothing.
             for _ in range(_CANCEL_TURNS):
                 await asyncio.sleep(0)
-            stored = await asyncio.to_thread(self.store.insert_curve, assembler.meta, points)
+            stored = await asyncio.to_thread(
+                self.store.insert_curve, assembler.meta, points, skip_duplicate=skip_duplicate
+            )
         return convert.curve_to_pb(stored)
 
     async def GetCurve(self, request: pb.GetCurveRequest, context: Any) -> pb.Curve:

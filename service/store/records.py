@@ -70,6 +70,10 @@ class StoredCurve:
     loss_last: float
     sha256: str
     created_at: datetime
+    # what an insert found, never stored, so not part of the curve's identity: an earlier curve of
+    # the same study with the same points, and whether the insert returned that one (skip_duplicate)
+    duplicate_of: str = field(default="", compare=False)
+    skipped: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 from service.store.records import CurveMeta, JobEventRecord, JobRecord, StoredCurve
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATIONS = {
     1: """
     CREATE TABLE curves (
@@ -67,6 +67,8 @@ MIGRATIONS = {
     ALTER TABLE curves DROP COLUMN x;
     ALTER TABLE curves DROP COLUMN loss
     """,
+    # re-uploads of the same points into a study are found by the content hash every curve has
+    5: "CREATE INDEX curves_study_sha256 ON curves (study, sha256)",
 }
 
 

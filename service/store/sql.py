@@ -13,6 +13,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -142,12 +143,16 @@ class Store:
 
     # -- curves ---------------------------------------------------------------------------------
 
-    def insert_curve(self, meta: CurveMeta, points: CurvePoints) -> StoredCurve:
+    def insert_curve(self, meta: CurveMeta, points: CurvePoints, *, skip_duplicate: bool = False) -> StoredCurve:
         """Store one curve in one transaction; a known request_id returns the original curve when
-        the content is the same and raises AlreadyExistsError when it differs."""
-        return self._write(lambda db: self._insert_curve(db, meta, points))
+        the content is the same and raises AlreadyExistsError when it differs. A curve of the same
+        study with the same points is named in duplicate_of; with skip_duplicate it is returned
+        (skipped=True) and nothing is stored."""
+        return self._write(lambda db: self._insert_curve(db, meta, points, skip_duplicate=skip_duplicate))
 
-    def _insert_curve(self, db: Connection, meta: CurveMeta, points: CurvePoints) -> StoredCurve:
+    def _insert_curve(
+        self, db: Connection, meta: CurveMeta, points: CurvePoints, *, skip_duplicate: bool = False
+    ) -> StoredCurve:
         digest = points_digest(points.x, points.loss, points.columns)
         if meta.request_id:
             row = db.execute(f"SELECT {CURVE_COLUMNS} FROM curves WHERE request_id = ?", (meta.request_id,)).fetchone()
@@ -159,6 +164,13 @@ class Store:
                     f"request_id {meta.request_id!r} was used for a different curve ({existing.id})",
                     field="request_id",
                 )
+        twin = db.execute(
+            f"SELECT {CURVE_COLUMNS} FROM curves WHERE study = ? AND sha256 = ? ORDER BY created_at, id LIMIT 1",
+            (meta.study, digest),
+        ).fetchone()
+        duplicate_of = str(twin[0]) if twin is not None else ""
+        if twin is not None and skip_duplicate:
+            return replace(curve_from_row(twin), duplicate_of=duplicate_of, skipped=True)
         curve = StoredCurve(
             id=f"c-{uuid.uuid4().hex[:16]}",
             meta=meta,
@@ -168,6 +180,7 @@ class Store:
             loss_last=float(points.loss[-1]),
             sha256=digest,
             created_at=datetime.now(UTC),
+            duplicate_of=duplicate_of,
         )
         # extra columns are rare and small: JSON of hex, as bytes so both backends take them as a blob
         columns = json.dumps({k: blob(v).hex() for k, v in points.columns.items()}).encode()

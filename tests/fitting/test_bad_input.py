@@ -64,10 +64,11 @@ def test_x_not_strictly_increasing() -> None:
     check(err, "x", 6)
 
 
-def test_x_not_positive() -> None:
+def test_x_not_positive_inside_an_explicit_range() -> None:
+    # without x_min such points are left out and said so (tests/fitting/test_step_zero.py)
     x = X - 2.0
     with pytest.raises(InvalidInputError, match="> 0") as err:
-        fit_curve(x, LOSS)
+        fit_curve(x, LOSS, x_min=-5.0)
     check(err, "x", 0)
 
 

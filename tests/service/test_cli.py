@@ -70,7 +70,7 @@ def test_exit_codes(server: RunningServer, tmp_path: Path, capsys: pytest.Captur
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"step": [1.0, 2.0, 2.0], "loss": [1.0, 0.5, 0.4]}).to_csv(bad, index=False)
     assert main([*target, "upload", str(bad)]) == 2
-    assert "chunk.x[2]" in capsys.readouterr().err
+    assert "bad.csv row 3: step 2 does not increase" in capsys.readouterr().err  # the file's row, not chunk.x[2]
     assert main([*target, "upload", str(tmp_path / "missing.csv")]) == 2
 
 

@@ -85,8 +85,8 @@ def test_delete_then_not_found(client: ScalingLawClient) -> None:
     [
         ([], [], "chunk: curve is empty"),
         ([1.0, 2.0, 3.0], [1.0, 2.0], "chunk.loss"),
-        ([1.0, 2.0, 3.0], [1.0, math.nan, 1.0], "chunk.loss[1]"),
-        ([1.0, 3.0, 2.0], [1.0, 1.0, 1.0], "chunk.x[2]"),
+        ([1.0, 2.0, 3.0], [1.0, math.nan, 1.0], "loss[1]"),  # the caller's index, not the chunk field
+        ([1.0, 3.0, 2.0], [1.0, 1.0, 1.0], "x[2]"),
     ],
 )
 def test_bad_uploads_are_rejected_and_store_nothing(

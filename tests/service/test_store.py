@@ -455,3 +455,28 @@ def test_a_schema_the_role_cannot_write_names_the_setting() -> None:
             assert "SCALINGLAW_DATABASE_URL: cannot create or migrate the schema" in str(err.value)
         finally:
             admin.execute(f"DROP ROLE {role}")
+
+
+# -- duplicates (the content hash every curve has, indexed by study from version 5) ----------------
+
+
+def test_the_same_points_in_a_study_are_named_and_skipped_when_asked(store: Store) -> None:
+    first = store.insert_curve(CurveMeta(name="a", study="s"), points(6))
+    again = store.insert_curve(CurveMeta(name="a again", study="s"), points(6))
+    assert first.duplicate_of == "" and again.duplicate_of == first.id and not again.skipped
+    skipped = store.insert_curve(CurveMeta(name="a thrice", study="s"), points(6), skip_duplicate=True)
+    assert skipped.skipped and skipped.id == first.id and skipped.duplicate_of == first.id
+    elsewhere = store.insert_curve(CurveMeta(name="a", study="other"), points(6), skip_duplicate=True)
+    other_points = store.insert_curve(CurveMeta(name="b", study="s"), points(6, scale=2.0), skip_duplicate=True)
+    assert not elsewhere.skipped and elsewhere.duplicate_of == ""  # another study: not a duplicate
+    assert not other_points.skipped and other_points.duplicate_of == ""
+    assert [c.meta.name for c in store.list_curves(study="s")[0]] == ["a", "a again", "b"]
+
+
+def test_curves_stored_before_version_5_are_found_as_duplicates(db: Database) -> None:
+    old = db.open(schema_version=4)
+    first = old.insert_curve(CurveMeta(name="old", study="s"), points(5))
+    old.close()
+    new = db.open()
+    assert new.schema_version == SCHEMA_VERSION == 5
+    assert new.insert_curve(CurveMeta(name="new", study="s"), points(5), skip_duplicate=True).id == first.id

@@ -101,7 +101,7 @@ REPORT_FORMAT_SVG: ReportFormat
 REPORT_FORMAT_PDF: ReportFormat
 
 class CurveHeader(_message.Message):
-    __slots__ = ("name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "request_id", "extra_columns", "labels", "expected_points")
+    __slots__ = ("name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "request_id", "extra_columns", "labels", "expected_points", "skip_duplicate")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class CurveHeader(_message.Message):
     EXTRA_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    SKIP_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     policy: str
     study: str
@@ -131,7 +132,8 @@ class CurveHeader(_message.Message):
     extra_columns: _containers.RepeatedScalarFieldContainer[str]
     labels: _containers.ScalarMap[str, str]
     expected_points: int
-    def __init__(self, name: _Optional[str] = ..., policy: _Optional[str] = ..., study: _Optional[str] = ..., split: _Optional[str] = ..., vocab_size: _Optional[int] = ..., x_unit: _Optional[str] = ..., tokens_per_step: _Optional[float] = ..., request_id: _Optional[str] = ..., extra_columns: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., expected_points: _Optional[int] = ...) -> None: ...
+    skip_duplicate: bool
+    def __init__(self, name: _Optional[str] = ..., policy: _Optional[str] = ..., study: _Optional[str] = ..., split: _Optional[str] = ..., vocab_size: _Optional[int] = ..., x_unit: _Optional[str] = ..., tokens_per_step: _Optional[float] = ..., request_id: _Optional[str] = ..., extra_columns: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., expected_points: _Optional[int] = ..., skip_duplicate: _Optional[bool] = ...) -> None: ...
 
 class NamedColumn(_message.Message):
     __slots__ = ("name", "values")
@@ -160,7 +162,7 @@ class UploadCurveRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[CurveHeader, _Mapping]] = ..., chunk: _Optional[_Union[PointsChunk, _Mapping]] = ...) -> None: ...
 
 class Curve(_message.Message):
-    __slots__ = ("id", "header", "n_points", "x_first", "x_last", "loss_last", "sha256", "created_at")
+    __slots__ = ("id", "header", "n_points", "x_first", "x_last", "loss_last", "sha256", "created_at", "duplicate_of", "skipped")
     ID_FIELD_NUMBER: _ClassVar[int]
     HEADER_FIELD_NUMBER: _ClassVar[int]
     N_POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +171,8 @@ class Curve(_message.Message):
     LOSS_LAST_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_OF_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     id: str
     header: CurveHeader
     n_points: int
@@ -177,7 +181,9 @@ class Curve(_message.Message):
     loss_last: float
     sha256: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., header: _Optional[_Union[CurveHeader, _Mapping]] = ..., n_points: _Optional[int] = ..., x_first: _Optional[float] = ..., x_last: _Optional[float] = ..., loss_last: _Optional[float] = ..., sha256: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    duplicate_of: str
+    skipped: bool
+    def __init__(self, id: _Optional[str] = ..., header: _Optional[_Union[CurveHeader, _Mapping]] = ..., n_points: _Optional[int] = ..., x_first: _Optional[float] = ..., x_last: _Optional[float] = ..., loss_last: _Optional[float] = ..., sha256: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duplicate_of: _Optional[str] = ..., skipped: _Optional[bool] = ...) -> None: ...
 
 class GetCurveRequest(_message.Message):
     __slots__ = ("id",)
@@ -293,7 +299,7 @@ class FitOptions(_message.Message):
     def __init__(self, law: _Optional[str] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Mapping[str, float]] = ..., method: _Optional[_Union[FitMethod, str]] = ..., loss_fn: _Optional[str] = ..., delta: _Optional[float] = ..., bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., bounds: _Optional[_Mapping[str, Interval]] = ..., starts: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class FitResult(_message.Message):
-    __slots__ = ("id", "curve_id", "law", "params", "stderr", "ci", "r2", "rmse", "n_points", "x_range", "status", "message", "nfev", "method", "ci_method", "shared", "fixed", "n_bootstrap")
+    __slots__ = ("id", "curve_id", "law", "params", "stderr", "ci", "r2", "rmse", "n_points", "x_range", "status", "message", "nfev", "method", "ci_method", "shared", "fixed", "n_bootstrap", "n_left_out")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -333,6 +339,7 @@ class FitResult(_message.Message):
     SHARED_FIELD_NUMBER: _ClassVar[int]
     FIXED_FIELD_NUMBER: _ClassVar[int]
     N_BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
+    N_LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
     id: str
     curve_id: str
     law: str
@@ -351,7 +358,8 @@ class FitResult(_message.Message):
     shared: _containers.RepeatedScalarFieldContainer[str]
     fixed: _containers.RepeatedScalarFieldContainer[str]
     n_bootstrap: int
-    def __init__(self, id: _Optional[str] = ..., curve_id: _Optional[str] = ..., law: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., stderr: _Optional[_Mapping[str, float]] = ..., ci: _Optional[_Mapping[str, Interval]] = ..., r2: _Optional[float] = ..., rmse: _Optional[float] = ..., n_points: _Optional[int] = ..., x_range: _Optional[_Union[Interval, _Mapping]] = ..., status: _Optional[_Union[FitStatus, str]] = ..., message: _Optional[str] = ..., nfev: _Optional[int] = ..., method: _Optional[_Union[FitMethod, str]] = ..., ci_method: _Optional[str] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Iterable[str]] = ..., n_bootstrap: _Optional[int] = ...) -> None: ...
+    n_left_out: int
+    def __init__(self, id: _Optional[str] = ..., curve_id: _Optional[str] = ..., law: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., stderr: _Optional[_Mapping[str, float]] = ..., ci: _Optional[_Mapping[str, Interval]] = ..., r2: _Optional[float] = ..., rmse: _Optional[float] = ..., n_points: _Optional[int] = ..., x_range: _Optional[_Union[Interval, _Mapping]] = ..., status: _Optional[_Union[FitStatus, str]] = ..., message: _Optional[str] = ..., nfev: _Optional[int] = ..., method: _Optional[_Union[FitMethod, str]] = ..., ci_method: _Optional[str] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Iterable[str]] = ..., n_bootstrap: _Optional[int] = ..., n_left_out: _Optional[int] = ...) -> None: ...
 
 class FitCurvesRequest(_message.Message):
     __slots__ = ("curve_ids", "options")
