@@ -115,6 +115,8 @@ def print_summary(result: TrainingResult) -> None:
         print(f"|dB/B| = {s['dB_over_B']:.1%}   |dbeta/beta| = {s['dbeta_over_beta']:.1%}")
         print(f"zero-weight share among CT <= 0 (near-optimal): {s['zero_weight_fraction_optimal']:.1%}")
         print(f"selected outer iteration: {s['best_iteration']} of {s['outer_iters']}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     print(f"wall time: {s['seconds']:.1f} s")
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -123,3 +124,16 @@ def test_cli_prints_a_table_and_writes_json(tmp_path: Path, capsys: pytest.Captu
 def test_cli_rejects_bad_configuration(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["perceptron", "--steps", "1"]) == 2
     assert "steps" in capsys.readouterr().err
+
+
+def test_an_inner_run_past_its_stability_limit_is_flagged() -> None:
+    from trainers.run import instability_warning
+
+    assert instability_warning(np.geomspace(5.0, 1.0, 100), 0.1) == ""
+    spiky = np.geomspace(5.0, 1.0, 100)
+    spiky[60] = spiky[59] * 1.2
+    assert "rises by 20.0% at step 60: eta 0.5" in instability_warning(spiky, 0.5)
+    # a real run: an LM at eta 3 rises; the warning reaches the summary
+    small = LM(train_size=16, desired_size=8, test_size=8, d_model=8, n_layers=1, n_heads=2, context=8)
+    lm = replace(TINY, task="transformer_lm", steps=30, eta=3.0, search=SearchConfig(), transformer=small)
+    assert "stability limit" in " ".join(run(lm).summary()["warnings"])
