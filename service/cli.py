@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="start a training job (conventional + near-optimal)")
     train.add_argument("task", choices=["perceptron", "transformer-lm"], help="what to train")
-    train.add_argument("--preset", choices=["paper"], help="a named configuration the other flags change")
+    train.add_argument("--preset", choices=["paper", "lm-cpu"], help="a named configuration the other flags change")
     train.add_argument("--steps", type=int, default=0, help="inner steps T (0: the task's default)")
     train.add_argument("--eta", type=float, default=0.0, help="inner learning rate (0: the task's default)")
     train.add_argument("--train-size", type=int, default=0, help="training examples N (0: the task's default)")

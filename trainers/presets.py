@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from fitting.errors import InvalidInputError
-from trainers.config import PerceptronConfig, RunSpec, SearchConfig
+from trainers.config import PerceptronConfig, RunSpec, SearchConfig, TransformerConfig
 
 PAPER = RunSpec(
     task="perceptron",
@@ -38,7 +38,20 @@ PAPER = RunSpec(
     ),
 )
 
-PRESETS: dict[str, RunSpec] = {"paper": PAPER}
+# The Transformer LM at a size a CPU runs in minutes (docs/reproduction.md, "The LM on a CPU"):
+# the paper's architecture and perturbed training set, shrunk to 7,408 parameters and T 200.
+LM_CPU = RunSpec(
+    task="transformer_lm",
+    steps=200,
+    eta=0.02,  # the largest of 0.02 / 0.05 / 0.1 whose training loss never rises (full-batch GD)
+    dtype="float64",
+    transformer=TransformerConfig(
+        n_layers=1, d_model=16, n_heads=2, context=16, train_size=128, desired_size=64, test_size=64
+    ),
+    search=SearchConfig(outer_iters=8, outer_lr=3.0, optimizer="normalized", law_checkpoints=3),
+)
+
+PRESETS: dict[str, RunSpec] = {"paper": PAPER, "lm-cpu": LM_CPU}
 PAPER_SEEDS = (0, 1, 2)  # the data seeds the reproduction reports (the spread across them too)
 
 
