@@ -43,15 +43,15 @@ def add_import_mlflow(sub: Any) -> None:
     parser = sub.add_parser("import-mlflow", help="upload metric histories of MLflow runs")
     parser.add_argument("--tracking-uri", required=True, help="e.g. http://127.0.0.1:5000 or sqlite:///mlflow.db")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--run-id")
+    which.add_argument("--run-id", help="the one run to read")
     which.add_argument("--experiment", help="every run of the experiment of this name")
     parser.add_argument("--metric", action="append", required=True, help="metric name (repeat for more)")
-    parser.add_argument("--policy", default="")
-    parser.add_argument("--study", default="")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--vocab-size", type=int, default=0)
+    parser.add_argument("--policy", default="", help="label: the learning policy, e.g. conventional")
+    parser.add_argument("--study", default="", help="label: the study the curves belong to")
+    parser.add_argument("--split", default="test", help="label: the data split the loss is on (default: test)")
+    parser.add_argument("--vocab-size", type=int, default=0, help="|V|, for the compression ratio CR (0: no CR)")
     add_common(parser)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the stored curves as JSON instead of a table")
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

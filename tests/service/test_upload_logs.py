@@ -194,8 +194,11 @@ def test_a_missing_reader_package_is_one_line_saying_what_to_install(
     server: RunningServer, client: ScalingLawClient, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed: importing it raises ImportError
-    monkeypatch.setitem(sys.modules, "mlflow", None)
+    # as if not installed: importing the package or any of its modules raises ImportError (the
+    # modules an earlier test imported too, which Python would otherwise hand out from its cache)
+    for package in ("tensorboard", "mlflow"):
+        for name in [package, *(m for m in sys.modules if m.startswith(package + "."))]:
+            monkeypatch.setitem(sys.modules, name, None)
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "events.out.tfevents.1.host").write_bytes(b"")
     assert upload(server, str(tmp_path / "runs"), "--tag", "loss") == 2
