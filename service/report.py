@@ -136,6 +136,9 @@ def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonRe
         if m:
             values = np.array([a.ar_measured.value for a in m])
             spread = np.array([values - [a.ar_measured.low for a in m], [a.ar_measured.high for a in m] - values])
+            # a percentile interval need not hold its estimate (the smoother's bias is not resampled,
+            # and noiseless curves give intervals of width ~1e-4): a bar never reaches past it
+            spread = np.clip(spread, 0.0, None)
             text = ", ".join(interval(a.ar_measured.value, a.ar_measured.low, a.ar_measured.high) for a in m)
             ax.errorbar([a.horizon for a in m], values, yerr=spread, fmt="o", color=line.get_color(), capsize=3,
                         mfc="white", label=f"AR measured (95 % interval): {text}")  # fmt: skip
