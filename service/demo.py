@@ -59,11 +59,17 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
         ("L0 (shared)", fc.params["L0"], fo.params["L0"]),
         ("B", fc.params["B"], fo.params["B"]),
         ("beta", fc.params["beta"], fo.params["beta"]),
+        ("fit r^2 (log L)", fc.r2, fo.r2),
     ]
     for name, a, b in rows:
         print(f"{name:<28}{number(a):>16}{number(b):>16}")  # type: ignore[arg-type]
     print(f"CR units: {result.cr_units}")
     print("\nAcceleration ratio of the near-optimal policy (95 % bootstrap interval)")
+    if min(fc.r2, fo.r2) < 0.99:  # the paper's bar (PAPER.md section 6, claim 6)
+        print(
+            f"  (the fits' r^2 {min(fc.r2, fo.r2):.2f} < 0.99: the law with a shared L0 does not describe both "
+            "curves,\n   so the AR from the fits and its extrapolation are not to be read; the measured AR is)"
+        )
     for horizon, est in cand.ar_fit.items():
         extra = f"   measured {measured(cand.ar_measured[horizon])}" if horizon <= steps else ""
         print(f"  T = {number(horizon):>6}: {interval(est.value, est.low, est.high)}{extra}")
