@@ -1,290 +1,59 @@
 """ScalingLawClient: the Python client. Takes arrays, lists or pandas objects, chunks uploads,
-returns pydantic models, and raises a closed set of exceptions:
-
-    ClientError
-     +-- InvalidArgument      (field_violations: ["curves[1].loss[5]: must be finite", ...])
-     +-- NotFound
-     +-- AlreadyExists
-     +-- FailedPrecondition
-     +-- ResourceExhausted
-     +-- Unauthenticated
-     +-- Unavailable          (after the retries of an idempotent call)
-     +-- ServerError          (INTERNAL and anything else)
+returns pydantic models and raises a closed set of exceptions (both in service/client_models.py,
+and importable from here too).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 import numpy as np
 import pandas as pd
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from pydantic import BaseModel
 
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import report_files, wire
+from service.client_models import (  # noqa: F401  (re-exported: the client's public names)
+    AlreadyExists,
+    CandidateInfo,
+    ClientError,
+    ComparisonInfo,
+    CurveInfo,
+    DuplicateCurveWarning,
+    EstimateInfo,
+    FailedPrecondition,
+    FitInfo,
+    InvalidArgument,
+    JobEventInfo,
+    JobInfo,
+    MeasuredInfo,
+    NotFound,
+    ResourceExhausted,
+    ServerError,
+    Unauthenticated,
+    Unavailable,
+    _comparison,
+    _curve,
+    _estimate,
+    _fit,
+    _job,
+    _measured,
+    _translate,
+    comparison_frame,
+    curves_frame,
+    fits_frame,
+)
 from service.importers import LogCurve, LogReadError
 from service.log_upload import upload_log_curves
 
 T = TypeVar("T")
-
-
-class ClientError(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str, field_violations: list[str] | None = None):
-        self.code = code
-        self.message = message
-        self.field_violations = field_violations or []
-        super().__init__(f"{code.name}: {message}")
-
-
-class InvalidArgument(ClientError): ...
-
-
-class NotFound(ClientError): ...
-
-
-class AlreadyExists(ClientError): ...
-
-
-class FailedPrecondition(ClientError): ...
-
-
-class ResourceExhausted(ClientError): ...
-
-
-class Unauthenticated(ClientError): ...
-
-
-class Unavailable(ClientError): ...
-
-
-class ServerError(ClientError): ...
-
-
-class DuplicateCurveWarning(UserWarning):
-    """upload_curve stored points its study already had (CurveInfo.duplicate_of names the curve)."""
-
-
-_ERRORS: dict[grpc.StatusCode, type[ClientError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
-    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
-    grpc.StatusCode.UNAVAILABLE: Unavailable,
-}
-
-
-def _translate(err: grpc.RpcError) -> ClientError:
-    """The one place grpc errors become client exceptions."""
-    code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
-    violations = []
-    status = rpc_status.from_call(err) if isinstance(err, grpc.Call) else None
-    for detail in status.details if status is not None else []:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            violations += [f"{v.field}: {v.description}" for v in bad.field_violations]
-    details = err.details() if isinstance(err, grpc.Call) else str(err)
-    return _ERRORS.get(code, ServerError)(code, details or "", violations)
-
-
-class CurveInfo(BaseModel):
-    id: str
-    name: str
-    policy: str
-    study: str
-    split: str
-    vocab_size: int
-    n_points: int
-    x_first: float
-    x_last: float
-    loss_last: float
-    sha256: str
-    x_unit: str = "step"
-    tokens_per_step: float = 0.0
-    labels: dict[str, str] = {}
-    duplicate_of: str = ""  # upload replies only: an earlier curve of the study with the same points
-    skipped: bool = False  # upload replies only: skip_duplicate returned duplicate_of, storing nothing
-
-
-class FitInfo(BaseModel):
-    """A fit; NaN marks a value the data does not give (e.g. the parameters of a flat curve)."""
-
-    id: str
-    curve_id: str
-    law: str
-    params: dict[str, float]
-    stderr: dict[str, float]
-    ci: dict[str, tuple[float, float]]
-    r2: float
-    rmse: float
-    n_points: int
-    status: str
-    message: str
-    method: str
-    ci_method: str
-    shared: list[str]
-    n_left_out: int = 0  # points at x <= 0 a fit without x_min left out (message says so too)
-
-
-class EstimateInfo(BaseModel):
-    value: float
-    low: float
-    high: float
-
-
-class MeasuredInfo(BaseModel):
-    """A ratio read off the measured curves: value [low, high] when `reach` is "measured";
-    otherwise value is NaN and `bound` is what the missed crossing implies ("never": the ratio
-    is below it; "before_first_point": above it; "outside_range": nothing to read)."""
-
-    value: float
-    low: float
-    high: float
-    reach: str
-    bound: float
-
-    def __format__(self, spec: str) -> str:
-        """'2.95 [2.81, 3.10]', 'never reached (< 1)', 'before the first point (> 20)' or '-'."""
-        spec = spec or ".3g"
-        if self.reach == "never":
-            return f"never reached (< {self.bound:{spec}})"
-        if self.reach == "before_first_point":
-            return f"before the first point (> {self.bound:{spec}})"
-        if self.reach != "measured":
-            return "-"
-        interval = f" [{self.low:{spec}}, {self.high:{spec}}]" if self.low == self.low else ""
-        return f"{self.value:{spec}}{interval}"
-
-
-class CandidateInfo(BaseModel):
-    curve_id: str
-    fit: FitInfo
-    ar_fit: dict[float, EstimateInfo]  # horizon -> AR from the fits
-    ar_measured: dict[float, MeasuredInfo]  # horizon -> AR read off the measured curves
-    ar_empirical: dict[float, float]  # horizon -> ar_measured's value (NaN where it is not a value)
-    speedups: dict[float, EstimateInfo]  # target loss -> speed-up from the fits
-    speedups_measured: dict[float, MeasuredInfo]  # target loss -> speed-up read off the curves
-    b_improvement: EstimateInfo
-    beta_improvement: EstimateInfo
-    auc: float
-    cr: float
-
-
-class ComparisonInfo(BaseModel):
-    baseline_id: str
-    baseline_fit: FitInfo
-    baseline_auc: float
-    baseline_cr: float
-    cr_units: str
-    candidates: list[CandidateInfo]
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per candidate and horizon (service.frames.comparison_frame)."""
-        from service.frames import comparison_frame
-
-        return comparison_frame(self)
-
-
-class JobInfo(BaseModel):
-    id: str
-    state: str  # QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
-    progress: float
-    message: str
-    error: str
-    curve_ids: list[str]
-    summary: dict[str, Any]
-    comparison: ComparisonInfo | None = None  # of the job's test curves, once it has succeeded
-    task: str = ""  # perceptron, transformer_lm
-    study: str = ""
-    created_at: datetime | None = None  # UTC
-
-
-class JobEventInfo(BaseModel):
-    seq: int
-    phase: str
-    message: str
-    progress: float
-    state: str
-
-
-def _job(j: pb.Job) -> JobInfo:
-    return JobInfo(
-        id=j.id, state=pb.JobState.Name(j.state).removeprefix("JOB_STATE_"), progress=j.progress, message=j.message,
-        error=j.error, curve_ids=list(j.result.curve_ids),
-        summary=json.loads(j.result.summary_json) if j.result.summary_json else {},
-        comparison=_comparison(j.result.comparison) if j.result.HasField("comparison") else None,
-        task=pb.Task.Name(j.request.task).removeprefix("TASK_").lower(), study=j.request.study,
-        created_at=j.created_at.ToDatetime(tzinfo=UTC) if j.HasField("created_at") else None,
-    )  # fmt: skip
-
-
-def _comparison(reply: pb.Comparison) -> ComparisonInfo:
-    return ComparisonInfo(
-        baseline_id=reply.baseline_id,
-        baseline_fit=_fit(reply.baseline_fit),
-        baseline_auc=reply.baseline_metrics.auc,
-        baseline_cr=reply.baseline_metrics.cr,
-        cr_units=reply.baseline_metrics.cr_units,
-        candidates=[
-            CandidateInfo(
-                curve_id=c.curve_id,
-                fit=_fit(c.fit),
-                ar_fit={a.horizon: _estimate(a.ar_fit) for a in c.accelerations},
-                ar_measured={a.horizon: _measured(a.ar_measured) for a in c.accelerations},
-                ar_empirical={a.horizon: a.ar_empirical for a in c.accelerations},
-                speedups={s.target_loss: _estimate(s.speedup) for s in c.speedups},
-                speedups_measured={s.target_loss: _measured(s.measured) for s in c.speedups},
-                b_improvement=_estimate(c.b_improvement),
-                beta_improvement=_estimate(c.beta_improvement),
-                auc=c.metrics.auc,
-                cr=c.metrics.cr,
-            )
-            for c in reply.candidates
-        ],
-    )
-
-
-def _measured(m: pb.MeasuredRatio) -> MeasuredInfo:
-    e = m.estimate
-    reach = pb.Reach.Name(m.reach).removeprefix("REACH_").lower()
-    return MeasuredInfo(value=e.value, low=e.low, high=e.high, reach=reach, bound=m.bound)
-
-
-def _curve(c: pb.Curve) -> CurveInfo:
-    h = c.header
-    return CurveInfo(
-        id=c.id, name=h.name, policy=h.policy, study=h.study, split=h.split, vocab_size=h.vocab_size,
-        n_points=c.n_points, x_first=c.x_first, x_last=c.x_last, loss_last=c.loss_last, sha256=c.sha256,
-        x_unit=h.x_unit, tokens_per_step=h.tokens_per_step, labels=dict(h.labels), duplicate_of=c.duplicate_of,
-        skipped=c.skipped,
-    )  # fmt: skip
-
-
-def _fit(f: pb.FitResult) -> FitInfo:
-    return FitInfo(
-        id=f.id, curve_id=f.curve_id, law=f.law, params=dict(f.params), stderr=dict(f.stderr),
-        ci={k: (v.low, v.high) for k, v in f.ci.items()}, r2=f.r2, rmse=f.rmse, n_points=f.n_points,
-        status=pb.FitStatus.Name(f.status).removeprefix("FIT_STATUS_").lower(), message=f.message,
-        method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method, shared=list(f.shared),
-        n_left_out=f.n_left_out,
-    )  # fmt: skip
-
-
-def _estimate(e: pb.Estimate) -> EstimateInfo:
-    return EstimateInfo(value=e.value, low=e.low, high=e.high)
 
 
 def _as_columns(x: Any, loss: Any, x_col: str | None, loss_col: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,11 +12,12 @@ import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 
 from service import tables
-from service.client import ComparisonInfo, FailedPrecondition, ScalingLawClient
+from service.client_models import ComparisonInfo, FailedPrecondition
 from service.formatting import number
 
 DEFAULT_RESAMPLES = 200  # what `scalinglaw compare` uses; the figure gets the same number
@@ -33,7 +34,7 @@ svg { max-width: 100%; height: auto; }
 
 
 def render_html(
-    client: ScalingLawClient,
+    client: Any,  # a service.client.ScalingLawClient (not imported: the client imports this module)
     *,
     job_id: str | None = None,
     baseline_id: str | None = None,

@@ -13,12 +13,13 @@ import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from service.client_models import CurveInfo, InvalidArgument
 from service.importers import LogCurve
 
-if TYPE_CHECKING:
-    from service.client import CurveInfo, InvalidArgument, ScalingLawClient
+# `client` below is a service.client.ScalingLawClient, typed Any: the client imports this module
+ClientLike = Any
 
 
 @dataclass
@@ -35,11 +36,9 @@ class SourceResult:
         return not self.error
 
 
-def upload_log_curves(client: ScalingLawClient, curves: Sequence[LogCurve], **meta: Any) -> list[CurveInfo]:
+def upload_log_curves(client: ClientLike, curves: Sequence[LogCurve], **meta: Any) -> list[CurveInfo]:
     """Upload every curve (name from each LogCurve unless meta names one); on a failure, delete
     those this call stored, then raise the failure."""
-    from service.client import InvalidArgument
-
     stored: list[CurveInfo] = []
     try:
         for curve in curves:
@@ -73,7 +72,7 @@ def _in_rows(exc: InvalidArgument, curve: LogCurve) -> InvalidArgument:
 
 
 def upload_sources(
-    client: ScalingLawClient,
+    client: ClientLike,
     sources: Sequence[tuple[str, Callable[[], list[LogCurve]]]],
     error_types: tuple[type[Exception], ...],
     **meta: Any,
@@ -96,7 +95,7 @@ def upload_sources(
     return results
 
 
-def _undo(client: ScalingLawClient, stored: list[CurveInfo]) -> None:
+def _undo(client: ClientLike, stored: list[CurveInfo]) -> None:
     for info in stored:
         if info.skipped:
             continue

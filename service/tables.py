@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from service import client as c
+from service import client_models as c
 from service.formatting import MISSING, age, interval, number, percent
 
 

@@ -14,8 +14,7 @@ import pytest
 
 from fitting import get_law
 from service.cli import main
-from service.client import DuplicateCurveWarning, InvalidArgument, ScalingLawClient
-from service.frames import curves_frame, fits_frame
+from service.client import DuplicateCurveWarning, InvalidArgument, ScalingLawClient, curves_frame, fits_frame
 
 from .conftest import RunningServer
 
