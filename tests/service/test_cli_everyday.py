@@ -31,6 +31,13 @@ TINY_JOB = ["perceptron", "--steps", "40", "--train-size", "128", "--outer-iters
 LONG_JOB = ["perceptron", "--steps", "20000", "--train-size", "64", "--outer-iters", "50", "--device", "cpu"]
 
 
+def _terminal_sigint() -> None:
+    """The CLI as a terminal starts it: Ctrl-C at its default. A test run started in the
+    background by a shell without job control inherits SIGINT ignored (so does Python's handler
+    then), and the Ctrl-C tests would watch a CLI that cannot hear the signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*argv: str, **popen: object) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGLAW_")}
     return subprocess.Popen(
@@ -38,6 +45,7 @@ def _cli(*argv: str, **popen: object) -> subprocess.Popen[str]:
         cwd=ROOT,
         env=env,
         text=True,
+        preexec_fn=_terminal_sigint,  # one signal call between fork and exec
         **popen,  # type: ignore[call-overload]
     )
 
