@@ -231,17 +231,11 @@ class ScalingLawClient:
         return _curve(self._call(lambda: self._stub.GetCurve(request, timeout=self.timeout, metadata=self._metadata)))
 
     def list_curves(self, *, study: str = "", policy: str = "", page_size: int = 200) -> list[CurveInfo]:
-        out: list[CurveInfo] = []
-        token = ""
-        while True:
-            request = pb.ListCurvesRequest(study=study, policy=policy, page_size=page_size, page_token=token)
-            page: pb.ListCurvesResponse = self._call(
-                lambda r=request: self._stub.ListCurves(r, timeout=self.timeout, metadata=self._metadata)  # type: ignore[misc]
-            )
-            out += [_curve(c) for c in page.curves]
-            token = page.next_page_token
-            if not token:
-                return out
+        pages = self._pages(
+            lambda token: pb.ListCurvesRequest(study=study, policy=policy, page_size=page_size, page_token=token),
+            self._stub.ListCurves,
+        )
+        return [_curve(c) for page in pages for c in page.curves]
 
     def delete_curve(self, curve_id: str) -> None:
         request = pb.DeleteCurveRequest(id=curve_id)
@@ -350,17 +344,22 @@ class ScalingLawClient:
     def list_jobs(self, *, study: str = "", state: str = "", page_size: int = 100) -> list[JobInfo]:
         """Every job (of a study, in a state such as "RUNNING" when given), oldest first."""
         filter_state = pb.JobState.Value(f"JOB_STATE_{state.upper()}") if state else pb.JOB_STATE_UNSPECIFIED
-        out: list[JobInfo] = []
+        pages = self._pages(
+            lambda token: pb.ListJobsRequest(study=study, state=filter_state, page_size=page_size, page_token=token),
+            self._stub.ListJobs,
+        )
+        return [_job(j) for page in pages for j in page.jobs]
+
+    def _pages(self, request: Callable[[str], Any], rpc: Callable[..., Any]) -> Iterator[Any]:
+        """Every page of a listing RPC, following next_page_token from the first page on."""
         token = ""
         while True:
-            request = pb.ListJobsRequest(study=study, state=filter_state, page_size=page_size, page_token=token)
-            page: pb.ListJobsResponse = self._call(
-                lambda r=request: self._stub.ListJobs(r, timeout=self.timeout, metadata=self._metadata)  # type: ignore[misc]
-            )
-            out += [_job(j) for j in page.jobs]
+            message = request(token)
+            page = self._call(lambda m=message: rpc(m, timeout=self.timeout, metadata=self._metadata))  # type: ignore[misc]
+            yield page
             token = page.next_page_token
             if not token:
-                return out
+                return
 
     def cancel_job(self, job_id: str) -> JobInfo:
         request = pb.CancelJobRequest(id=job_id)
