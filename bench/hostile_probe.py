@@ -30,7 +30,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import wire
-from service.process import ServerProcess
+from service.cli.server_process import ServerProcess
 
 TOKEN = "probe-token-0123456789"
 AUTH = (("authorization", f"Bearer {TOKEN}"),)

@@ -3,7 +3,7 @@ event, to its first progress event (training has begun) and to SUCCEEDED, for ti
 
     python bench/job_start_latency.py [--jobs 5] [--executors local,ray]
 
-Each executor gets its own server process (`python -m service.main`, SCALINGLAW_EXECUTOR=...; for
+Each executor gets its own server process (`python -m service.server`, SCALINGLAW_EXECUTOR=...; for
 `ray`, an empty SCALINGLAW_RAY_ADDRESS, so the server starts a local Ray inside itself, whose start
 is reported apart). Jobs run one after another, so no job waits behind another. The local
 executor reports RUNNING as soon as it has spawned the process; Ray's task reports it once it runs
@@ -19,8 +19,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from service.cli.server_process import ServerProcess
 from service.client import ScalingLawClient
-from service.process import ServerProcess
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
 

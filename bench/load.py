@@ -17,9 +17,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from service.cli.server_process import ServerProcess
 from service.client import ScalingLawClient
-from service.loadgen import run_fit_load, run_load
-from service.process import ServerProcess
+from tests.service.loadgen import run_fit_load, run_load
 
 
 def vm_hwm_mb(pid: int) -> float:

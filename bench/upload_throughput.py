@@ -3,7 +3,7 @@
     python bench/upload_throughput.py [--points 200000] [--large-points 10000000]
 
 1. Side by side, the same points both ways for both tools, each a real server process on this
-   machine: scalinglaw (`python -m service.main`, SQLite store) through ScalingLawClient
+   machine: scalinglaw (`python -m service.server`, SQLite store) through ScalingLawClient
    (upload_curve, read_curve), and `mlflow server` on a SQLite backend store through MlflowClient
    (log_batch of 1,000 metrics a call, its limit; get_metric_history, which pages). Both read-backs
    are checked equal to what was written. MLflow writes tens of thousands of points a second, so
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from service.cli.server_process import ServerProcess
 from service.client import ScalingLawClient
-from service.mlflow_process import MlflowServer
-from service.process import ServerProcess
+from tests.service.mlflow_server import MlflowServer
 
 
 def vm_hwm_mb(pid: int) -> float:

@@ -8,7 +8,7 @@
      +-- AlreadyExistsError       same request id, different content
      +-- LimitExceededError       over a configured size limit
 
-fitting/ raises these; service/errors.py maps each to one gRPC status code.
+fitting/ raises these; service/server/errors.py maps each to one gRPC status code.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""service: scalinglaw as a gRPC service, and the tools that talk to it.
+"""service: scalinglaw as a gRPC service, and the tools that talk to it. Three rooms, each for one
+process, and what they share:
 
-The server (server.py, servicer.py) with its store (store/: SQLite or PostgreSQL), request limits
-(limits.py), fit and report workers (compute.py) and job executors (local or Ray); the one place
-protobuf meets domain types (convert.py) and the one error table (errors.py); report figures and
-the HTML report; the Python client (client.py) and the `scalinglaw` CLI (cli.py and its helpers:
-tables, formatting, jobs, completion). README, "The service", describes the API; docs/clients.md
-calls it from other languages.
+    server/     runs in `scalinglaw serve`: the servicer, store, limits, workers, jobs, reports
+    client/     runs in the user's process: ScalingLawClient, its errors, log importers
+    cli/        the `scalinglaw` command, a thin layer over the client
+    settings.py, wire.py, formatting.py, models.py, result_tables.py, report_formats.py,
+    healthcheck.py: shared by more than one room
+
+client/ and server/ never import each other; docs/architecture.md follows one RPC through them.
+README, "The service", describes the API; docs/clients.md calls it from other languages.
 """

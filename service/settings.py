@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     upload_idle_seconds: float = Field(60.0, gt=0)  # an upload silent this long is ended and frees its slot
     max_message_bytes: int = Field(64 * 2**20, ge=65_536)
     chunk_points: int = Field(65_536, ge=1)  # points per streamed chunk
-    # worker processes for fits, comparisons and reports at once (service/compute.py)
+    # worker processes for fits, comparisons and reports at once (service/server/compute.py)
     fit_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     # memory (RLIMIT_DATA) each of those workers may use; over it the request gets RESOURCE_EXHAUSTED; 0: no limit
     fit_memory_bytes: int = Field(8 * 2**30, ge=0)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from service.client import ScalingLawClient
-from service.server import create_server
+from service.server.server import create_server
 from service.settings import Settings
 from tests.service.processes import ServerProcess, Spawn
 

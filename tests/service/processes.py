@@ -1,4 +1,4 @@
-"""Helpers for tests on real processes: the server (service.process.ServerProcess), liveness."""
+"""Helpers for tests on real processes: the server (service.cli.server_process.ServerProcess), liveness."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from service.process import ServerProcess
+from service.cli.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""User work never runs on the server's event loop (service/compute.py): health and store calls
+"""User work never runs on the server's event loop (service/server/compute.py): health and store calls
 answer while fits run, a fit whose caller cancelled or passed its deadline stops, and a fit that
 runs out of its worker's memory is RESOURCE_EXHAUSTED while the server keeps serving."""
 
@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.client import ResourceExhausted, ScalingLawClient
-from service.compute import ComputePool
+from service.server.compute import ComputePool
 from tests.service.processes import pid_alive
 
 from .conftest import RunningServer, start

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from service.cli import build_parser, main
+from service.cli.completion import completion_script
 from service.client import ScalingLawClient
-from service.completion import completion_script
 from tests.service.processes import ROOT, Spawn
 
 from .conftest import RunningServer

@@ -15,7 +15,7 @@ from fitting import (
     UnknownLawError,
     fit_batch,
 )
-from service.errors import INTERNAL_MESSAGE, rpc_status_for, status_code_for
+from service.server.errors import INTERNAL_MESSAGE, rpc_status_for, status_code_for
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 
 from service.cli import main
 from service.client import InvalidArgument, ScalingLawClient
-from service.mlflow_process import MlflowServer, free_port
+from tests.service.mlflow_server import MlflowServer, free_port
 
 from .conftest import RunningServer
 from .integrations import require

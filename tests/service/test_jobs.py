@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from service.client import ClientError, InvalidArgument, ScalingLawClient
-from service.store import SqliteStore
+from service.server.store import SqliteStore
 from tests.service.conftest import RunningServer, start
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}

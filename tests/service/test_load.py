@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.loadgen import run_load
+from tests.service.loadgen import run_load
 from tests.service.processes import Spawn
 
 

@@ -119,7 +119,7 @@ def test_an_error_raised_in_training_fails_the_job_with_its_message(
 def test_a_cuda_job_asks_ray_for_one_gpu_and_is_refused_by_a_cluster_without_one(
     ray_client: ScalingLawClient,
 ) -> None:
-    from service.ray_executor import task_options
+    from service.server.jobs.ray_executor import task_options
 
     cuda = task_options("j-1", {"device": "cuda"})
     assert (cuda["num_gpus"], cuda["num_cpus"], cuda["max_retries"]) == (1, 1, 0)

@@ -1,4 +1,4 @@
-"""Report figures (service/report.py): the format asked for, a caption that says how the fits were
+"""Report figures (service/server/reports/figures.py): the format asked for, a caption that says how the fits were
 made, the extrapolated region and the AR = 1 line, and honest axes on the SIM-vs-CR panel."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 import fitting
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
-from service.report import LabelledCurve, caption, render
-from service.report_files import format_of
+from service.report_formats import format_of
+from service.server.reports.figures import LabelledCurve, caption, render
 
 SUMMARY = {
     "steps": 500, "label_space": 2, "cr_conventional": 4.00, "cr_optimal": 4.012, "sim_conventional": 0.41,

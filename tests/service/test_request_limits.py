@@ -1,4 +1,4 @@
-"""Every request's cost is capped before the work starts (service/limits.py): repeated curve ids,
+"""Every request's cost is capped before the work starts (service/server/limits.py): repeated curve ids,
 points x resamples, horizon counts, chunk sizes both ways, names and labels, replies paged by bytes,
 idle uploads. Over a limit: RESOURCE_EXHAUSTED naming it (a wrong request: INVALID_ARGUMENT naming
 the field), nothing stored, and the server keeps serving."""
@@ -19,8 +19,8 @@ from grpc_status import rpc_status
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.client import ScalingLawClient
-from service.report import thin
-from service.store import SqliteStore
+from service.server.reports.figures import thin
+from service.server.store import SqliteStore
 
 from .conftest import RunningServer, start
 

@@ -20,9 +20,17 @@ import numpy as np
 import pytest
 
 from fitting.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from service.server.store import (
+    SCHEMA_VERSION,
+    CurveMeta,
+    CurvePoints,
+    DatabaseUrlError,
+    SqliteStore,
+    Store,
+    open_store,
+)
+from service.server.store.schema import JOB_COLUMNS
 from service.settings import Settings
-from service.store import SCHEMA_VERSION, CurveMeta, CurvePoints, DatabaseUrlError, SqliteStore, Store, open_store
-from service.store.schema import JOB_COLUMNS
 
 from .postgres import fresh_schema, server_url
 
@@ -47,7 +55,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         if request.param == "sqlite":
             database = Database("sqlite", lambda **kw: SqliteStore(tmp_path / "store.sqlite3", **kw))
         else:
-            from service.store.postgres import PostgresStore
+            from service.server.store.postgres import PostgresStore
 
             url = stack.enter_context(fresh_schema())
             database = Database("postgres", lambda **kw: PostgresStore(url, **kw))
@@ -397,7 +405,7 @@ def test_an_unusable_database_url_names_the_setting_and_hides_the_password(url: 
 def test_a_dropped_connection_is_replaced_without_an_error() -> None:
     import psycopg
 
-    from service.store.postgres import PostgresStore
+    from service.server.store.postgres import PostgresStore
 
     with fresh_schema() as url:
         store = PostgresStore(url, pool_size=1)
@@ -415,7 +423,7 @@ def test_a_dropped_connection_is_replaced_without_an_error() -> None:
 def test_postgresql_store_calls_from_several_threads_run_at_once() -> None:
     """A transaction held open in one thread (a slow write) does not hold up reads in another:
     connections come from a pool, not one connection behind a lock."""
-    from service.store.postgres import PostgresStore
+    from service.server.store.postgres import PostgresStore
 
     with fresh_schema() as url:
         store = PostgresStore(url, pool_size=2)

@@ -178,8 +178,8 @@ def test_curves_fits_and_comparisons_as_dataframes(client: ScalingLawClient) -> 
 
 
 def test_the_client_names_the_row_the_server_refused(client: ScalingLawClient) -> None:
-    from service.importers.curves import LogCurve
-    from service.log_upload import upload_log_curves
+    from service.client.importers.curves import LogCurve
+    from service.client.log_upload import upload_log_curves
 
     x = np.arange(1.0, 6.0)
     loss = np.array([1.0, 0.9, np.nan, 0.7, 0.6])  # past the reader's checks, as a caller's own LogCurve may be

@@ -22,10 +22,10 @@ from pydantic import ValidationError
 from fitting import InvalidInputError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
-from service import convert
 from service.client import InvalidArgument, ScalingLawClient, Unavailable
+from service.server import convert
+from service.server.store.records import JobRecord
 from service.settings import Settings
-from service.store.records import JobRecord
 
 from .conftest import RunningServer
 

@@ -1,0 +1,63 @@
+"""The Python client: what a user imports to talk to a scalinglaw server. It needs neither torch,
+fitting/ nor the server (tests/test_layout.py checks it).
+
+    client.py       ScalingLawClient: uploads, fits, comparisons, jobs, reports
+    errors.py       the closed set of exceptions it raises, translated from gRPC in one place
+    importers/      curves read from table files, TensorBoard event files and MLflow runs
+    log_upload.py   a source's curves uploaded all together, or none left behind
+
+The reply models and their DataFrames are shared with the CLI and the server's HTML report
+(service/models.py); every public name is importable from here.
+"""
+
+from service.client.client import ScalingLawClient
+from service.client.errors import (
+    AlreadyExists,
+    ClientError,
+    DuplicateCurveWarning,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    ServerError,
+    Unauthenticated,
+    Unavailable,
+)
+from service.models import (
+    CandidateInfo,
+    ComparisonInfo,
+    CurveInfo,
+    EstimateInfo,
+    FitInfo,
+    JobEventInfo,
+    JobInfo,
+    MeasuredInfo,
+    comparison_frame,
+    curves_frame,
+    fits_frame,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "CandidateInfo",
+    "ClientError",
+    "ComparisonInfo",
+    "CurveInfo",
+    "DuplicateCurveWarning",
+    "EstimateInfo",
+    "FailedPrecondition",
+    "FitInfo",
+    "InvalidArgument",
+    "JobEventInfo",
+    "JobInfo",
+    "MeasuredInfo",
+    "NotFound",
+    "ResourceExhausted",
+    "ScalingLawClient",
+    "ServerError",
+    "Unauthenticated",
+    "Unavailable",
+    "comparison_frame",
+    "curves_frame",
+    "fits_frame",
+]

@@ -1,0 +1,212 @@
+"""The tables the CLI prints and the HTML report embeds, built once from the client's models.
+
+A Table holds cells already formatted for people (service/formatting.py), so the terminal and the
+HTML report show the same digits. Parameters keep the law's own order (L0, B, beta), never the
+order a dict happened to arrive in, and every estimate carries its 95 % interval as [low, high].
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from service import models as c
+from service.formatting import MISSING, age, interval, number, percent
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[str, ...]] = ()
+    note: str = ""  # one line under the table: what an unusual cell means
+
+
+def to_text(table: Table, *, titled: bool = True) -> str:
+    widths = [max([len(col), *(len(row[i]) for row in table.rows)]) for i, col in enumerate(table.columns)]
+    lines = [table.title] if titled and table.title else []
+    lines.append("  ".join(col.ljust(w) for col, w in zip(table.columns, widths, strict=True)).rstrip())
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table.rows]
+    if table.note:
+        lines.append(table.note)
+    return "\n".join(lines)
+
+
+def to_html(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(col)}</th>" for col in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
+    note = f"<p class='note'>{html.escape(table.note)}</p>" if table.note else ""
+    title = f"<h3>{html.escape(table.title)}</h3>" if table.title else ""
+    return f"{title}<table><tr>{head}</tr>{body}</table>{note}"
+
+
+def curve_label(info: c.CurveInfo) -> str:
+    """What people call a curve: its policy, else its name, else its id; the report figure's
+    legend (servicer.RenderReport) labels curves the same way, so tables and figure agree."""
+    return info.policy or info.name or info.id
+
+
+def param_order(law: str, names: Sequence[str]) -> list[str]:
+    """The law's declared parameter order (step_power: L0, B, beta); names it does not declare
+    (an expression law's) follow in alphabetical order, so two runs print the same columns."""
+    import fitting
+
+    try:
+        declared = list(fitting.get_law(law).param_names)
+    except fitting.ScalingLawError:  # a law text that no longer parses: keep what the fit has
+        declared = []
+    return [n for n in declared if n in names] + sorted(n for n in names if n not in declared)
+
+
+def fit_table(fits: Sequence[c.FitInfo], names: Mapping[str, str] | None = None) -> Table:
+    """One row per fit: each parameter as value [low, high]."""
+    names = names or {}
+    params: list[str] = []
+    for fit in fits:
+        params += [p for p in param_order(fit.law, list(fit.params)) if p not in params]
+    columns = ("fit", "curve", "law", *params, "r2", "status")
+    rows = [
+        (
+            fit.id,
+            names.get(fit.curve_id, fit.curve_id),
+            fit.law,
+            *(_param(fit, p) for p in params),
+            number(fit.r2),
+            fit.status,
+        )
+        for fit in fits
+    ]
+    return Table("Fits (95 % intervals in brackets)", columns, rows)
+
+
+def comparison_tables(
+    comparison: c.ComparisonInfo, names: Mapping[str, str] | None = None, target_losses: Sequence[float] = ()
+) -> list[Table]:
+    """Fits and CR of every curve; AR fitted and measured at each horizon; speed-ups at the target
+    losses; the coefficient changes. `names` maps curve ids to what people call the curves."""
+    names = names or {}
+
+    def name(curve_id: str) -> str:
+        return names.get(curve_id) or curve_id
+
+    fits = [(comparison.baseline_id, "baseline", comparison.baseline_fit, comparison.baseline_cr)]
+    fits += [(cand.curve_id, "candidate", cand.fit, cand.cr) for cand in comparison.candidates]
+    params = param_order(comparison.baseline_fit.law, list(comparison.baseline_fit.params))
+    shared = set(comparison.baseline_fit.shared)
+    curves = Table(
+        f"Curves and fitted laws ({comparison.baseline_fit.law})",
+        ("curve", "id", "role", *(f"{p} (shared)" if p in shared else p for p in params), "CR", "status"),
+        [
+            (name(cid), cid, role, *(_param(fit, p) for p in params), number(cr), fit.status)
+            for cid, role, fit, cr in fits
+        ],
+        note=f"CR: {comparison.cr_units}; '-' where the curve has no vocabulary size" if comparison.cr_units else "",
+    )
+    ar = Table(
+        f"Acceleration ratio AR(T) against {name(comparison.baseline_id)}",
+        ("candidate", "horizon T", "AR fit [low, high]", "AR measured [low, high]"),
+        [
+            (name(cand.curve_id), number(h), interval(e.value, e.low, e.high), measured(cand.ar_measured.get(h)))
+            for cand in comparison.candidates
+            for h, e in cand.ar_fit.items()
+        ],
+        note="AR fit: from the fitted laws (extrapolated past the last step); AR measured: read off the "
+        "curves ('-' past their last step)",
+    )
+    tables = [curves, ar]
+    losses = list(dict.fromkeys([*target_losses, *(t for cand in comparison.candidates for t in cand.speedups)]))
+    if losses:
+        tables.append(
+            Table(
+                "Speed-up at target loss (baseline steps / candidate steps)",
+                ("candidate", "target loss", "speed-up fit [low, high]", "speed-up measured [low, high]"),
+                [
+                    (
+                        name(cand.curve_id),
+                        number(t),
+                        estimate_from_pb(cand.speedups.get(t)),
+                        measured(cand.speedups_measured.get(t)),
+                    )
+                    for cand in comparison.candidates
+                    for t in losses
+                ],
+                note="measured '-': a curve does not reach the loss within its steps",
+            )
+        )
+    tables.append(
+        Table(
+            "Coefficient change against the baseline",
+            ("candidate", "|dB/B| [low, high]", "|dbeta/beta| [low, high]"),
+            [
+                (name(cand.curve_id), estimate_from_pb(cand.b_improvement), estimate_from_pb(cand.beta_improvement))
+                for cand in comparison.candidates
+            ],
+        )
+    )
+    return tables
+
+
+def measured(m: c.MeasuredInfo | None) -> str:
+    """A ratio read off the curves, or what its missed crossing implies."""
+    if m is None:
+        return MISSING
+    if m.reach == "never":
+        return f"< {number(m.bound)} (never reached)"
+    if m.reach == "before_first_point":
+        return f"> {number(m.bound)} (before the first point)"
+    if m.reach != "measured":
+        return MISSING  # outside the measured range: there is nothing to read
+    return interval(m.value, m.low, m.high)
+
+
+def jobs_table(jobs: Sequence[c.JobInfo], now: datetime | None = None) -> Table:
+    now = now or datetime.now(UTC)
+    rows = [
+        (
+            job.id,
+            job.state,
+            job.task,
+            percent(job.progress),
+            age((now - job.created_at).total_seconds()) if job.created_at else MISSING,
+            job.study or MISSING,
+            job.error or job.message,
+        )
+        for job in jobs
+    ]
+    return Table("Jobs, oldest first", ("job", "state", "task", "progress", "age", "study", "message"), rows)
+
+
+def job_table(job: c.JobInfo) -> Table:
+    s = job.summary
+    row = (
+        job.id,
+        job.state,
+        percent(job.progress),
+        _summary_estimate(s, "ar_fit"),
+        number(s.get("ar_empirical")),
+        number(s.get("cr_conventional")),
+        number(s.get("cr_optimal")),
+        job.error,
+    )
+    columns = ("job", "state", "progress", "AR fit [low, high]", "AR measured", "CR conv", "CR opt", "error")
+    return Table("", columns, [row])
+
+
+def _param(fit: c.FitInfo, name: str) -> str:
+    if name not in fit.params:
+        return MISSING
+    low, high = fit.ci.get(name, (None, None))
+    return interval(fit.params[name], low, high)
+
+
+def estimate_from_pb(e: c.EstimateInfo | None) -> str:
+    return MISSING if e is None else interval(e.value, e.low, e.high)
+
+
+def _summary_estimate(summary: Mapping[str, Any], key: str) -> str:
+    """A job summary's value with its interval when the summary has one (`key`_ci: [low, high])."""
+    low, high = summary.get(f"{key}_ci") or (None, None)
+    return interval(summary.get(key), low, high)

@@ -1,0 +1,276 @@
+"""The only place protobuf messages meet domain objects."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from fitting import Estimate, FitResult, FitStatus, get_law
+from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary
+from fitting.errors import InvalidInputError
+from fitting.ratios_measured import MeasuredRatio, Reach
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from service.server.store import CurveMeta, StoredCurve
+
+T = TypeVar("T")
+
+_FIT_STATUS = {
+    FitStatus.CONVERGED: pb.FIT_STATUS_CONVERGED,
+    FitStatus.NOT_CONVERGED: pb.FIT_STATUS_NOT_CONVERGED,
+    FitStatus.UNIDENTIFIABLE: pb.FIT_STATUS_UNIDENTIFIABLE,
+}
+_METHODS = {pb.FIT_METHOD_UNSPECIFIED: "robust", pb.FIT_METHOD_ROBUST: "robust", pb.FIT_METHOD_PAPER: "paper"}
+_REPORT_FORMATS = {
+    pb.REPORT_FORMAT_UNSPECIFIED: "png",
+    pb.REPORT_FORMAT_PNG: "png",
+    pb.REPORT_FORMAT_SVG: "svg",
+    pb.REPORT_FORMAT_PDF: "pdf",
+}
+
+
+def _lookup(table: Mapping[Any, T], value: int, name_of: Callable[[int], str], field: str) -> T:
+    """Proto3 enums are open: a client may send any number, which is bad input, not a server fault."""
+    if value not in table:
+        names = ", ".join(name_of(k) for k in table if k)  # 0 (UNSPECIFIED), where allowed, means the default
+        raise InvalidInputError(f"must be one of {names}, got {value}", field=field)
+    return table[value]
+
+
+def meta_from_header(h: pb.CurveHeader) -> CurveMeta:
+    return CurveMeta(
+        name=h.name, policy=h.policy, study=h.study, split=h.split, vocab_size=h.vocab_size,
+        x_unit=h.x_unit or "step", tokens_per_step=h.tokens_per_step, request_id=h.request_id,
+        extra_columns=tuple(h.extra_columns), labels=dict(h.labels),
+    )  # fmt: skip
+
+
+def header_from_meta(m: CurveMeta) -> pb.CurveHeader:
+    return pb.CurveHeader(
+        name=m.name, policy=m.policy, study=m.study, split=m.split, vocab_size=m.vocab_size, x_unit=m.x_unit,
+        tokens_per_step=m.tokens_per_step, request_id=m.request_id, extra_columns=list(m.extra_columns),
+        labels=m.labels,
+    )  # fmt: skip
+
+
+def curve_to_pb(c: StoredCurve) -> pb.Curve:
+    created = Timestamp()
+    created.FromDatetime(c.created_at)
+    return pb.Curve(
+        id=c.id, header=header_from_meta(c.meta), n_points=c.n_points, x_first=c.x_first, x_last=c.x_last,
+        loss_last=c.loss_last, sha256=c.sha256, created_at=created, duplicate_of=c.duplicate_of, skipped=c.skipped,
+    )  # fmt: skip
+
+
+def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
+    """Keyword arguments for fitting's fit functions; unset fields take fitting's defaults."""
+    kwargs: dict[str, Any] = {
+        "law": _checked_law(options.law or "step_power"),
+        "method": _lookup(_METHODS, options.method, pb.FitMethod.Name, "options.method"),
+        "loss_fn": options.loss_fn or "huber",
+        "delta": options.delta or None,  # 0 (unset): estimated from the residuals
+        "bootstrap": options.bootstrap,
+        "seed": options.seed,
+        "fixed": dict(options.fixed),
+    }
+    if options.HasField("x_min"):
+        kwargs["x_min"] = options.x_min
+    if options.HasField("x_max"):
+        kwargs["x_max"] = options.x_max
+    if options.bounds:
+        kwargs["bounds"] = {k: (v.low, v.high) for k, v in options.bounds.items()}
+    if options.starts:
+        kwargs["starts"] = dict(options.starts)
+    return kwargs
+
+
+def _checked_law(text: str) -> str:
+    """The law as given, parsed now so that a bad one is refused naming its request field."""
+    try:
+        get_law(text)  # bounded work: the text, its nodes and depth are limited before any is done
+    except InvalidInputError as exc:
+        raise type(exc)(exc.message, field=f"options.{exc.field}", index=exc.index) from None
+    return text
+
+
+def report_format(value: int) -> str:
+    """RenderReportRequest.format as a file type."""
+    return _lookup(_REPORT_FORMATS, value, pb.ReportFormat.Name, "format")
+
+
+def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
+    return pb.FitResult(
+        id=fit_id, curve_id=curve_id, law=fit.law, params=dict(fit.params), stderr=dict(fit.stderr),
+        ci={k: pb.Interval(low=lo, high=hi) for k, (lo, hi) in fit.ci.items()}, r2=fit.r2, rmse=fit.rmse,
+        n_points=fit.n_points, x_range=pb.Interval(low=fit.x_range[0], high=fit.x_range[1]),
+        status=_FIT_STATUS[fit.status], message=fit.message, nfev=fit.nfev,
+        method=pb.FIT_METHOD_PAPER if fit.method == "paper" else pb.FIT_METHOD_ROBUST, ci_method=fit.ci_method,
+        shared=list(fit.shared), fixed=list(fit.fixed), n_bootstrap=0 if fit.samples is None else len(fit.samples),
+        n_left_out=int(fit.extra.get("left_out", 0)),
+    )  # fmt: skip
+
+
+def stored_fit_to_pb(stored: Mapping[str, Any], curve_id: str) -> pb.FitResult:
+    """A fit as the store keeps it (FitResult.to_dict() and its id; null for "not available")."""
+
+    def number(value: float | None) -> float:
+        return math.nan if value is None else float(value)
+
+    lo, hi = stored["x_range"]
+    return pb.FitResult(
+        id=stored["id"], curve_id=curve_id, law=stored["law"],
+        params={k: number(v) for k, v in stored["params"].items()},
+        stderr={k: number(v) for k, v in stored["stderr"].items()},
+        ci={k: pb.Interval(low=number(a), high=number(b)) for k, (a, b) in stored["ci"].items()},
+        r2=number(stored["r2"]), rmse=number(stored["rmse"]), n_points=stored["n_points"],
+        x_range=pb.Interval(low=number(lo), high=number(hi)), status=_FIT_STATUS[FitStatus(stored["status"])],
+        message=stored["message"], nfev=stored["nfev"],
+        method=pb.FIT_METHOD_PAPER if stored["method"] == "paper" else pb.FIT_METHOD_ROBUST,
+        ci_method=stored["ci_method"], shared=stored["shared"], fixed=stored["fixed"],
+        n_bootstrap=stored["n_bootstrap"], n_left_out=int((stored.get("extra") or {}).get("left_out") or 0),
+    )  # fmt: skip
+
+
+def estimate_to_pb(e: Estimate) -> pb.Estimate:
+    return pb.Estimate(value=e.value, low=e.low, high=e.high, has_interval=e.has_interval)
+
+
+_REACH = {
+    Reach.MEASURED: pb.REACH_MEASURED,
+    Reach.NEVER: pb.REACH_NEVER,
+    Reach.BEFORE_START: pb.REACH_BEFORE_FIRST_POINT,
+    Reach.OUTSIDE: pb.REACH_OUTSIDE_RANGE,
+}
+
+
+def measured_to_pb(m: MeasuredRatio) -> pb.MeasuredRatio:
+    estimate = pb.Estimate(value=m.value, low=m.low, high=m.high, has_interval=m.has_interval)
+    return pb.MeasuredRatio(estimate=estimate, reach=_REACH[m.reach], bound=m.bound)
+
+
+def summary_to_pb(s: CurveSummary, curve_id: str) -> pb.CurveMetrics:
+    return pb.CurveMetrics(curve_id=curve_id, auc=s.auc, cr=s.cr, cr_units=s.cr_units)
+
+
+def candidate_to_pb(c: CandidateResult, curve_id: str) -> pb.CandidateComparison:
+    nan = pb.Estimate(value=math.nan, low=math.nan, high=math.nan)
+    return pb.CandidateComparison(
+        curve_id=curve_id,
+        fit=fit_to_pb(c.fit, curve_id),
+        accelerations=[
+            pb.HorizonAcceleration(
+                horizon=a.horizon,
+                ar_fit=estimate_to_pb(a.ar_fit),
+                ar_empirical=a.ar_empirical,
+                ar_measured=measured_to_pb(a.ar_measured),
+            )
+            for a in c.accelerations
+        ],
+        speedups=[
+            pb.SpeedUp(
+                target_loss=s.target_loss, speedup=estimate_to_pb(s.speedup), measured=measured_to_pb(s.measured)
+            )
+            for s in c.speedups
+        ],
+        b_improvement=estimate_to_pb(c.improvement.B) if c.improvement else nan,
+        beta_improvement=estimate_to_pb(c.improvement.beta) if c.improvement else nan,
+        metrics=summary_to_pb(c.summary, curve_id),
+    )
+
+
+def comparison_to_pb(result: ComparisonResult, baseline_id: str, candidate_ids: list[str]) -> pb.Comparison:
+    return pb.Comparison(
+        baseline_id=baseline_id,
+        baseline_fit=fit_to_pb(result.baseline_fit, baseline_id),
+        baseline_metrics=summary_to_pb(result.baseline_summary, baseline_id),
+        candidates=[candidate_to_pb(c, cid) for c, cid in zip(result.candidates, candidate_ids, strict=True)],
+    )
+
+
+# -- training jobs ------------------------------------------------------------------------------
+
+_TASKS = {pb.TASK_PERCEPTRON: "perceptron", pb.TASK_TRANSFORMER_LM: "transformer_lm"}
+_DEVICES = {pb.DEVICE_UNSPECIFIED: "auto", pb.DEVICE_AUTO: "auto", pb.DEVICE_CPU: "cpu", pb.DEVICE_CUDA: "cuda"}
+_OPTIMIZERS = {
+    pb.OPTIMIZER_UNSPECIFIED: "normalized",
+    pb.OPTIMIZER_SGD: "sgd",
+    pb.OPTIMIZER_NORMALIZED: "normalized",
+    pb.OPTIMIZER_EG: "eg",
+}
+_JOB_STATES = {name.removeprefix("JOB_STATE_"): value for name, value in pb.JobState.items()}
+_STATE_NAMES = {value: name for name, value in _JOB_STATES.items() if value}
+
+
+def _given(message: Any) -> dict[str, Any]:
+    """The fields of a config message that were set (zero means: the trainer's default)."""
+    return {f.name: v for f, v in message.ListFields()}
+
+
+def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
+    """A trainers.RunSpec as a dict (what the job process rebuilds); unset fields keep defaults."""
+    from trainers.config import RunSpec
+    from trainers.presets import preset_spec
+
+    task = _lookup(_TASKS, r.task, pb.Task.Name, "task")
+    base = preset_spec(r.preset) if r.preset else RunSpec(task=task)  # type: ignore[arg-type]
+    if base.task != task:
+        raise InvalidInputError(f"preset {r.preset!r} is for the task {base.task}, not {task}", field="preset")
+    spec = base.to_dict()
+    top = {"steps": r.steps, "eta": r.eta, "seed": r.seed, "bootstrap": r.bootstrap}
+    spec.update({k: v for k, v in top.items() if v})
+    spec["device"] = _lookup(_DEVICES, r.device, pb.Device.Name, "device")
+    if r.HasField("perceptron"):
+        spec["perceptron"].update(_given(r.perceptron))
+    if r.HasField("transformer"):
+        spec["transformer"].update(_given(r.transformer))
+    search = _given(r.search)
+    if r.search.optimizer or not r.preset:  # a preset keeps its optimizer unless one is named
+        search["optimizer"] = _lookup(_OPTIMIZERS, r.search.optimizer, pb.Optimizer.Name, "search.optimizer")
+    spec["search"].update(search)
+    return spec
+
+
+def job_to_pb(job: Any) -> pb.Job:
+    request = pb.StartTrainingRequest.FromString(job.request)
+    message = pb.Job(
+        id=job.id, state=_JOB_STATES[job.state], progress=job.progress, message=job.message, error=job.error,
+        request=request,
+    )  # fmt: skip
+    for field in ("created_at", "started_at", "finished_at"):
+        when = getattr(job, field)
+        if when is not None:
+            getattr(message, field).FromDatetime(when)
+    if job.result:
+        result = job.result
+        message.result.curve_ids.extend(result["curve_ids"].values())
+        summary = result["summary"]
+        message.result.summary_json = json.dumps(summary, default=float)
+        message.result.conventional_law.sim = summary["sim_conventional"]
+        if summary.get("sim_optimal") is not None:
+            message.result.optimal_law.sim = summary["sim_optimal"]
+            message.result.optimal_law.zero_weight_fraction = summary["zero_weight_fraction_optimal"]
+            share = summary["well_learned_share_optimal"]  # None: not computed; 0.0 is a share like any other
+            message.result.optimal_law.well_learned_share = math.nan if share is None else share
+        for it in summary.get("history", []):
+            message.result.history.add(**it)
+        if "comparison_pb" in result:
+            message.result.comparison.ParseFromString(bytes.fromhex(result["comparison_pb"]))
+    return message
+
+
+def job_state_name(state: int) -> str:
+    """A ListJobs state filter (not UNSPECIFIED, which means: any state) as the store names it."""
+    return _lookup(_STATE_NAMES, state, pb.JobState.Name, "state")
+
+
+def event_to_pb(job_id: str, e: Any) -> pb.JobEvent:
+    event = pb.JobEvent(
+        seq=e.seq, job_id=job_id, phase=e.phase, message=e.message, progress=e.progress, state=_JOB_STATES[e.state]
+    )
+    event.time.FromDatetime(e.time)
+    if e.iteration:
+        event.iteration.CopyFrom(pb.OuterIteration(**e.iteration))
+    return event

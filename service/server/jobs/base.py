@@ -1,0 +1,258 @@
+"""Training jobs outside the server process: the executor interface and everything executors share.
+
+An executor only launches a job somewhere else and reads back what the job sends (`JobMessage`):
+
+    JobExecutor                  queue served by max_jobs workers, events written to job_events,
+     |                           watchers woken, cancel bookkeeping, the outcome stored
+     +-- LocalExecutor           a spawned process per job, messages over a pipe (local_executor.py)
+     +-- RayExecutor             a Ray task per job, messages as a streaming generator (ray_executor.py)
+
+`run_job` is the job itself, the same in either place. When a job succeeds its curves are stored
+as ordinary curves of its study and the comparison is kept in its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Literal
+
+import numpy as np
+
+from service.server.store import CurveMeta, CurvePoints, Store
+
+logger = logging.getLogger(__name__)
+
+JobMessage = tuple[Literal["started", "event", "result", "error"], Any]
+"""What a running job sends, in order: ("started", where it runs), ("event", progress fields)
+any number of times, then ("result", summary, curves and comparison) or ("error", reason)."""
+
+
+def run_job(spec: dict[str, Any], send: Callable[[JobMessage], None]) -> None:
+    """The job, in whichever process runs it: train, send progress, then the result or the error."""
+    from trainers import RunSpec, run
+    from trainers.run import ProgressEvent
+
+    def progress(event: ProgressEvent) -> None:
+        iteration = None if event.iteration is None else dict(vars(event.iteration))
+        send(("event", {"phase": event.phase, "message": event.message, "progress": event.fraction,
+                        "iteration": iteration}))  # fmt: skip
+
+    try:
+        result = run(RunSpec.from_dict(spec), progress=progress)
+    except Exception as exc:  # reported to the server; the job ends FAILED with this reason
+        send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    curves = {}
+    for outcome in (result.conventional, result.optimal):
+        if outcome is not None:
+            c = outcome.curves
+            curves[outcome.policy] = {"test": c.test.tolist(), "desired": c.desired.tolist()}
+    send(("result", {"summary": result.summary(), "curves": curves, "comparison": result.comparison}))
+
+
+class RunningJob(ABC):
+    """One launched job, as the shared part of the executor sees it."""
+
+    @abstractmethod
+    def messages(self) -> AsyncGenerator[JobMessage, None]:
+        """The job's messages as they arrive; ends when the job has ended, with an ("error", why)
+        of the implementation's own when the job died without saying why itself."""
+
+    @abstractmethod
+    def terminate(self) -> None:
+        """Stop the job now, without waiting; its messages end soon after."""
+
+
+class JobExecutor(ABC):
+    """Runs submitted jobs, at most max_jobs at once, and keeps job_events up to date.
+
+    A subclass says how to launch a job (`_launch`) and may check a device before a job is
+    accepted (`check_device`), and connect to and disconnect from its backend (`_open`, `_close`).
+    """
+
+    def __init__(self, store: Store, max_jobs: int, owner: str = ""):
+        self.store = store
+        self.owner = owner
+        self.max_jobs = max_jobs
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._waiting: set[str] = set()  # ids in the queue
+        self._running: dict[str, RunningJob] = {}
+        self._cancelled: set[str] = set()
+        # one Event per job somebody is waiting on, dropped when it fires: nothing kept per finished job
+        self._changed: dict[str, asyncio.Event] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._stopped = False
+
+    # -- what an implementation provides ----------------------------------------------------------
+
+    @abstractmethod
+    def _launch(self, job_id: str, spec: dict[str, Any]) -> RunningJob:
+        """Start the job (without waiting for it to begin) and return the handle to follow it."""
+
+    async def check_device(self, device: str) -> None:  # noqa: B027 (a hook: empty unless needed)
+        """Raise InvalidInputError (field "device") when jobs on this device cannot run here."""
+
+    async def _open(self) -> None:  # noqa: B027 (a hook: empty unless needed)
+        """Connect to whatever runs the jobs."""
+
+    async def _close(self) -> None:  # noqa: B027 (a hook: empty unless needed)
+        """Disconnect from it; running jobs are already terminated."""
+
+    # -- the shared part --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._open()
+        interrupted = await asyncio.to_thread(self.store.fail_interrupted_jobs, self.owner)
+        if interrupted:
+            logger.warning("marked %d interrupted jobs FAILED", len(interrupted))
+        self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_jobs)]
+
+    async def stop(self) -> None:
+        """Terminate running jobs and mark them and the queued ones FAILED now (not at the next
+        start), so watchers and other replicas see the end at once."""
+        if self._stopped:
+            return  # the server's drain stops jobs first; closing the parts stops again
+        self._stopped = True
+        running = list(self._running)
+        for job_id in running:
+            self._running[job_id].terminate()
+            self._cancelled.add(job_id)  # its worker must not report it again
+        for task in self._workers:  # before any await, so no worker takes the next queued job
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for job_id in running:
+            await self._event(job_id, phase="failed", message="interrupted", progress=0.0, state="FAILED",
+                              error="interrupted: the server stopped while the job was running")  # fmt: skip
+        while not self._queue.empty():
+            await self._refuse(self._queue.get_nowait()[0])
+        await self._close()
+
+    @property
+    def queued(self) -> int:
+        """Jobs submitted here that no worker has taken yet, less those cancelled meanwhile."""
+        return len(self._waiting - self._cancelled)
+
+    async def submit(self, job_id: str, spec: dict[str, Any]) -> None:
+        if self._stopped:  # accepted during the drain: it will not run here
+            await self._refuse(job_id)
+            return
+        self._waiting.add(job_id)
+        await self._queue.put((job_id, spec))
+
+    async def _refuse(self, job_id: str) -> None:
+        await self._event(job_id, phase="failed", message="interrupted", progress=0.0, state="FAILED",
+                          error="interrupted: the server stopped before the job started")  # fmt: skip
+
+    async def cancel(self, job_id: str) -> None:
+        job = await asyncio.to_thread(self.store.get_job, job_id)
+        if job.done:
+            return
+        self._cancelled.add(job_id)
+        running = self._running.get(job_id)
+        if running is not None:
+            running.terminate()
+        await self._event(job_id, phase="cancelled", message="cancelled", progress=job.progress, state="CANCELLED")
+
+    async def wait_for_change(self, job_id: str, timeout: float = 1.0) -> None:
+        changed = self._changed.setdefault(job_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout)
+
+    async def _event(self, job_id: str, **fields: Any) -> int:
+        """Store an event and wake the watchers; 0 when the job had already finished."""
+        seq = await asyncio.to_thread(self.store.add_job_event, job_id, **fields)
+        await self._notify(job_id)
+        return seq
+
+    async def _notify(self, job_id: str) -> None:
+        changed = self._changed.pop(job_id, None)
+        if changed is not None:
+            changed.set()
+
+    async def _worker(self) -> None:
+        while True:
+            job_id, spec = await self._queue.get()
+            self._waiting.discard(job_id)
+            try:
+                if job_id not in self._cancelled:
+                    await self._run(job_id, spec)
+                self._cancelled.discard(job_id)  # done with: the set holds only jobs in flight
+            except Exception:
+                logger.exception("job %s: the executor failed", job_id)
+                await self._event(job_id, phase="failed", message="executor error", progress=0.0, state="FAILED",
+                                  error="the executor failed; the server log has the details")  # fmt: skip
+            finally:
+                self._queue.task_done()
+
+    async def _run(self, job_id: str, spec: dict[str, Any]) -> None:
+        job = self._launch(job_id, spec)
+        self._running[job_id] = job  # no await since the worker's cancel check: a cancel finds it here
+        outcome: JobMessage | None = None  # the first result or error; anything after is moot
+        finished_elsewhere = asyncio.create_task(self._stop_when_finished_elsewhere(job_id, job))
+        try:
+            async with contextlib.aclosing(job.messages()) as messages:
+                async for kind, payload in messages:
+                    if kind == "started":
+                        stored = await self._event(job_id, phase="started", message=payload, progress=0.0,
+                                                   state="RUNNING")  # fmt: skip
+                    elif kind == "event":
+                        stored = await self._event(job_id, state="RUNNING", **payload)
+                    else:
+                        outcome = outcome or (kind, payload)
+                        continue
+                    if not stored:
+                        job.terminate()  # finished elsewhere: cancelled through another replica
+        finally:
+            finished_elsewhere.cancel()
+            self._running.pop(job_id, None)
+        if job_id in self._cancelled:
+            return
+        if outcome is None or outcome[0] == "error":
+            reason = outcome[1] if outcome else "the job ended without a result"
+            await self._event(job_id, phase="failed", message=reason, progress=0.0, state="FAILED", error=reason)
+            return
+        await asyncio.to_thread(self._store_outcome, job_id, spec, outcome[1])  # nothing if cancelled meanwhile
+        await self._notify(job_id)
+
+    async def _stop_when_finished_elsewhere(self, job_id: str, job: RunningJob, every: float = 2.0) -> None:
+        """A job cancelled through another replica sharing the database is stopped within
+        `every` seconds, not only at its next progress event."""
+        while True:
+            await asyncio.sleep(every)
+            if (await asyncio.to_thread(self.store.get_job, job_id)).done:
+                job.terminate()
+                return
+
+    def _store_outcome(self, job_id: str, spec: dict[str, Any], result: dict[str, Any]) -> bool:
+        """Curves as ordinary curves of the job's study, with the job's SUCCEEDED event, in one
+        transaction; the result keeps their ids and the run's comparison."""
+        job = self.store.get_job(job_id)
+        summary = result["summary"]
+        vocab = int(summary["label_space"])
+        curves: dict[str, tuple[CurveMeta, CurvePoints]] = {}
+        for policy, splits in result["curves"].items():
+            for split, values in splits.items():
+                loss = np.asarray(values[1:], dtype=float)  # t = 1..T
+                meta = CurveMeta(
+                    name=f"{job_id} {policy} {split}", policy=policy, study=job.study, split=split,
+                    vocab_size=vocab, request_id=f"{job_id}/{policy}/{split}", labels={"job_id": job_id},
+                )  # fmt: skip
+                curves[f"{policy}/{split}"] = (meta, CurvePoints(np.arange(1.0, loss.size + 1.0), loss, {}))
+        comparison = result.get("comparison")  # made by the run on the same test curves
+
+        def result_for(ids: dict[str, str]) -> dict[str, object]:
+            stored: dict[str, object] = {"summary": summary}
+            if comparison is not None:
+                from service.server.convert import comparison_to_pb
+
+                message = comparison_to_pb(comparison, ids["conventional/test"], [ids["optimal/test"]])
+                stored["comparison_pb"] = message.SerializeToString().hex()
+            return stored
+
+        return self.store.finish_job(job_id, curves, result_for)

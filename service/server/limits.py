@@ -1,0 +1,166 @@
+"""What one request may cost, checked before the work starts (README, "Security and limits").
+
+Each check raises LimitExceededError (RESOURCE_EXHAUSTED) naming the setting that bounds it, or
+InvalidInputError (INVALID_ARGUMENT) for a request that is wrong whatever the limits. The servicer
+and the upload assembler call these; no check here reads more than the request and metadata.
+
+The cost of a fit is counted in point-resamples: the points each curve has inside the fitting
+range, times the resamples asked for (a fit without bootstrap counts once), summed over the
+request's curves. Measured peak memory is 160-350 bytes per point-resample (a bootstrap refits
+every resample at once), so `max_point_resamples` bounds the memory and, near enough, the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fitting.errors import InvalidInputError, LimitExceededError
+from service.server.store import CurveMeta
+from service.settings import Settings
+
+DEFAULT_RESAMPLES = 200  # CompareCurves and RenderReport when the request does not say
+REPLY_MARGIN = 4096  # bytes of a listing reply kept for its token and framing
+
+
+def check_curve_ids(ids: Sequence[str], field: str, settings: Settings) -> None:
+    """At most max_curves_per_request ids, none twice (a repeated id is work the caller already asked for)."""
+    if len(ids) > settings.max_curves_per_request:
+        raise LimitExceededError(
+            f"{len(ids)} curve ids; max_curves_per_request is {settings.max_curves_per_request}", field=field
+        )
+    first: dict[str, int] = {}
+    for index, cid in enumerate(ids):
+        if cid in first:
+            raise InvalidInputError(f"repeats curve id {cid!r} (first at {first[cid]})", field=field, index=index)
+        first[cid] = index
+
+
+def check_loaded_points(n_points: Sequence[int], field: str, settings: Settings) -> None:
+    """Before any points are read: a request reads at most max_points points across its curves."""
+    total = sum(n_points)
+    if total > settings.max_points:
+        raise LimitExceededError(
+            f"the curves hold {total} points together; one request may read at most max_points ({settings.max_points})",
+            field=field,
+        )
+
+
+def points_in_range(x: np.ndarray, x_min: float | None, x_max: float | None) -> int:
+    """Points with x_min <= x <= x_max (x is strictly increasing, as stored)."""
+    lo = 0 if x_min is None else int(np.searchsorted(x, x_min, side="left"))
+    hi = x.size if x_max is None else int(np.searchsorted(x, x_max, side="right"))
+    return max(hi - lo, 0)
+
+
+def check_resamples(points: int, resamples: int, field: str, settings: Settings) -> None:
+    """points (in range, all curves) x max(1, resamples) against max_point_resamples, and
+    resamples against max_bootstrap."""
+    if resamples > settings.max_bootstrap:  # memory grows with resamples x points
+        raise LimitExceededError(f"{resamples} resamples asked; max_bootstrap is {settings.max_bootstrap}", field=field)
+    cost = points * max(1, resamples)
+    limit = settings.max_point_resamples
+    if cost > limit:
+        most = limit // points if points else 0
+        hint = f"ask for at most {most} resamples, or " if resamples > 1 and most >= 1 else ""
+        raise LimitExceededError(
+            f"{points} points x {max(1, resamples)} resamples = {cost} point-resamples; max_point_resamples is "
+            f"{limit}: {hint}fit fewer points (x_min, x_max)",
+            field=field,
+        )
+
+
+def default_resamples(points: int, settings: Settings) -> int:
+    """A comparison's resamples when the request leaves them to the server: DEFAULT_RESAMPLES, or
+    fewer where the curves are long (the reply's n_bootstrap says how many); at least one."""
+    return max(1, min(DEFAULT_RESAMPLES, settings.max_bootstrap, settings.max_point_resamples // max(points, 1)))
+
+
+def check_count(values: Sequence[object], field: str, settings: Settings) -> None:
+    """Horizons and target losses of one comparison."""
+    if len(values) > settings.max_horizons:
+        raise LimitExceededError(f"{len(values)} values; max_horizons is {settings.max_horizons}", field=field)
+
+
+def chunk_limit(n_columns: int, settings: Settings) -> int:
+    """Points one chunk may carry either way: max_chunk_points, and what fits in one message."""
+    per_point = 8 * (2 + n_columns)
+    return max(1, min(settings.max_chunk_points, (settings.max_message_bytes - REPLY_MARGIN) // per_point))
+
+
+def check_chunk(n_points: int, n_columns: int, field: str, settings: Settings) -> None:
+    limit = chunk_limit(n_columns, settings)
+    if n_points > limit:
+        raise LimitExceededError(
+            f"{n_points} points in one chunk; at most {limit} (max_chunk_points, max_message_bytes)", field=field
+        )
+
+
+def check_text(value: str, field: str, settings: Settings, limit: int | None = None) -> None:
+    """A name, id or label: at most max_name_bytes (labels' values: max_label_bytes) of UTF-8."""
+    limit = settings.max_name_bytes if limit is None else limit
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        setting = "max_name_bytes" if limit == settings.max_name_bytes else "max_label_bytes"
+        raise LimitExceededError(f"{size} bytes; {setting} is {limit}", field=field)
+
+
+def check_meta(meta: CurveMeta, settings: Settings) -> None:
+    """A curve's header: names, extra columns and labels, before anything is kept."""
+    for name in ("name", "policy", "study", "split", "x_unit", "request_id"):
+        check_text(getattr(meta, name), f"header.{name}", settings)
+    if len(meta.extra_columns) > settings.max_extra_columns:
+        raise LimitExceededError(
+            f"{len(meta.extra_columns)} extra columns; max_extra_columns is {settings.max_extra_columns}",
+            field="header.extra_columns",
+        )
+    for index, column in enumerate(meta.extra_columns):
+        check_text(column, f"header.extra_columns[{index}]", settings)
+    if len(meta.labels) > settings.max_labels:
+        raise LimitExceededError(
+            f"{len(meta.labels)} labels; max_labels is {settings.max_labels}", field="header.labels"
+        )
+    for key, value in meta.labels.items():
+        check_text(key, "header.labels", settings)
+        check_text(value, f"header.labels[{key[:64]!r}]", settings, limit=settings.max_label_bytes)
+
+
+def check_job(spec: dict[str, object], estimated_bytes: int, settings: Settings) -> None:
+    """A training job: its bootstrap and its estimated peak memory."""
+    bootstrap = int(spec.get("bootstrap", 0))  # type: ignore[call-overload]
+    if bootstrap > settings.max_bootstrap:
+        raise LimitExceededError(
+            f"{bootstrap} resamples asked; max_bootstrap is {settings.max_bootstrap}", field="bootstrap"
+        )
+    if estimated_bytes > settings.max_job_memory_bytes:
+        raise LimitExceededError(
+            f"the run would need about {estimated_bytes / 2**30:.3g} GiB at its peak; max_job_memory_bytes is "
+            f"{settings.max_job_memory_bytes / 2**30:.3g} GiB: ask for fewer steps, examples or parameters",
+            field="request",
+        )
+
+
+def corpus_path(value: str, settings: Settings) -> str:
+    """A job's corpus as a path inside corpus_dir. Any other path, existing or not, gets the same
+    answer, so a caller learns nothing about the server's files."""
+    refusal = InvalidInputError(
+        "must name a non-empty file in the server's corpus directory (SCALINGLAW_CORPUS_DIR), relative to it",
+        field="transformer.corpus",
+    )
+    if settings.corpus_dir is None or "\x00" in value:
+        raise refusal
+    root = settings.corpus_dir.resolve()
+    path = (root / value).resolve()  # an absolute value replaces root; symlinks are followed, then checked
+    try:
+        inside = path.is_relative_to(root) and path.is_file() and path.stat().st_size > 0
+    except OSError:
+        inside = False
+    if not inside:
+        raise refusal
+    return str(path)
+
+
+def reply_budget(settings: Settings) -> int:
+    """Bytes of items one listing reply may carry: the message limit, less room for the rest."""
+    return settings.max_message_bytes - REPLY_MARGIN

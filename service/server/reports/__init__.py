@@ -1,0 +1,1 @@
+"""Reports rendered on the server: figures (PNG, SVG, PDF) of a comparison."""

@@ -1,0 +1,323 @@
+"""ScalingLawService: thin wiring of the store and fitting/ behind the proto. No maths here, and
+no try/except: domain errors reach the interceptor (service/server/server.py), which maps them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
+from service import wire
+from service.server import convert, limits
+from service.server import worker_tasks as work
+from service.server.compute import ComputePool
+from service.server.jobs.base import JobExecutor
+from service.server.reports.figures import MEDIA_TYPES
+from service.server.store import CurvePoints, JobRecord, Store, StoredCurve
+from service.server.upload import UploadAssembler, UploadSlots
+from service.settings import Settings
+
+T = TypeVar("T")
+_CANCEL_TURNS = 3  # event-loop turns an upload waits for a pending cancellation before committing
+
+
+class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
+    def __init__(self, settings: Settings, store: Store, executor: JobExecutor):
+        self.settings = settings
+        self.store = store
+        self.executor = executor
+        # user-shaped maths runs in worker processes (service/server/compute.py): never on the event loop's
+        # GIL, and a call whose caller gave up stops
+        self.compute = ComputePool(
+            settings.fit_workers, memory_bytes=settings.fit_memory_bytes, modules=("service.server.worker_tasks",)
+        )
+        self._admitting = 0  # StartTraining calls between the queue check and the submission
+        self.uploads = UploadSlots(
+            max_streams=settings.max_concurrent_uploads, max_bytes=settings.max_upload_bytes_in_flight
+        )
+
+    def close(self) -> None:
+        """Fits nobody waits for any more (the server stopped) are stopped, not awaited at exit."""
+        self.compute.close()
+
+    async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.compute.run(fn, *args, **kwargs)
+
+    # -- curves ---------------------------------------------------------------------------------
+
+    async def UploadCurve(self, request_iterator: AsyncIterator[pb.UploadCurveRequest], context: Any) -> pb.Curve:
+        with self.uploads.open() as reserve:
+            assembler: UploadAssembler | None = None
+            skip_duplicate = False
+            async for message in _until_idle(request_iterator, self.settings.upload_idle_seconds):
+                if message.HasField("header"):
+                    if assembler is not None:
+                        raise InvalidInputError("a second header arrived", field="header")
+                    meta = convert.meta_from_header(message.header)
+                    skip_duplicate = message.header.skip_duplicate
+                    limits.check_meta(meta, self.settings)
+                    assembler = UploadAssembler(
+                        meta,
+                        max_points=self.settings.max_points,
+                        expected_points=message.header.expected_points,
+                        reserve=reserve,
+                    )
+                elif message.HasField("chunk"):
+                    if assembler is None:
+                        raise InvalidInputError("the first message must be the header", field="header")
+                    chunk = message.chunk
+                    limits.check_chunk(len(chunk.x), len(chunk.columns), "chunk", self.settings)
+                    assembler.add(chunk.x, chunk.loss, {c.name: c.values for c in chunk.columns})
+            if assembler is None:
+                raise InvalidInputError("no header: the stream was empty", field="header")
+            points = assembler.finish()
+            # grpc.aio ends the request stream of a call the client cancelled as if it had finished,
+            # and cancels this task one loop turn later (measured: ~0.05 ms). Yield before the
+            # commit so a cancelled stream without header.expected_points stores nothing.
+            for _ in range(_CANCEL_TURNS):
+                await asyncio.sleep(0)
+            stored = await asyncio.to_thread(
+                self.store.insert_curve, assembler.meta, points, skip_duplicate=skip_duplicate
+            )
+        return convert.curve_to_pb(stored)
+
+    async def GetCurve(self, request: pb.GetCurveRequest, context: Any) -> pb.Curve:
+        return convert.curve_to_pb(await asyncio.to_thread(self.store.get_curve, request.id))
+
+    async def ListCurves(self, request: pb.ListCurvesRequest, context: Any) -> pb.ListCurvesResponse:
+        # paged by bytes as well as by count: large labels must not make a reply over the message limit
+        curves, token = await asyncio.to_thread(
+            self.store.list_curves,
+            study=request.study,
+            policy=request.policy,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            size_of=lambda c: _item_size(convert.curve_to_pb(c)),
+            max_bytes=limits.reply_budget(self.settings),
+        )
+        return pb.ListCurvesResponse(curves=[convert.curve_to_pb(c) for c in curves], next_page_token=token)
+
+    async def DeleteCurve(self, request: pb.DeleteCurveRequest, context: Any) -> pb.DeleteCurveResponse:
+        await asyncio.to_thread(self.store.delete_curve, request.id)
+        return pb.DeleteCurveResponse()
+
+    async def ReadCurvePoints(self, request: pb.ReadCurvePointsRequest, context: Any) -> AsyncIterator[pb.PointsChunk]:
+        if request.chunk_size < 0:
+            raise InvalidInputError(f"must be >= 0, got {request.chunk_size}", field="chunk_size")
+        meta = await asyncio.to_thread(self.store.get_curve, request.id)
+        n_columns = len(meta.meta.extra_columns)
+        if request.chunk_size:
+            limits.check_chunk(request.chunk_size, n_columns, "chunk_size", self.settings)
+        size = request.chunk_size or min(self.settings.chunk_points, limits.chunk_limit(n_columns, self.settings))
+        points = await asyncio.to_thread(self.store.read_points, request.id)
+        for start in range(0, points.x.size, size):
+            sl = slice(start, start + size)
+            if not points.columns:  # the common case goes out as pre-built bytes
+                yield wire.points_chunk(points.x[sl], points.loss[sl])  # type: ignore[misc]
+                continue
+            columns = [pb.NamedColumn(name=k, values=v[sl]) for k, v in points.columns.items()]
+            yield pb.PointsChunk(x=points.x[sl], loss=points.loss[sl], columns=columns)
+
+    # -- fits -----------------------------------------------------------------------------------
+
+    async def _curves(self, ids: list[str], field: str) -> list[tuple[StoredCurve, CurvePoints]]:
+        """The curves' metadata, checked against the limits, then their points."""
+        if not ids:
+            raise InvalidInputError("no curve ids given", field=field)
+        limits.check_curve_ids(ids, field, self.settings)
+        metas = await asyncio.to_thread(lambda: [self.store.get_curve(cid) for cid in ids])
+        limits.check_loaded_points([m.n_points for m in metas], field, self.settings)
+        return [(meta, await asyncio.to_thread(self.store.read_points, meta.id)) for meta in metas]
+
+    async def _comparison_curves(
+        self, baseline_id: str, candidate_ids: list[str], field: str
+    ) -> list[tuple[StoredCurve, CurvePoints]]:
+        """The baseline's and the candidates' curves (field: where the candidates are named)."""
+        if not candidate_ids:
+            raise InvalidInputError("no candidate curve ids", field=field)
+        if baseline_id in candidate_ids:
+            raise InvalidInputError(
+                f"is the baseline {baseline_id!r}", field=field, index=candidate_ids.index(baseline_id)
+            )
+        limits.check_curve_ids(candidate_ids, field, self.settings)
+        return await self._curves([baseline_id, *candidate_ids], field)
+
+    async def FitCurves(self, request: pb.FitCurvesRequest, context: Any) -> pb.FitCurvesResponse:
+        kwargs = convert.fit_kwargs(request.options)
+        loaded = await self._curves(list(request.curve_ids), "curve_ids")
+        points = _points_in_range(loaded, kwargs)
+        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
+        shared = list(request.options.shared)
+        fits = await self._compute(work.fit_curves, [p for _, p in loaded], shared, kwargs)
+        options = {**kwargs, "shared": shared}
+        rows = [(cid, options, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
+        fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
+        return pb.FitCurvesResponse(
+            fits=[
+                convert.fit_to_pb(fit, cid, fid) for cid, fit, fid in zip(request.curve_ids, fits, fit_ids, strict=True)
+            ]
+        )
+
+    async def ListFits(self, request: pb.ListFitsRequest, context: Any) -> pb.ListFitsResponse:
+        await asyncio.to_thread(self.store.get_curve, request.curve_id)  # NOT_FOUND for an unknown curve
+        stored = await asyncio.to_thread(self.store.list_fits, request.curve_id)
+        return pb.ListFitsResponse(fits=[convert.stored_fit_to_pb(f, request.curve_id) for f in stored])
+
+    async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
+        kwargs = convert.fit_kwargs(request.options)
+        kwargs.pop("bounds", None)
+        kwargs.pop("starts", None)
+        if not request.baseline_id:
+            raise InvalidInputError("no baseline curve id", field="baseline_id")
+        limits.check_count(request.horizons, "horizons", self.settings)
+        limits.check_count(request.target_losses, "target_losses", self.settings)
+        loaded = await self._comparison_curves(request.baseline_id, list(request.candidate_ids), "candidate_ids")
+        points = _points_in_range(loaded, kwargs)
+        kwargs["bootstrap"] = kwargs["bootstrap"] or limits.default_resamples(points, self.settings)
+        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
+        kwargs.update(horizons=list(request.horizons) or None, target_losses=list(request.target_losses))
+        result = await self._compute(
+            work.compare_curves,
+            [p for _, p in loaded],
+            [meta.meta.vocab_size for meta, _ in loaded],
+            list(request.options.shared),
+            kwargs,
+        )
+        return convert.comparison_to_pb(result, request.baseline_id, list(request.candidate_ids))
+
+    # -- training jobs --------------------------------------------------------------------------
+
+    async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:
+        limits.check_text(request.study, "study", self.settings)
+        limits.check_text(request.request_id, "request_id", self.settings)
+        # bad configuration: INVALID_ARGUMENT now, not later; in a worker, as trainers imports torch,
+        # whose loading holds the GIL for a second or more
+        spec, device, estimate = await self._compute(work.job_spec, request, self.settings)
+        limits.check_job(spec, estimate, self.settings)  # too big: RESOURCE_EXHAUSTED now, not a MemoryError later
+        await self.executor.check_device(device)  # where the jobs run, not necessarily here
+        # shielded: a caller that gives up (deadline, disconnect) after the job is stored must not
+        # leave it stored but never submitted, which its retry (same request_id) would return for ever
+        job = await asyncio.shield(self._create_and_submit(request, spec))
+        return convert.job_to_pb(job)
+
+    async def _create_and_submit(self, request: pb.StartTrainingRequest, spec: dict[str, Any]) -> JobRecord:
+        # checked and counted with no await between, so concurrent calls cannot all pass the check
+        waiting = self.executor.queued + self._admitting
+        if waiting >= self.settings.max_queued_jobs:
+            raise LimitExceededError(
+                f"{waiting} jobs are waiting to run, the most max_queued_jobs allows; retry later", field="request"
+            )
+        self._admitting += 1
+        try:
+            return await self._admit(request, spec)
+        finally:
+            self._admitting -= 1
+
+    async def _admit(self, request: pb.StartTrainingRequest, spec: dict[str, Any]) -> JobRecord:
+        job, new = await asyncio.to_thread(
+            self.store.create_job,
+            request_id=request.request_id,
+            study=request.study,
+            spec=spec,
+            request=request.SerializeToString(deterministic=True),
+            owner=self.settings.replica_id,
+        )
+        if new:
+            await self.executor.submit(job.id, spec)
+        return job
+
+    async def GetJob(self, request: pb.GetJobRequest, context: Any) -> pb.Job:
+        return convert.job_to_pb(await asyncio.to_thread(self.store.get_job, request.id))
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: Any) -> pb.ListJobsResponse:
+        state = convert.job_state_name(request.state) if request.state else ""
+        jobs, token = await asyncio.to_thread(
+            self.store.list_jobs,
+            study=request.study,
+            state=state,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            size_of=lambda j: _item_size(convert.job_to_pb(j)),
+            max_bytes=limits.reply_budget(self.settings),
+        )
+        return pb.ListJobsResponse(jobs=[convert.job_to_pb(j) for j in jobs], next_page_token=token)
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: Any) -> pb.Job:
+        await self.executor.cancel(request.id)
+        return convert.job_to_pb(await asyncio.to_thread(self.store.get_job, request.id))
+
+    async def WatchJob(self, request: pb.WatchJobRequest, context: Any) -> AsyncIterator[pb.JobEvent]:
+        seen = request.after_seq
+        while True:
+            job = await asyncio.to_thread(self.store.get_job, request.job_id)
+            for event in await asyncio.to_thread(self.store.job_events, request.job_id, seen):
+                seen = event.seq
+                yield convert.event_to_pb(request.job_id, event)
+            if job.done:
+                return
+            await self.executor.wait_for_change(request.job_id)
+
+    # -- reports --------------------------------------------------------------------------------
+
+    async def RenderReport(self, request: pb.RenderReportRequest, context: Any) -> pb.Report:
+        fmt = convert.report_format(request.format)
+        summary = None
+        if request.HasField("job_id"):
+            job = await asyncio.to_thread(self.store.get_job, request.job_id)
+            if job.result is None or "optimal/test" not in job.result["curve_ids"]:
+                raise FitImpossibleError("the job has no finished near-optimal run to report", field="job_id")
+            ids = job.result["curve_ids"]
+            baseline_id, candidate_ids = ids["conventional/test"], [ids["optimal/test"]]
+            summary = job.result["summary"]
+            x_min: float | None = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
+        elif request.HasField("curves"):
+            baseline_id, candidate_ids = request.curves.baseline_id, list(request.curves.candidate_ids)
+            x_min = request.options.x_min if request.options.HasField("x_min") else None
+        else:
+            raise InvalidInputError("give curves or a job_id", field="subject")
+        loaded = await self._comparison_curves(baseline_id, candidate_ids, "curves.candidate_ids")
+        points = _points_in_range(loaded, {"x_min": x_min})
+        bootstrap = request.options.bootstrap or limits.default_resamples(points, self.settings)
+        limits.check_resamples(points, bootstrap, "options.bootstrap", self.settings)
+        content = await self._compute(
+            work.render_report,
+            [p for _, p in loaded],
+            [meta.meta.policy or meta.meta.name or meta.id for meta, _ in loaded],
+            [meta.meta.vocab_size for meta, _ in loaded],
+            x_min=x_min,
+            bootstrap=bootstrap,
+            fmt=fmt,
+            job_summary=summary,
+        )
+        return pb.Report(content=content, media_type=MEDIA_TYPES[fmt])
+
+
+async def _until_idle(messages: AsyncIterator[T], idle_seconds: float) -> AsyncIterator[T]:
+    """The stream's messages; a stream silent for idle_seconds ends with RESOURCE_EXHAUSTED, so a
+    client that opens an upload and sends nothing cannot hold its slot for ever."""
+    iterator = aiter(messages)
+    while True:
+        try:
+            async with asyncio.timeout(idle_seconds):
+                message = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise LimitExceededError(
+                f"no message for {idle_seconds:g} s (upload_idle_seconds): the upload ended and stored nothing",
+                field="chunk",
+            ) from None
+        yield message
+
+
+def _points_in_range(loaded: list[tuple[StoredCurve, CurvePoints]], kwargs: dict[str, Any]) -> int:
+    """Points the request fits: those of every curve within its fitting range."""
+    return sum(limits.points_in_range(p.x, kwargs.get("x_min"), kwargs.get("x_max")) for _, p in loaded)
+
+
+def _item_size(message: Any) -> int:
+    """Bytes one item adds to a repeated field: the message, its tag and its length prefix."""
+    return int(message.ByteSize()) + 11
