@@ -211,7 +211,7 @@ def _markdown(runs: Sequence[SeedRun], spec: RunSpec, wall: float, notes: dict[s
         "L0 + (B/t)^beta with a shared L0 does not describe the two curves (with label noise the "
         "conventional curve levels off above the near-optimal one), and that AR is not to be read.",
     ]
-    lines += ["", "## Paper against ours", "", "| claim (docs/paper.md, Checkable claims) | paper | ours |", "|---|---|---|"]
+    lines += ["", "## Paper against ours", "", "| claim (docs/paper.md) | paper | ours |", "|---|---|---|"]
     lines += _paper_rows(runs)
     lines += ["", "## Figures", ""]
     for name, note in notes.items():
