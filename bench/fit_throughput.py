@@ -18,7 +18,7 @@ Accuracy: at 1, 4 and 8 % noise, --accuracy-curves curves of 600 points from the
 fit_batch against the single-start lmfit fit above: median |dbeta|/beta and the share of curves
 with beta off by more than 10 %, and each side's curves per CPU second.
 
-Also times a 1,000-resample bootstrap of one 1,000-point curve. DESIGN.md's target: >= 10x the
+Also times a 1,000-resample bootstrap of one 1,000-point curve. Our target: >= 10x the
 like-for-like throughput with equal or better accuracy in the median and the tail.
 
     python bench/fit_throughput.py [--curves 10000] [--lmfit-curves 300] [--accuracy-curves 1000]

@@ -9,7 +9,7 @@
    are checked equal to what was written. MLflow writes tens of thousands of points a second, so
    the default count keeps its part to about a minute; the ratios are per point and hold at any
    count (see README, Benchmarks).
-2. scalinglaw alone at --large-points (the DESIGN target: >= 5M points/s each way, server memory
+2. scalinglaw alone at --large-points (our target: >= 5M points/s each way, server memory
    <= 3x the payload), its peak RSS (VmHWM) read from /proc. 0 skips it.
 """
 

@@ -1,4 +1,4 @@
-"""compare_curves: a baseline learning curve against candidates, everything PAPER.md section 5
+"""compare_curves: a baseline learning curve against candidates, everything Gu et al. 2024, §4
 reports, both from fitted laws (fitting/ratios_fitted.py) and read off the measured curves
 (fitting/ratios_measured.py). The service's CompareCurves wires exactly this."""
 

@@ -1,4 +1,4 @@
-"""Area under the loss curve and the compression ratio (PAPER.md section 2).
+"""Area under the loss curve and the compression ratio (Gu et al. 2024, §2; docs/paper.md).
 
 Training is prequential coding: the code length of the data is the area under the loss curve,
 so CR is inversely proportional to it. Losses are in nats, as PyTorch computes them.

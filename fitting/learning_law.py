@@ -1,4 +1,4 @@
-"""Learning-Law statistics (PAPER.md section 3), pure numpy.
+"""Learning-Law statistics (Gu et al. 2024, §3, Theorem 3.1; docs/paper.md), pure numpy.
 
 CT[t, n] = grad L_test(theta_t) . grad l(x_n, theta_t) is the contribution of example n at
 step t (trainers compute it); gamma[t, n] is the policy's weight.
@@ -49,7 +49,7 @@ def _matrices(ct: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sim_statistics(ct: Any, gamma: Any, *, zero_tol: float = 0.0) -> SimStatistics:
-    """SIM and the zero-weight fraction of PAPER.md section 3 from CT and gamma, both (T, N)."""
+    """SIM and the zero-weight fraction (Gu et al. 2024, §3) from CT and gamma, both (T, N)."""
     c, g = _matrices(ct, gamma)
     active = g > zero_tol
     n_active = active.sum(axis=1)
@@ -75,7 +75,7 @@ def sim_statistics(ct: Any, gamma: Any, *, zero_tol: float = 0.0) -> SimStatisti
 
 def well_learned_ratios(train_loss: Any, gamma: Any, *, loss_tol: float = 1e-6) -> np.ndarray:
     """gamma[t, n] / max_n gamma[t] for every well-learned (t, n) (train loss < loss_tol), sorted:
-    the distribution PAPER.md section 3 describes (Fig. 9: most well-learned examples get little
+    the distribution the paper describes (§3, Fig. 9: most well-learned examples get little
     weight)."""
     loss, g = _matrices(train_loss, gamma)
     top = g.max(axis=1, keepdims=True)
@@ -86,7 +86,7 @@ def well_learned_ratios(train_loss: Any, gamma: Any, *, loss_tol: float = 1e-6) 
 def well_learned_share(train_loss: Any, gamma: Any, *, loss_tol: float = 1e-6, ratio: float = 0.2) -> float:
     """Share of well-learned (t, n) (train loss < loss_tol) with gamma < ratio * max_n gamma[t].
 
-    The perceptron check of PAPER.md section 3 (the paper reports > 90 %). NaN when no example
+    The perceptron check of Gu et al. 2024, §3 (the paper reports > 90 %). NaN when no example
     is well learned.
     """
     ratios = well_learned_ratios(train_loss, gamma, loss_tol=loss_tol)

@@ -1,5 +1,5 @@
 """How much faster a candidate learning process is than a baseline, from fitted laws
-(PAPER.md section 5). fitting/ratios_measured.py reads the same ratios off measured curves;
+(Gu et al. 2024, §4; docs/paper.md). fitting/ratios_measured.py reads the same ratios off measured curves;
 fitting/comparison.py puts both together for CompareCurves.
 
 Fit-based quantities accept FitResults or plain parameter mappings ({"L0", "B", "beta"} for

@@ -1,4 +1,4 @@
-"""Speed-ups read off measured loss curves, without a law (PAPER.md section 5, "empirically").
+"""Speed-ups read off measured loss curves, without a law (Gu et al. 2024, §4, "empirically").
 
 AR(T) = T / min{t : L2(t) <= L1(T)} taken from raw points is decided by single noisy points: a
 curve against itself reads up to 2.7 at 1-3 % noise. Here each curve is first replaced by a

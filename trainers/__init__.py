@@ -1,5 +1,5 @@
 """Training runs under learning policies: conventional GD, near-optimal policy search by the
-discrete adjoint, and the Learning-Law diagnostics (PAPER.md sections 1, 3, 4).
+discrete adjoint, and the Learning-Law diagnostics (Gu et al. 2024, §2-4; docs/paper.md).
 
     result = trainers.run(trainers.RunSpec(task="perceptron", search=trainers.SearchConfig(outer_iters=20)))
 """

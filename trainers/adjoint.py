@@ -1,4 +1,4 @@
-"""dJ/dgamma by the discrete adjoint of T steps of GD (PAPER.md section 4), exact and lean.
+"""dJ/dgamma by the discrete adjoint of T steps of GD (Gu et al. 2024, §4; docs/paper.md), exact and lean.
 
 J(gamma) = sum_{t=1..T} L_dsr(theta_t). Backwards from g_T = grad L_dsr(theta_T):
     dJ/dgamma[t, n] = -eta * grad l_n(theta_t) . g_{t+1}

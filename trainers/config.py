@@ -1,6 +1,6 @@
 """Frozen configurations of a training run, saved with every artifact.
 
-Defaults are the paper's settings (PAPER.md section 4). `RunSpec.validate()` rejects a bad
+Defaults are the paper's settings (Gu et al. 2024, §4; docs/paper.md). `RunSpec.validate()` rejects a bad
 configuration with InvalidInputError naming the field, before any work starts.
 """
 

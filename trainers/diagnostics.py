@@ -1,4 +1,4 @@
-"""Learning-Law diagnostics of a policy (PAPER.md section 3), measured while it trains.
+"""Learning-Law diagnostics of a policy (Gu et al. 2024, §3; docs/paper.md), measured while it trains.
 
 CT[t, n] = grad L_test(theta_t) . grad l_n(theta_t), at the same theta_t the policy's step
 uses (the reference code measures one step late), for every n at once and without N

@@ -1,4 +1,4 @@
-"""Full-batch gradient descent under a learning policy (PAPER.md section 1).
+"""Full-batch gradient descent under a learning policy (Gu et al. 2024, §2; docs/paper.md).
 
 theta_{t+1} = theta_t - eta * grad sum_n gamma[t, n] l(x_n, theta_t). Micro-batches add up the
 weighted sum (never a mean of means), so they change memory, not the result.

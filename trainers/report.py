@@ -112,7 +112,7 @@ def _sim_t(ax: Any, runs: Sequence[SeedRun]) -> str:
     ax.set_title(f"Fig. 6: SIM_t against the desired loss, seed {r.seed}")
     ax.legend(fontsize=7)
     return (
-        "SIM_t = mean contribution / its spread over examples with weight (PAPER.md section 3), "
+        "SIM_t = mean contribution / its spread over examples with weight (Gu et al. 2024, §3), "
         "measured on the test gradient."
     )
 
@@ -211,7 +211,7 @@ def _markdown(runs: Sequence[SeedRun], spec: RunSpec, wall: float, notes: dict[s
         "L0 + (B/t)^beta with a shared L0 does not describe the two curves (with label noise the "
         "conventional curve levels off above the near-optimal one), and that AR is not to be read.",
     ]
-    lines += ["", "## Paper against ours", "", "| claim (PAPER.md section 6) | paper | ours |", "|---|---|---|"]
+    lines += ["", "## Paper against ours", "", "| claim (docs/paper.md) | paper | ours |", "|---|---|---|"]
     lines += _paper_rows(runs)
     lines += ["", "## Figures", ""]
     for name, note in notes.items():

@@ -158,8 +158,8 @@ def build_task(spec: RunSpec, device: torch.device) -> Task:
 
 
 def run(spec: RunSpec, progress: ProgressFn | None = None) -> TrainingResult:
-    """Everything PAPER.md section 6 checks, for one configuration. Bad configuration raises
-    InvalidInputError before any work."""
+    """Everything the paper's claims check (docs/paper.md, Checkable claims), for one configuration.
+    Bad configuration raises InvalidInputError before any work."""
     spec.validate()
     device = resolve_device(spec.device)
     with torch_threads(spec, device):

@@ -65,7 +65,7 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
         print(f"{name:<28}{number(a):>16}{number(b):>16}")  # type: ignore[arg-type]
     print(f"CR units: {result.cr_units}")
     print("\nAcceleration ratio of the near-optimal policy (95 % bootstrap interval)")
-    if min(fc.r2, fo.r2) < 0.99:  # the paper's bar (PAPER.md section 6, claim 6)
+    if min(fc.r2, fo.r2) < 0.99:  # the paper's bar (docs/paper.md, checkable claim 6)
         print(
             f"  (the fits' r^2 {min(fc.r2, fo.r2):.2f} < 0.99: the law with a shared L0 does not describe both "
             "curves,\n   so the AR from the fits and its extrapolation are not to be read; the measured AR is)"

@@ -6,8 +6,9 @@
 
 A table file (.csv .tsv .parquet .json .jsonl) gives one curve per --loss-col (several: a wide
 export, each column a run named after it); a directory or event file with --tag gives one curve
-per TensorBoard run and tag. Each source is stored whole or not at all; the command says which
-were stored and which not (stderr), and exits 2 when any was not.
+per TensorBoard run and tag. When a source fails part-way the client deletes the curves of it
+already stored (best effort: lost if the process dies); the command says which sources were stored
+and which not (stderr), and exits 2 when any was not.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ fitting/ nor the server (tests/test_layout.py checks it).
     client.py       ScalingLawClient: uploads, fits, comparisons, jobs, reports
     errors.py       the closed set of exceptions it raises, translated from gRPC in one place
     importers/      curves read from table files, TensorBoard event files and MLflow runs
-    log_upload.py   a source's curves uploaded all together, or none left behind
+    log_upload.py   a source's curves uploaded in turn; those stored deleted again if one fails
 
 The reply models and their DataFrames are shared with the CLI and the server's HTML report
 (service/models.py); every public name is importable from here.

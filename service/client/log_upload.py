@@ -1,9 +1,11 @@
-"""Uploading the curves service/client/importers read: all of one source or none of it.
+"""Uploading the curves service/client/importers read, one source at a time.
 
 A source (a file, a log directory, an MLflow run set) is read and checked whole before its first
-curve is sent, so a bad row stores nothing. Each curve's upload is atomic on the server; should
-one fail after others of the same source were stored, those are deleted again, so a source is
-stored whole or not at all. Curves the server skipped as duplicates were stored before, by an
+curve is sent, so a bad row stores nothing. Each curve's upload is atomic on the server, but a
+source's curves go up one by one: should one fail (or Ctrl-C arrive) after others of the same
+source were stored, those are deleted again. That undo is best effort, by this client: if the
+process dies, the server goes away or a delete fails, the curves stored so far stay, and other
+callers can see them meanwhile. Curves the server skipped as duplicates were stored before, by an
 earlier upload, and are never deleted here.
 """
 
@@ -48,7 +50,7 @@ def upload_log_curves(client: ClientLike, curves: Sequence[LogCurve], **meta: An
                 stored.append(client.upload_curve(curve.x, curve.loss, **kwargs))
             except InvalidArgument as exc:
                 raise _in_rows(exc, curve) from None
-    except BaseException:  # Ctrl-C too: a source is stored whole or not at all
+    except BaseException:  # Ctrl-C too: undo what this source stored (best effort, see above)
         _undo(client, stored)
         raise
     return stored

@@ -1,4 +1,4 @@
-"""The one table from domain errors to gRPC status codes (DESIGN.md, "Errors").
+"""The one table from domain errors to gRPC status codes (docs/architecture.md, "Errors").
 
 Domain code raises the errors of fitting.errors and never imports grpc; the server's interceptor
 turns each into a google.rpc.Status through `rpc_status_for`, most specific class first.

@@ -1,7 +1,8 @@
 """What a request does in a compute worker (service/server/compute.py), not on the server's event loop:
-everything that reads user-shaped input beyond its size. A law given as text is parsed here (its
-parser is user work), and a job's configuration is checked here (trainers imports torch, whose
-loading holds the GIL for a second or more)."""
+everything that reads user-shaped input beyond its size. A law given as text is used here (it
+was first read on the loop by convert.fit_kwargs, bounded work, so a bad one names options.law),
+and a job's configuration is checked here (trainers imports torch, whose loading holds the GIL for
+a second or more)."""
 
 from __future__ import annotations
 

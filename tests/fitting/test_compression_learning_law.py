@@ -34,7 +34,7 @@ def test_sparse_curve_uses_the_integral_over_steps() -> None:
 
 
 def test_paper_perceptron_scale() -> None:
-    # a conventional perceptron loss of ~0.25 nats on average gives CR ~ 4 (PAPER.md section 2)
+    # a conventional perceptron loss of ~0.25 nats on average gives CR ~ 4 (Gu et al. 2024, §2; docs/paper.md)
     assert compression_ratio(np.full(2000, 0.25), 2) == pytest.approx(4.0)
 
 

@@ -23,7 +23,7 @@ from fitting.ratios_fitted import invert_numeric
 
 from .conftest import noisy
 
-# PAPER.md Table 1 (Transformer LM), shared L0
+# Gu et al. 2024, Table 1 (Transformer LM), shared L0
 CONVENTIONAL = {"L0": 0.0515, "B": 3.16e8, "beta": 0.12}
 OPTIMAL = {"L0": 0.0515, "B": 1.99e7, "beta": 0.14}
 LAW = get_law("step_power")

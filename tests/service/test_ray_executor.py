@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from service.client import InvalidArgument, ScalingLawClient
 from service.settings import Settings
 from tests.service.conftest import RunningServer, start
+from tests.service.integrations import require
 
 TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
 
@@ -23,7 +24,9 @@ TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
 def local_ray() -> Iterator[None]:
     """One Ray for the module: its start (seconds) is paid once; each server joins it. "local": a
     new instance even where a `ray start` cluster runs on this machine."""
-    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'scalinglaw[ray]'")
+    require("ray", "ray", switch="SCALINGLAW_REQUIRE_RAY")  # CI fails rather than skips without it
+    import ray
+
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     yield
     ray.shutdown()

@@ -32,6 +32,7 @@ from service.server.store import (
 from service.server.store.schema import JOB_COLUMNS
 from service.settings import Settings
 
+from .integrations import require
 from .postgres import fresh_schema, server_url
 
 
@@ -396,7 +397,7 @@ def test_open_store_without_a_url_is_sqlite_in_the_data_dir(tmp_path: Path) -> N
     "url", ["mysql://root:hunter2@db/x", "postgresql://scalinglaw:hunter2@127.0.0.1:1/none", "postgresql://[::1"]
 )
 def test_an_unusable_database_url_names_the_setting_and_hides_the_password(url: str) -> None:
-    pytest.importorskip("psycopg")
+    require("psycopg", "postgres", switch="SCALINGLAW_REQUIRE_POSTGRES")
     with pytest.raises(DatabaseUrlError) as err:
         open_store(Settings(database_url=url))
     assert "SCALINGLAW_DATABASE_URL" in str(err.value) and "hunter2" not in str(err.value)

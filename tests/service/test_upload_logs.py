@@ -1,6 +1,6 @@
 """Bringing logs in through the CLI and the client, against a real in-process server: table
 formats (long and wide, csv/tsv/jsonl), step 0, --dropna, errors that name the file and the row,
-a source stored whole or not at all, duplicates, round-trips and DataFrames."""
+a failed source's stored curves deleted again, duplicates, round-trips and DataFrames."""
 
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ def test_a_preset_keeps_the_changes_asked_for() -> None:
 
 @pytest.mark.slow
 def test_the_paper_reproduction_reaches_the_papers_acceleration() -> None:
-    """PAPER.md section 6: AR about 5.5 at T 2000, test CR from about 4 to 6.5-7 (minutes on 2 cores)."""
+    """Gu et al. 2024, §4 (docs/paper.md, claim 4): AR about 5.5 at T 2000, test CR from about 4 to
+    6.5-7 (minutes on 2 cores)."""
     runs = run_seeds(PAPER, list(PAPER_SEEDS))
     for seed_run in runs:
         summary = seed_run.summary

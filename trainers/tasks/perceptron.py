@@ -1,4 +1,4 @@
-"""The paper's teacher-student perceptron (PAPER.md section 4)."""
+"""The paper's teacher-student perceptron (Gu et al. 2024, §4; docs/paper.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Loss curves read from the logs researchers already have, before they are uploaded:
 
-    tables.py            CSV, TSV, Parquet, JSON and JSON-lines files; long (one loss column) or
+    table_files.py       CSV, TSV, Parquet, JSON and JSON-lines files; long (one loss column) or
                          wide (one column per run, as W&B and MLflow export them)
     tensorboard_logs.py  scalar tags of TensorBoard event files (the `tensorboard` extra)
     mlflow_runs.py       metric histories of MLflow runs (the `mlflow` extra)
