@@ -41,6 +41,7 @@ class CurveInfo(BaseModel):
     x_unit: str = "step"
     tokens_per_step: float = 0.0
     labels: dict[str, str] = {}
+    columns: list[str] = []  # input columns beside x, e.g. "lr" (the learning rate of each point), "N", "D"
     duplicate_of: str = ""  # upload replies only: an earlier curve of the study with the same points
     skipped: bool = False  # upload replies only: skip_duplicate returned duplicate_of, storing nothing
 
@@ -192,8 +193,8 @@ def curve_from_pb(c: pb.Curve) -> CurveInfo:
     return CurveInfo(
         id=c.id, name=h.name, policy=h.policy, study=h.study, split=h.split, vocab_size=h.vocab_size,
         n_points=c.n_points, x_first=c.x_first, x_last=c.x_last, loss_last=c.loss_last, sha256=c.sha256,
-        x_unit=h.x_unit, tokens_per_step=h.tokens_per_step, labels=dict(h.labels), duplicate_of=c.duplicate_of,
-        skipped=c.skipped,
+        x_unit=h.x_unit, tokens_per_step=h.tokens_per_step, labels=dict(h.labels), columns=list(h.extra_columns),
+        duplicate_of=c.duplicate_of, skipped=c.skipped,
     )  # fmt: skip
 
 
@@ -215,7 +216,7 @@ def estimate_from_pb(e: pb.Estimate) -> EstimateInfo:
 
 CURVE_COLUMNS = [
     "id", "name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "n_points", "x_first",
-    "x_last", "loss_last", "sha256",
+    "x_last", "loss_last", "sha256", "has_lr", "columns",
 ]  # fmt: skip
 FIT_COLUMNS = [
     "fit_id", "curve_id", "law", "method", "status", "param", "value", "stderr", "ci_low", "ci_high", "ci_method",
@@ -231,7 +232,8 @@ COMPARISON_COLUMNS = [
 def curves_frame(curves: Sequence[CurveInfo]) -> pd.DataFrame:
     rows = []
     for c in curves:
-        row = {k: getattr(c, k) for k in CURVE_COLUMNS}
+        row: dict[str, object] = {k: getattr(c, k) for k in CURVE_COLUMNS[:-2]}
+        row.update(has_lr="lr" in c.columns, columns=",".join(c.columns))  # the last two: what it carries
         row.update({f"label.{k}": v for k, v in c.labels.items()})
         rows.append(row)
     return pd.DataFrame(rows, columns=_with_extra(CURVE_COLUMNS, rows))

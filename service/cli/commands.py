@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--loss-col", action="append", help="column of losses, in nats (default: loss); repeated: a wide table"
     )
+    upload.add_argument("--lr-col", help="column of learning rates: each point's lr, for schedule-aware laws")
     upload.add_argument("--policy", default="", help="label: the learning policy, e.g. conventional")
     upload.add_argument("--study", default="", help="label: the study the curves belong to")
     upload.add_argument("--split", default="test", help="label: the data split the loss is on (default: test)")
@@ -294,8 +295,12 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             print(args.out)
             return 0
         if args.command == "curves":
-            rows = [i.model_dump() for i in client.list_curves(study=args.study, policy=args.policy)]
-            return _emit(args, rows, ["id", "name", "policy", "study", "split", "n_points", "x_last", "loss_last"])
+            rows = [
+                {**i.model_dump(), "lr": "yes" if "lr" in i.columns else "-"}
+                for i in client.list_curves(study=args.study, policy=args.policy)
+            ]
+            columns = ["id", "name", "policy", "study", "split", "n_points", "x_last", "loss_last", "lr"]
+            return _emit(args, rows, columns)
         if args.command in ("fit", "fits"):
             if args.command == "fits":
                 fits = client.list_fits(args.curve_id)

@@ -37,6 +37,7 @@ COLUMNS = ["id", "name", "policy", "study", "n_points", "x_last", "loss_last", "
 def add_log_arguments(upload: argparse.ArgumentParser) -> None:
     """What `upload` takes besides the table columns and the curve's policy/study/split/vocab."""
     upload.add_argument("--tag", action="append", default=[], help="TensorBoard scalar tag (repeat for more)")
+    upload.add_argument("--lr-tag", help="TensorBoard scalar tag of the learning rate, paired with each loss by step")
     add_common(upload)
 
 
@@ -47,6 +48,7 @@ def add_import_mlflow(sub: Any) -> None:
     which.add_argument("--run-id", help="the one run to read")
     which.add_argument("--experiment", help="every run of the experiment of this name")
     parser.add_argument("--metric", action="append", required=True, help="metric name (repeat for more)")
+    parser.add_argument("--lr-metric", help="metric of the learning rate, paired with each loss by step")
     parser.add_argument("--policy", default="", help="label: the learning policy, e.g. conventional")
     parser.add_argument("--study", default="", help="label: the study the curves belong to")
     parser.add_argument("--split", default="test", help="label: the data split the loss is on (default: test)")
@@ -70,13 +72,16 @@ def run_upload(args: argparse.Namespace, client: c.ScalingLawClient, emit: Calla
         if path.is_dir() or path.name.startswith(EVENT_FILE_GLOB.rstrip("*")):
             if not args.tag:
                 raise LogReadError(f"{path}: a TensorBoard log: name the scalar tags to read with --tag")
-            return read_tensorboard(path, args.tag, dropna=args.dropna)
+            return read_tensorboard(path, args.tag, dropna=args.dropna, lr_tag=args.lr_tag)
         if args.tag:
             raise LogReadError(f"{path}: --tag reads TensorBoard logs (a directory or event file), not tables")
+        if args.lr_tag:
+            raise LogReadError(f"{path}: --lr-tag reads TensorBoard logs; a table's rate column is --lr-col")
         frame = read_table(path)
         return table_curves(
-            frame, str(path.name), x_col=args.x_col, loss_cols=loss_cols, name=path.stem, dropna=args.dropna
-        )
+            frame, str(path.name), x_col=args.x_col, loss_cols=loss_cols, name=path.stem, dropna=args.dropna,
+            lr_col=args.lr_col,
+        )  # fmt: skip
 
     sources = [(str(path), partial(read, path)) for path in args.files]
     return _finish(args, _upload(client, sources, args), emit)
@@ -88,7 +93,7 @@ def run_import_mlflow(args: argparse.Namespace, client: c.ScalingLawClient, emit
     def read() -> list[LogCurve]:
         return read_mlflow(
             args.tracking_uri, args.metric, run_id=args.run_id or "", experiment=args.experiment or "",
-            dropna=args.dropna,
+            dropna=args.dropna, lr_metric=args.lr_metric,
         )  # fmt: skip
 
     where = f"run {args.run_id}" if args.run_id else f"experiment {args.experiment}"

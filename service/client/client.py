@@ -67,7 +67,7 @@ def _in_caller_terms(exc: InvalidArgument) -> InvalidArgument:
     chunk fields; service/client/log_upload.py turns these into a file's rows."""
 
     def plain(text: str) -> str:
-        return text.replace("chunk.x[", "x[").replace("chunk.loss[", "loss[")
+        return text.replace("chunk.x[", "x[").replace("chunk.loss[", "loss[").replace("chunk.columns.", "")
 
     return type(exc)(exc.code, plain(exc.message), [plain(v) for v in exc.field_violations])
 
@@ -83,6 +83,25 @@ def _read_log(read: Callable[[], list[LogCurve]]) -> list[LogCurve]:
         return read()
     except LogReadError as exc:
         raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, str(exc), []) from None
+
+
+def _learning_rates(x: Any, lr: Sequence[float] | np.ndarray | str, n: int) -> np.ndarray:
+    """lr as values, or a column of the DataFrame x; finite, non-negative, one per point."""
+    if isinstance(lr, str):
+        if not isinstance(x, pd.DataFrame) or lr not in x.columns:
+            reason = f"lr: no column {lr!r} in the frame" if isinstance(x, pd.DataFrame) else "lr: a name needs a frame"
+            raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, reason, [reason])
+        return _learning_rates(x, x[lr].to_numpy(), n)
+    rates = _floats(lr, "lr").reshape(-1)
+    problem = ""
+    if rates.size != n:
+        problem = f"lr: {rates.size} values for {n} points"
+    elif not np.isfinite(rates).all() or (rates < 0).any():
+        i = int(np.flatnonzero(~(np.isfinite(rates) & (rates >= 0)))[0])
+        problem = f"lr[{i}]: a learning rate must be finite and >= 0, got {rates[i]}"
+    if problem:
+        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, problem, [problem])
+    return rates
 
 
 def _floats(values: Any, field: str) -> np.ndarray:
@@ -161,6 +180,7 @@ class ScalingLawClient:
         x_col: str | None = None,
         loss_col: str = "loss",
         columns: Mapping[str, Sequence[float]] | None = None,
+        lr: Sequence[float] | np.ndarray | str | None = None,
         request_id: str | None = None,
         skip_duplicate: bool = False,
         chunk_points: int = 65_536,
@@ -172,12 +192,18 @@ class ScalingLawClient:
         (frame.attrs) as the defaults of the arguments not given. Otherwise the defaults are the
         CLI's: split "test", x_unit "step", and a name from the loss column or Series. The reply's
         duplicate_of names an earlier curve of the study with the same points; skip_duplicate then
-        stores nothing and returns that one (skipped=True)."""
+        stores nothing and returns that one (skipped=True). `lr`: the learning rate of each point
+        (values, or the name of a column of the DataFrame x), stored as the input column "lr" that
+        schedule-aware laws read; the same as columns={"lr": ...}."""
         xs, ls = _as_columns(x, loss, x_col, loss_col)
         given = getattr(x, "attrs", {}).get("scalinglaw", {}) if isinstance(x, pd.DataFrame | pd.Series) else {}
         extra = {k: np.asarray(v, dtype=float) for k, v in (columns or {}).items()}
         if columns is None and given and isinstance(x, pd.DataFrame):  # read_curve's extra input columns too
             extra = {str(k): x[k].to_numpy(dtype=float) for k in x.columns if k not in ("x", "step", loss_col)}
+        if lr is not None:
+            if "lr" in extra and columns is not None:
+                raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "give lr or columns['lr'], not both", ["lr"])
+            extra["lr"] = _learning_rates(x, lr, xs.size)
         default_name = loss_col if isinstance(x, pd.DataFrame) else str(getattr(x, "name", None) or "loss")
         header = pb.CurveHeader(
             name=_pick(name, given.get("name"), default_name), policy=_pick(policy, given.get("policy"), ""),
@@ -234,14 +260,18 @@ class ScalingLawClient:
         )
 
     def upload_tensorboard(
-        self, path: str | Path, tags: Sequence[str], *, dropna: bool = False, **meta: Any
+        self, path: str | Path, tags: Sequence[str], *, dropna: bool = False, lr_tag: str | None = None, **meta: Any
     ) -> list[CurveInfo]:
         """Every run's scalar `tags` under a TensorBoard log directory (or one event file), one curve
         per run and tag named "RUN/TAG" (service/client/importers/tensorboard_logs.py); all or none stored.
+        lr_tag: the run's learning-rate tag, stored with each curve as its "lr" column, paired by step.
         meta: upload_curve's keyword arguments (study, policy, labels, ...)."""
         from service.client.importers.tensorboard_logs import read_tensorboard
 
-        return upload_log_curves(self, _read_log(lambda: read_tensorboard(Path(path), tags, dropna=dropna)), **meta)
+        def read() -> list[LogCurve]:
+            return read_tensorboard(Path(path), tags, dropna=dropna, lr_tag=lr_tag)
+
+        return upload_log_curves(self, _read_log(read), **meta)
 
     def import_mlflow(
         self,
@@ -251,14 +281,18 @@ class ScalingLawClient:
         run_id: str = "",
         experiment: str = "",
         dropna: bool = False,
+        lr_metric: str | None = None,
         **meta: Any,
     ) -> list[CurveInfo]:
         """The metric histories of one MLflow run or every run of an experiment, one curve per run
-        and metric named "RUN_NAME/METRIC" (service/client/importers/mlflow_runs.py); all or none stored."""
+        and metric named "RUN_NAME/METRIC" (service/client/importers/mlflow_runs.py); all or none stored.
+        lr_metric: the run's learning-rate metric, stored with each curve as its "lr" column."""
         from service.client.importers.mlflow_runs import read_mlflow
 
         def read() -> list[LogCurve]:
-            return read_mlflow(tracking_uri, metrics, run_id=run_id, experiment=experiment, dropna=dropna)
+            return read_mlflow(
+                tracking_uri, metrics, run_id=run_id, experiment=experiment, dropna=dropna, lr_metric=lr_metric
+            )
 
         return upload_log_curves(self, _read_log(read), **meta)
 

@@ -47,7 +47,7 @@ def upload_log_curves(client: ClientLike, curves: Sequence[LogCurve], **meta: An
         for curve in curves:
             kwargs = {"name": curve.name, **meta} if curve.name and "name" not in meta else meta
             try:
-                stored.append(client.upload_curve(curve.x, curve.loss, **kwargs))
+                stored.append(client.upload_curve(curve.x, curve.loss, columns=curve.columns or None, **kwargs))
             except InvalidArgument as exc:
                 raise _in_rows(exc, curve) from None
     except BaseException:  # Ctrl-C too: undo what this source stored (best effort, see above)

@@ -115,6 +115,10 @@ class UploadAssembler:
             col = np.asarray(column, dtype="<f8")
             if col.size != xs.size or not np.all(np.isfinite(col)):
                 raise InvalidInputError("must be finite and as long as x", field=f"chunk.columns.{name}")
+            if name == "lr" and (col < 0).any():  # the schedule-aware laws integrate it
+                i = int(np.flatnonzero(col < 0)[0])
+                raise InvalidInputError(f"a learning rate is never negative, got {col[i]}", field="chunk.columns.lr",
+                                        index=self._count + i)  # fmt: skip
             self._columns[name].append(col)
         if self._x_buf is not None and self._loss_buf is not None:
             self._x_buf[self._count : self._count + xs.size] = xs

@@ -21,6 +21,9 @@ from .integrations import require
 STEPS = np.arange(0, 300)
 
 
+LR = 1e-3 * 0.5 ** (STEPS // 100)  # halved every 100 steps
+
+
 def curve(scale: float) -> np.ndarray:
     return 0.05 + (scale / (STEPS + 1.0)) ** 0.3
 
@@ -28,7 +31,8 @@ def curve(scale: float) -> np.ndarray:
 @pytest.fixture(scope="module")
 def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """(tracking URI, run name -> run id): experiment "sweep" with runs conv and opt logging
-    val_loss at steps 0..299 (conv logs step 10 twice, the later value 9.0), opt also "acc"."""
+    val_loss at steps 0..299 (conv logs step 10 twice, the later value 9.0, and its learning
+    rate "lr" every 50 steps), opt also "acc"."""
     require("mlflow", "mlflow")
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
@@ -44,6 +48,7 @@ def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
             metrics = [Metric("val_loss", float(v), now, int(s)) for s, v in zip(STEPS, curve(scale), strict=True)]
             if name == "conv":
                 metrics.append(Metric("val_loss", 9.0, now + 1, 10))
+                metrics += [Metric("lr", float(LR[s]), now, int(s)) for s in STEPS[::50]]  # a step schedule
             else:
                 metrics.append(Metric("acc", 0.5, now, 0))
             for i in range(0, len(metrics), 1000):
@@ -78,7 +83,7 @@ def test_the_client_imports_one_run_and_missing_names_are_clear(
     uri, runs = tracking
     (acc,) = client.import_mlflow(uri, ["acc"], run_id=runs["opt"], study="ml-client", policy="optimal")
     assert acc.name == "opt/acc" and acc.n_points == 1 and acc.policy == "optimal"
-    with pytest.raises(InvalidArgument, match=r"'sweep' has no metric 'bleu'; its metrics are: acc, val_loss"):
+    with pytest.raises(InvalidArgument, match=r"'sweep' has no metric 'bleu'; its metrics are: acc, lr, val_loss"):
         client.import_mlflow(uri, ["bleu"], experiment="sweep")
     with pytest.raises(InvalidArgument, match="MLflow has no experiment 'nope'"):
         client.import_mlflow(uri, ["val_loss"], experiment="nope")
@@ -94,3 +99,18 @@ def test_an_unreachable_tracking_server_is_one_line_in_our_words(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "not stored: experiment x: MLflow: cannot read experiment 'x' (" in err and "Traceback" not in err
+
+
+def test_a_learning_rate_metric_rides_with_each_curve_paired_by_step(
+    server: RunningServer, client: ScalingLawClient, tracking: tuple[str, dict[str, str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    uri, runs = tracking
+    argv = ["--target", server.target, "import-mlflow", "--tracking-uri", uri, "--run-id", runs["conv"]]
+    assert main([*argv, "--metric", "val_loss", "--lr-metric", "lr", "--study", "ml-lr", "--json"]) == 0
+    (stored,) = json.loads(capsys.readouterr().out)
+    assert stored["columns"] == ["lr"]
+    points = client.read_curve(stored["id"])
+    assert np.array_equal(points["lr"], LR)  # logged every 50 steps, in force until the next entry
+    with pytest.raises(InvalidArgument, match=r"opt: the run has no metric 'lr' \(--lr-metric\)"):
+        client.import_mlflow(uri, ["val_loss"], run_id=runs["opt"], lr_metric="lr")

@@ -4,6 +4,7 @@ step as x. Needs the `mlflow` extra (pip install 'scalinglaw[mlflow]').
 
 A metric logged twice at one step keeps the value logged last (by timestamp), as MLflow's charts
 show it. Two runs of one name in an experiment get their run id's first 8 characters appended.
+With `lr_metric`, each curve carries that metric's learning rate of the same run, paired by step.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from service.client.importers.curves import LogCurve, LogReadError, log_curve
+from service.client.importers.curves import LogCurve, LogReadError, log_curve, rate_at_steps
 
 MISSING = "reading MLflow runs needs the mlflow package: pip install 'scalinglaw[mlflow]'"
 MAX_RUNS = 10_000  # runs one import reads at most: bounded work for an experiment of any size
@@ -27,6 +28,7 @@ def read_mlflow(
     run_id: str = "",
     experiment: str = "",
     dropna: bool = False,
+    lr_metric: str | None = None,
 ) -> list[LogCurve]:
     """The histories of `metrics` for one run (run_id) or every run of an experiment (by name).
     A run without a metric is passed over; a metric no run has is an error."""
@@ -51,15 +53,23 @@ def read_mlflow(
             history = _call(lambda r=rid, m=metric: client.get_metric_history(r, m), f"run {rid!r} metric {metric!r}")
             steps, values = _last_per_step(history)
             name = f"{run_name}/{metric}"
-            curves.append(
-                log_curve(name, steps, values, f"{tracking_uri}: {name}", rows=steps, dropna=dropna, unit="step")
-            )
+            lr = None if lr_metric is None else _rates(client, run, lr_metric, steps, f"{tracking_uri}: {run_name}")
+            source = f"{tracking_uri}: {name}"
+            curves.append(log_curve(name, steps, values, source, rows=steps, dropna=dropna, unit="step", lr=lr))
     missing = [m for m in metrics if m not in found]
     if missing:
         have = sorted({k for run in runs for k in run.data.metrics})
         where = f"run {run_id!r}" if run_id else f"experiment {experiment!r}"
         raise LogReadError(f"{where} has no metric {missing[0]!r}; its metrics are: {', '.join(have[:30]) or 'none'}")
     return curves
+
+
+def _rates(client: Any, run: Any, metric: str, steps: np.ndarray, what: str) -> np.ndarray:
+    if metric not in run.data.metrics:
+        raise LogReadError(f"{what}: the run has no metric {metric!r} (--lr-metric)")
+    rid = run.info.run_id
+    history = _call(lambda: client.get_metric_history(rid, metric), f"run {rid!r} metric {metric!r}")
+    return rate_at_steps(steps, *_last_per_step(history), f"{what}/{metric}")
 
 
 def _client(tracking_uri: str) -> Any:

@@ -48,20 +48,24 @@ def table_curves(
     loss_cols: Sequence[str] = ("loss",),
     name: str = "",
     dropna: bool = False,
+    lr_col: str | None = None,
 ) -> list[LogCurve]:
     """One curve per loss column. With one column the curve is called `name` (the file's stem at
     the CLI); with several, each is called after its column and keeps only the rows where it has
-    a value (as in a wide export, where runs log at different steps)."""
+    a value (as in a wide export, where runs log at different steps). With `lr_col`, every curve
+    carries that column's learning rate of each of its rows."""
     if not loss_cols:
         raise LogReadError(f"{source}: give at least one loss column")
     x = _numbers(frame, _column(frame, x_col, source, "--x-col"), source)
     wide = len(loss_cols) > 1
+    lr = None if lr_col is None else _numbers(frame, _column(frame, lr_col, source, "--lr-col"), source)
     curves = []
     for col in loss_cols:
         loss = _numbers(frame, _column(frame, col, source, "--loss-col"), source)
         keep = ~np.isnan(loss) if wide else np.ones(loss.size, dtype=bool)
         rows = np.arange(1, loss.size + 1)[keep]  # numbered as in the file, blanks of a wide table or not
-        curves.append(log_curve(col if wide else name, x[keep], loss[keep], source, rows=rows, dropna=dropna))
+        rates = None if lr is None else lr[keep]
+        curves.append(log_curve(col if wide else name, x[keep], loss[keep], source, rows=rows, dropna=dropna, lr=rates))
     return curves
 
 

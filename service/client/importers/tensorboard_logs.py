@@ -5,7 +5,8 @@ A directory is searched recursively for event files; the events of one directory
 named by that directory relative to the given root (the root's own name for files directly in it).
 Each run and tag gives one curve named "RUN/TAG", with the step as x. A run resumed from a
 checkpoint logs some steps again: the value written last for a step is kept, as TensorBoard
-itself shows it.
+itself shows it. With `lr_tag`, each curve carries that tag's learning rate of the same run,
+paired by step (the rate in force at each loss step).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from service.client.importers.curves import LogCurve, LogReadError, log_curve
+from service.client.importers.curves import LogCurve, LogReadError, log_curve, rate_at_steps
 
 EVENT_FILE_GLOB = "events.out.tfevents.*"
 MISSING = "reading TensorBoard logs needs the tensorboard package: pip install 'scalinglaw[tensorboard]'"
 
 
-def read_tensorboard(path: Path, tags: Sequence[str], *, dropna: bool = False) -> list[LogCurve]:
+def read_tensorboard(
+    path: Path, tags: Sequence[str], *, dropna: bool = False, lr_tag: str | None = None
+) -> list[LogCurve]:
     """One curve per run (event-file directory) and tag; a run without a tag is passed over, a
-    tag no run has is an error listing the scalar tags there are."""
+    tag no run has is an error listing the scalar tags there are. With `lr_tag`, a run that has a
+    loss tag but not the rate's is an error naming the run."""
     if not tags:
         raise LogReadError(f"{path}: name the scalar tags to read with --tag (e.g. --tag loss)")
     runs = _runs(path)
@@ -39,13 +43,22 @@ def read_tensorboard(path: Path, tags: Sequence[str], *, dropna: bool = False) -
             found.add(tag)
             steps, values = series
             name = f"{run}/{tag}"
-            curves.append(log_curve(name, steps, values, f"{path}: {name}", rows=steps, dropna=dropna, unit="step"))
+            lr = None if lr_tag is None else _rates(acc, lr_tag, steps, f"{path}: {run}/{lr_tag}")
+            source = f"{path}: {name}"
+            curves.append(log_curve(name, steps, values, source, rows=steps, dropna=dropna, unit="step", lr=lr))
     missing = [t for t in tags if t not in found]
     if missing:
         have = sorted({t for acc in accumulators.values() for t in _scalar_tags(acc)})
         shown = ", ".join(have[:30]) + (", ..." if len(have) > 30 else "") if have else "none"
         raise LogReadError(f"{path}: no run has the scalar tag {missing[0]!r}; the tags there are: {shown}")
     return curves
+
+
+def _rates(acc: Any, tag: str, steps: np.ndarray, what: str) -> np.ndarray:
+    series = _series(acc, tag)
+    if series is None:
+        raise LogReadError(f"{what}: the run has no scalar tag {tag!r} (--lr-tag)")
+    return rate_at_steps(steps, *series, what)
 
 
 def _runs(path: Path) -> dict[str, Path]:
