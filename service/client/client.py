@@ -20,6 +20,7 @@ import pandas as pd
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import report_formats, wire
+from service.client.arguments import as_columns, in_caller_terms, learning_rates
 from service.client.errors import (
     DuplicateCurveWarning,
     InvalidArgument,
@@ -43,35 +44,6 @@ from service.models import (
 T = TypeVar("T")
 
 
-def _as_columns(x: Any, loss: Any, x_col: str | None, loss_col: str) -> tuple[np.ndarray, np.ndarray]:
-    """Checked here, before any call, so a wrong column name is InvalidArgument, not a KeyError.
-    x_col None: "step", else "x" (what read_curve returns)."""
-    if isinstance(x, pd.DataFrame):
-        if x_col is None:
-            x_col = "x" if "step" not in x.columns and "x" in x.columns else "step"
-        for field, name in (("x_col", x_col), ("loss_col", loss_col)):
-            if name not in x.columns:
-                has = ", ".join(map(str, x.columns))
-                raise InvalidArgument(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"no column {name!r} (the table has: {has})",
-                    [f"{field}: no column {name!r}"],
-                )  # fmt: skip
-        return _floats(x[x_col], x_col), _floats(x[loss_col], loss_col)
-    if isinstance(x, pd.Series) and loss is None:
-        return _floats(x.index, "index"), _floats(x, "loss")
-    return _floats(x, "x"), _floats(loss, "loss")
-
-
-def _in_caller_terms(exc: InvalidArgument) -> InvalidArgument:
-    """A refused point named by the caller's index ("loss[7]: must be finite"), not by the wire's
-    chunk fields; service/client/log_upload.py turns these into a file's rows."""
-
-    def plain(text: str) -> str:
-        return text.replace("chunk.x[", "x[").replace("chunk.loss[", "loss[").replace("chunk.columns.", "")
-
-    return type(exc)(exc.code, plain(exc.message), [plain(v) for v in exc.field_violations])
-
-
 def _pick(given: Any, stored: Any, default: Any) -> Any:
     """An argument given, else the value read_curve's frame carries, else the default."""
     return given if given is not None else stored if stored is not None else default
@@ -83,33 +55,6 @@ def _read_log(read: Callable[[], list[LogCurve]]) -> list[LogCurve]:
         return read()
     except LogReadError as exc:
         raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, str(exc), []) from None
-
-
-def _learning_rates(x: Any, lr: Sequence[float] | np.ndarray | str, n: int) -> np.ndarray:
-    """lr as values, or a column of the DataFrame x; finite, non-negative, one per point."""
-    if isinstance(lr, str):
-        if not isinstance(x, pd.DataFrame) or lr not in x.columns:
-            reason = f"lr: no column {lr!r} in the frame" if isinstance(x, pd.DataFrame) else "lr: a name needs a frame"
-            raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, reason, [reason])
-        return _learning_rates(x, x[lr].to_numpy(), n)
-    rates = _floats(lr, "lr").reshape(-1)
-    problem = ""
-    if rates.size != n:
-        problem = f"lr: {rates.size} values for {n} points"
-    elif not np.isfinite(rates).all() or (rates < 0).any():
-        i = int(np.flatnonzero(~(np.isfinite(rates) & (rates >= 0)))[0])
-        problem = f"lr[{i}]: a learning rate must be finite and >= 0, got {rates[i]}"
-    if problem:
-        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, problem, [problem])
-    return rates
-
-
-def _floats(values: Any, field: str) -> np.ndarray:
-    try:
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:  # text in a column, say
-        violation = f"{field}: must be numbers"
-        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {exc}", [violation]) from None
 
 
 class ScalingLawClient:
@@ -195,7 +140,7 @@ class ScalingLawClient:
         stores nothing and returns that one (skipped=True). `lr`: the learning rate of each point
         (values, or the name of a column of the DataFrame x), stored as the input column "lr" that
         schedule-aware laws read; the same as columns={"lr": ...}."""
-        xs, ls = _as_columns(x, loss, x_col, loss_col)
+        xs, ls = as_columns(x, loss, x_col, loss_col)
         given = getattr(x, "attrs", {}).get("scalinglaw", {}) if isinstance(x, pd.DataFrame | pd.Series) else {}
         extra = {k: np.asarray(v, dtype=float) for k, v in (columns or {}).items()}
         if columns is None and given and isinstance(x, pd.DataFrame):  # read_curve's extra input columns too
@@ -203,7 +148,7 @@ class ScalingLawClient:
         if lr is not None:
             if "lr" in extra and columns is not None:
                 raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "give lr or columns['lr'], not both", ["lr"])
-            extra["lr"] = _learning_rates(x, lr, xs.size)
+            extra["lr"] = learning_rates(x, lr, xs.size)
         default_name = loss_col if isinstance(x, pd.DataFrame) else str(getattr(x, "name", None) or "loss")
         header = pb.CurveHeader(
             name=_pick(name, given.get("name"), default_name), policy=_pick(policy, given.get("policy"), ""),
@@ -228,7 +173,7 @@ class ScalingLawClient:
         try:
             reply = self._call(lambda: self._upload_raw(messages(), timeout=self.timeout, metadata=self._metadata))
         except InvalidArgument as exc:
-            raise _in_caller_terms(exc) from None
+            raise in_caller_terms(exc) from None
         info = curve_from_pb(reply)
         if info.duplicate_of and not info.skipped:
             warnings.warn(
