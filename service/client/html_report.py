@@ -128,7 +128,7 @@ def _laws(comparison: ComparisonInfo, names: dict[str, str]) -> str:
         formula = comparison.baseline_fit.law
     items = []
     for fit in fits:
-        values = ", ".join(f"{p} = {number(fit.params[p])}" for p in tables.param_order(fit.law, list(fit.params)))
+        values = ", ".join(f"{p} = {number(fit.params[p])}" for p in tables.param_order(fit))
         label = html.escape(names.get(fit.curve_id, fit.curve_id))
         items.append(f"<li><b>{label}</b>: <code>{html.escape(formula)}</code> with {html.escape(values)}</li>")
     return "<ul>" + "".join(items) + "</ul>"
