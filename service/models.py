@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 
@@ -64,6 +64,8 @@ class FitInfo(BaseModel):
     ci_method: str
     shared: list[str]
     n_left_out: int = 0  # points at x <= 0 a fit without x_min left out (message says so too)
+    param_names: list[str] = []  # the law's own parameter order (step_power: L0, B, beta); empty: unknown
+    formula: str = ""  # the law as people write it, e.g. "L0 + (B / x)^beta"
 
 
 class EstimateInfo(BaseModel):
@@ -101,13 +103,19 @@ class CandidateInfo(BaseModel):
     fit: FitInfo
     ar_fit: dict[float, EstimateInfo]  # horizon -> AR from the fits
     ar_measured: dict[float, MeasuredInfo]  # horizon -> AR read off the measured curves
-    ar_empirical: dict[float, float]  # horizon -> ar_measured's value (NaN where it is not a value)
     speedups: dict[float, EstimateInfo]  # target loss -> speed-up from the fits
     speedups_measured: dict[float, MeasuredInfo]  # target loss -> speed-up read off the curves
     b_improvement: EstimateInfo
     beta_improvement: EstimateInfo
     auc: float
     cr: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ar_empirical(self) -> dict[float, float]:
+        """Deprecated: read ar_measured (ar_measured[T].value is this). Horizon -> the measured AR's
+        value, NaN where it is not a value; kept so code and `--json` output that use it still work."""
+        return {horizon: m.value for horizon, m in self.ar_measured.items()}
 
 
 class ComparisonInfo(BaseModel):
@@ -169,7 +177,6 @@ def comparison_from_pb(reply: pb.Comparison) -> ComparisonInfo:
                 fit=fit_from_pb(c.fit),
                 ar_fit={a.horizon: estimate_from_pb(a.ar_fit) for a in c.accelerations},
                 ar_measured={a.horizon: measured_from_pb(a.ar_measured) for a in c.accelerations},
-                ar_empirical={a.horizon: a.ar_empirical for a in c.accelerations},
                 speedups={s.target_loss: estimate_from_pb(s.speedup) for s in c.speedups},
                 speedups_measured={s.target_loss: measured_from_pb(s.measured) for s in c.speedups},
                 b_improvement=estimate_from_pb(c.b_improvement),
@@ -204,7 +211,7 @@ def fit_from_pb(f: pb.FitResult) -> FitInfo:
         ci={k: (v.low, v.high) for k, v in f.ci.items()}, r2=f.r2, rmse=f.rmse, n_points=f.n_points,
         status=pb.FitStatus.Name(f.status).removeprefix("FIT_STATUS_").lower(), message=f.message,
         method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method, shared=list(f.shared),
-        n_left_out=f.n_left_out,
+        n_left_out=f.n_left_out, param_names=list(f.param_names), formula=f.formula,
     )  # fmt: skip
 
 

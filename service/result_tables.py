@@ -1,4 +1,4 @@
-"""The tables the CLI prints and the HTML report embeds, built once from the client's models.
+"""The tables the CLI prints and the server's HTML report embeds, built once from the reply models.
 
 A Table holds cells already formatted for people (service/formatting.py), so the terminal and the
 HTML report show the same digits. Parameters keep the law's own order (L0, B, beta), never the
@@ -11,7 +11,6 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from service import models as c
 from service.formatting import MISSING, age, interval, number, percent
@@ -49,16 +48,11 @@ def curve_label(info: c.CurveInfo) -> str:
     return info.policy or info.name or info.id
 
 
-def param_order(law: str, names: Sequence[str]) -> list[str]:
-    """The law's declared parameter order (step_power: L0, B, beta); names it does not declare
-    (an expression law's) follow in alphabetical order, so two runs print the same columns."""
-    import fitting
-
-    try:
-        declared = list(fitting.get_law(law).param_names)
-    except fitting.ScalingLawError:  # a law text that no longer parses: keep what the fit has
-        declared = []
-    return [n for n in declared if n in names] + sorted(n for n in names if n not in declared)
+def param_order(fit: c.FitInfo) -> list[str]:
+    """The fit's parameters in its law's order, as the server declares it (step_power: L0, B,
+    beta); any it does not declare follow in alphabetical order, so two runs print the same columns."""
+    declared = [n for n in fit.param_names if n in fit.params]
+    return declared + sorted(n for n in fit.params if n not in declared)
 
 
 def fit_table(fits: Sequence[c.FitInfo], names: Mapping[str, str] | None = None) -> Table:
@@ -66,7 +60,7 @@ def fit_table(fits: Sequence[c.FitInfo], names: Mapping[str, str] | None = None)
     names = names or {}
     params: list[str] = []
     for fit in fits:
-        params += [p for p in param_order(fit.law, list(fit.params)) if p not in params]
+        params += [p for p in param_order(fit) if p not in params]
     columns = ("fit", "curve", "law", *params, "r2", "status")
     rows = [
         (
@@ -94,7 +88,7 @@ def comparison_tables(
 
     fits = [(comparison.baseline_id, "baseline", comparison.baseline_fit, comparison.baseline_cr)]
     fits += [(cand.curve_id, "candidate", cand.fit, cand.cr) for cand in comparison.candidates]
-    params = param_order(comparison.baseline_fit.law, list(comparison.baseline_fit.params))
+    params = param_order(comparison.baseline_fit)
     shared = set(comparison.baseline_fit.shared)
     curves = Table(
         f"Curves and fitted laws ({comparison.baseline_fit.law})",
@@ -185,14 +179,25 @@ def job_table(job: c.JobInfo) -> Table:
         job.id,
         job.state,
         percent(job.progress),
-        _summary_estimate(s, "ar_fit"),
-        number(s.get("ar_empirical")),
+        *_ar_at_steps(job.comparison),
         number(s.get("cr_conventional")),
         number(s.get("cr_optimal")),
         job.error,
     )
-    columns = ("job", "state", "progress", "AR fit [low, high]", "AR measured", "CR conv", "CR opt", "error")
+    columns = (
+        "job", "state", "progress", "AR fit [low, high]", "AR measured [low, high]", "CR conv", "CR opt", "error",
+    )  # fmt: skip
     return Table("", columns, [row])
+
+
+def _ar_at_steps(comparison: c.ComparisonInfo | None) -> tuple[str, str]:
+    """AR fitted and measured at the job's own horizon T (its comparison's first), as the job
+    stored them; '-' for a job with no comparison (not finished, or no near-optimal run)."""
+    if comparison is None or not comparison.candidates or not comparison.candidates[0].ar_fit:
+        return MISSING, MISSING
+    cand = comparison.candidates[0]
+    horizon = next(iter(cand.ar_fit))
+    return estimate_from_pb(cand.ar_fit[horizon]), measured(cand.ar_measured.get(horizon))
 
 
 def _param(fit: c.FitInfo, name: str) -> str:
@@ -204,9 +209,3 @@ def _param(fit: c.FitInfo, name: str) -> str:
 
 def estimate_from_pb(e: c.EstimateInfo | None) -> str:
     return MISSING if e is None else interval(e.value, e.low, e.high)
-
-
-def _summary_estimate(summary: Mapping[str, Any], key: str) -> str:
-    """A job summary's value with its interval when the summary has one (`key`_ci: [low, high])."""
-    low, high = summary.get(f"{key}_ci") or (None, None)
-    return interval(summary.get(key), low, high)

@@ -192,10 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--job", help="the job whose test curves to report")
     report.add_argument("--baseline", help="the baseline curve (with --candidate)")
     report.add_argument("--candidate", action="append", default=[], help="a candidate curve (repeatable)")
-    report.add_argument("--x-min", type=float, help="leave out points before this x in the fits")
-    report.add_argument("--bootstrap", type=int, default=0, help="resamples for the intervals (0: the server's)")
+    # a job's report draws the comparison the job stored: these are for curves
+    report.add_argument("--x-min", type=float, help="leave out points before this x in the fits (curves only)")
+    report.add_argument("--bootstrap", type=int, default=0,
+                        help="resamples for the intervals (0: the server's; curves only)")  # fmt: skip
     report.add_argument("--target-loss", type=float, action="append", default=[],
-                        help="speed-up at this loss, in the .html report's tables (repeatable)")  # fmt: skip
+                        help="speed-up at this loss, in the .html report (repeatable; curves only)")  # fmt: skip
     report.add_argument("--out", required=True, type=Path, help="the file; its extension picks the format")
 
     demo = sub.add_parser("demo", help="the perceptron study end to end through a temporary server")

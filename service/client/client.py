@@ -359,31 +359,29 @@ class ScalingLawClient:
         bootstrap: int = 0,
         target_losses: Sequence[float] = (),
     ) -> bytes:
-        """A report of a job or of stored curves, written to `path` when given. The format is
-        `fmt` (png, svg, pdf or html), else `path`'s extension, else png. html is one
-        self-contained page of the figure, the tables and the settings (service/client/html_report.py);
-        target_losses add its speed-up table. bootstrap 0: the server's choice."""
+        """A report of a job or of stored curves, rendered by the server and written to `path` when
+        given. The format is `fmt` (png, svg, pdf or html), else `path`'s extension, else png. html
+        is one self-contained page of the figure, the fitted laws, the tables and the settings;
+        target_losses add its speed-up table (curves only). A job's report draws the comparison the
+        job stored, so x_min and bootstrap are for curves; bootstrap 0: the server's choice."""
         chosen = fmt or (report_formats.format_of(path) if path else "png")
         if chosen is None or chosen not in report_formats.FORMATS.values():
             reason = report_formats.unknown_format(path or "") if chosen is None else f"no report format {chosen!r}"
             raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, reason, [f"fmt: {reason}"])
-        if chosen == "html":
-            from service.client.html_report import render_html
-
-            content = render_html(
-                self, job_id=job_id, baseline_id=baseline_id, candidate_ids=candidate_ids, x_min=x_min,
-                bootstrap=bootstrap, target_losses=target_losses,
-            ).encode()  # fmt: skip
+        formats = {
+            "png": pb.REPORT_FORMAT_PNG, "svg": pb.REPORT_FORMAT_SVG, "pdf": pb.REPORT_FORMAT_PDF,
+            "html": pb.REPORT_FORMAT_HTML,
+        }  # fmt: skip
+        request = pb.RenderReportRequest(
+            format=formats[chosen], target_losses=list(target_losses),
+            options=self._options(method="robust", x_min=x_min, bootstrap=bootstrap, fixed=None),
+        )  # fmt: skip
+        if job_id:
+            request.job_id = job_id
         else:
-            formats = {"png": pb.REPORT_FORMAT_PNG, "svg": pb.REPORT_FORMAT_SVG, "pdf": pb.REPORT_FORMAT_PDF}
-            request = pb.RenderReportRequest(format=formats[chosen], options=self._options(
-                method="robust", x_min=x_min, bootstrap=bootstrap, fixed=None))  # fmt: skip
-            if job_id:
-                request.job_id = job_id
-            else:
-                request.curves.CopyFrom(pb.CurveSet(baseline_id=baseline_id or "", candidate_ids=list(candidate_ids)))
-            reply = self._call(lambda: self._stub.RenderReport(request, timeout=self.timeout, metadata=self._metadata))
-            content = bytes(reply.content)
+            request.curves.CopyFrom(pb.CurveSet(baseline_id=baseline_id or "", candidate_ids=list(candidate_ids)))
+        reply = self._call(lambda: self._stub.RenderReport(request, timeout=self.timeout, metadata=self._metadata))
+        content = bytes(reply.content)
         if path:
             with open(path, "wb") as fh:
                 fh.write(content)

@@ -11,7 +11,7 @@
     worker_tasks.py what a worker does: fits, comparisons, reports, job specs
     store/          SQLite or PostgreSQL
     jobs/           training jobs: the executor interface, the local and Ray executors
-    reports/        report figures
+    reports/        reports: figures and the HTML page
 
 Nothing here imports service/client/ or service/cli/ (tests/test_layout.py checks it).
 """

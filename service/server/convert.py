@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -10,11 +11,12 @@ from typing import Any, TypeVar
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fitting import Estimate, FitResult, FitStatus, get_law
-from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary
-from fitting.errors import InvalidInputError
+from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary, HorizonAR, SpeedUpAt
+from fitting.errors import InvalidInputError, ScalingLawError
+from fitting.ratios_fitted import CoefficientImprovement
 from fitting.ratios_measured import MeasuredRatio, Reach
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
-from service.server.store import CurveMeta, StoredCurve
+from service.server.store import CurveMeta, JobRecord, StoredCurve
 
 T = TypeVar("T")
 
@@ -29,6 +31,7 @@ _REPORT_FORMATS = {
     pb.REPORT_FORMAT_PNG: "png",
     pb.REPORT_FORMAT_SVG: "svg",
     pb.REPORT_FORMAT_PDF: "pdf",
+    pb.REPORT_FORMAT_HTML: "html",
 }
 
 
@@ -101,7 +104,20 @@ def report_format(value: int) -> str:
     return _lookup(_REPORT_FORMATS, value, pb.ReportFormat.Name, "format")
 
 
+@functools.lru_cache(maxsize=256)
+def _law_text(law: str) -> tuple[tuple[str, ...], str]:
+    """The law's parameter order and formula, for clients that format laws without fitting/; a
+    batch of fits of one expression law parses it once. A stored law text that no longer parses
+    keeps its own text and no declared order."""
+    try:
+        found = get_law(law)
+    except ScalingLawError:
+        return (), law
+    return found.param_names, found.formula
+
+
 def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
+    param_names, formula = _law_text(fit.law)
     return pb.FitResult(
         id=fit_id, curve_id=curve_id, law=fit.law, params=dict(fit.params), stderr=dict(fit.stderr),
         ci={k: pb.Interval(low=lo, high=hi) for k, (lo, hi) in fit.ci.items()}, r2=fit.r2, rmse=fit.rmse,
@@ -109,7 +125,7 @@ def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
         status=_FIT_STATUS[fit.status], message=fit.message, nfev=fit.nfev,
         method=pb.FIT_METHOD_PAPER if fit.method == "paper" else pb.FIT_METHOD_ROBUST, ci_method=fit.ci_method,
         shared=list(fit.shared), fixed=list(fit.fixed), n_bootstrap=0 if fit.samples is None else len(fit.samples),
-        n_left_out=int(fit.extra.get("left_out", 0)),
+        n_left_out=int(fit.extra.get("left_out", 0)), param_names=param_names, formula=formula,
     )  # fmt: skip
 
 
@@ -120,6 +136,7 @@ def stored_fit_to_pb(stored: Mapping[str, Any], curve_id: str) -> pb.FitResult:
         return math.nan if value is None else float(value)
 
     lo, hi = stored["x_range"]
+    param_names, formula = _law_text(stored["law"])
     return pb.FitResult(
         id=stored["id"], curve_id=curve_id, law=stored["law"],
         params={k: number(v) for k, v in stored["params"].items()},
@@ -131,6 +148,7 @@ def stored_fit_to_pb(stored: Mapping[str, Any], curve_id: str) -> pb.FitResult:
         method=pb.FIT_METHOD_PAPER if stored["method"] == "paper" else pb.FIT_METHOD_ROBUST,
         ci_method=stored["ci_method"], shared=stored["shared"], fixed=stored["fixed"],
         n_bootstrap=stored["n_bootstrap"], n_left_out=int((stored.get("extra") or {}).get("left_out") or 0),
+        param_names=param_names, formula=formula,
     )  # fmt: skip
 
 
@@ -164,7 +182,7 @@ def candidate_to_pb(c: CandidateResult, curve_id: str) -> pb.CandidateComparison
             pb.HorizonAcceleration(
                 horizon=a.horizon,
                 ar_fit=estimate_to_pb(a.ar_fit),
-                ar_empirical=a.ar_empirical,
+                ar_empirical=a.ar_measured.value,  # deprecated in the proto; kept for older clients
                 ar_measured=measured_to_pb(a.ar_measured),
             )
             for a in c.accelerations
@@ -188,6 +206,64 @@ def comparison_to_pb(result: ComparisonResult, baseline_id: str, candidate_ids: 
         baseline_metrics=summary_to_pb(result.baseline_summary, baseline_id),
         candidates=[candidate_to_pb(c, cid) for c, cid in zip(result.candidates, candidate_ids, strict=True)],
     )
+
+
+# -- back from protobuf: a comparison stored as a message (a job's) drawn as the domain object ----
+
+
+def fit_from_pb(f: pb.FitResult) -> FitResult:
+    """What the message carries; what it does not (bootstrap samples, correlations, loss_fn) keeps
+    FitResult's defaults, so intervals come from `ci`, never from resampling again."""
+    return FitResult(
+        law=f.law, params=dict(f.params), stderr=dict(f.stderr), ci={k: (v.low, v.high) for k, v in f.ci.items()},
+        r2=f.r2, rmse=f.rmse, n_points=f.n_points, x_range=(f.x_range.low, f.x_range.high),
+        status=_FIT_STATUS_BACK[f.status], message=f.message, nfev=f.nfev,
+        method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method,
+        fixed=tuple(f.fixed), shared=tuple(f.shared), extra={"left_out": f.n_left_out} if f.n_left_out else {},
+    )  # fmt: skip
+
+
+def estimate_from_pb(e: pb.Estimate) -> Estimate:
+    return Estimate(e.value, e.low, e.high) if e.has_interval else Estimate(e.value)
+
+
+def measured_from_pb(m: pb.MeasuredRatio) -> MeasuredRatio:
+    e = m.estimate
+    return MeasuredRatio(value=e.value, low=e.low, high=e.high, reach=_REACH_BACK[m.reach], bound=m.bound)
+
+
+def comparison_from_pb(c: pb.Comparison) -> ComparisonResult:
+    """The inverse of comparison_to_pb (curve ids aside, which the message keeps)."""
+
+    def summary(m: pb.CurveMetrics) -> CurveSummary:
+        return CurveSummary(auc=m.auc, cr=m.cr, cr_units=m.cr_units)
+
+    def candidate(cand: pb.CandidateComparison) -> CandidateResult:
+        b, beta = estimate_from_pb(cand.b_improvement), estimate_from_pb(cand.beta_improvement)
+        # candidate_to_pb writes NaN for a law without B and beta (a real change is never NaN:
+        # compare_curves refuses fits with parameters that are not finite)
+        improvement = None if math.isnan(b.value) and math.isnan(beta.value) else CoefficientImprovement(b, beta)
+        return CandidateResult(
+            fit=fit_from_pb(cand.fit),
+            accelerations=[
+                HorizonAR(a.horizon, estimate_from_pb(a.ar_fit), measured_from_pb(a.ar_measured))
+                for a in cand.accelerations
+            ],
+            speedups=[
+                SpeedUpAt(s.target_loss, estimate_from_pb(s.speedup), measured_from_pb(s.measured))
+                for s in cand.speedups
+            ],
+            improvement=improvement,
+            summary=summary(cand.metrics),
+        )
+
+    return ComparisonResult(
+        fit_from_pb(c.baseline_fit), summary(c.baseline_metrics), [candidate(x) for x in c.candidates]
+    )
+
+
+_FIT_STATUS_BACK = {value: status for status, value in _FIT_STATUS.items()}
+_REACH_BACK = {value: reach for reach, value in _REACH.items()}
 
 
 # -- training jobs ------------------------------------------------------------------------------
@@ -233,7 +309,7 @@ def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
     return spec
 
 
-def job_to_pb(job: Any) -> pb.Job:
+def job_to_pb(job: JobRecord) -> pb.Job:
     request = pb.StartTrainingRequest.FromString(job.request)
     message = pb.Job(
         id=job.id, state=_JOB_STATES[job.state], progress=job.progress, message=job.message, error=job.error,
@@ -256,9 +332,18 @@ def job_to_pb(job: Any) -> pb.Job:
             message.result.optimal_law.well_learned_share = math.nan if share is None else share
         for it in summary.get("history", []):
             message.result.history.add(**it)
-        if "comparison_pb" in result:
-            message.result.comparison.ParseFromString(bytes.fromhex(result["comparison_pb"]))
+        comparison = job_comparison(job)
+        if comparison is not None:
+            message.result.comparison.CopyFrom(comparison)
     return message
+
+
+def job_comparison(job: JobRecord) -> pb.Comparison | None:
+    """The comparison a finished job stored (its run's own, made with its seed and resamples);
+    None before it has finished, or when it had no near-optimal run to compare."""
+    if not job.result or "comparison_pb" not in job.result:
+        return None
+    return pb.Comparison.FromString(bytes.fromhex(job.result["comparison_pb"]))
 
 
 def job_state_name(state: int) -> str:

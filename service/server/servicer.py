@@ -4,7 +4,7 @@ no try/except: domain errors reach the interceptor (service/server/server.py), w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
@@ -15,7 +15,7 @@ from service.server import convert, limits
 from service.server import worker_tasks as work
 from service.server.compute import ComputePool
 from service.server.jobs.base import JobExecutor
-from service.server.reports.figures import MEDIA_TYPES
+from service.server.reports import MEDIA_TYPES, html
 from service.server.store import CurvePoints, JobRecord, Store, StoredCurve
 from service.server.upload import UploadAssembler, UploadSlots
 from service.settings import Settings
@@ -166,19 +166,36 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         stored = await asyncio.to_thread(self.store.list_fits, request.curve_id)
         return pb.ListFitsResponse(fits=[convert.stored_fit_to_pb(f, request.curve_id) for f in stored])
 
-    async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
-        kwargs = convert.fit_kwargs(request.options)
+    async def _comparison_inputs(
+        self,
+        baseline_id: str,
+        candidate_ids: list[str],
+        options: pb.FitOptions,
+        horizons: Sequence[float],
+        target_losses: Sequence[float],
+        prefix: str = "",
+    ) -> tuple[list[tuple[StoredCurve, CurvePoints]], dict[str, Any]]:
+        """What CompareCurves and a report of curves compare: the curves and fitting's keyword
+        arguments, checked against the limits; `prefix` is where the request holds the curve ids."""
+        kwargs = convert.fit_kwargs(options)
         kwargs.pop("bounds", None)
         kwargs.pop("starts", None)
-        if not request.baseline_id:
-            raise InvalidInputError("no baseline curve id", field="baseline_id")
-        limits.check_count(request.horizons, "horizons", self.settings)
-        limits.check_count(request.target_losses, "target_losses", self.settings)
-        loaded = await self._comparison_curves(request.baseline_id, list(request.candidate_ids), "candidate_ids")
+        if not baseline_id:
+            raise InvalidInputError("no baseline curve id", field=f"{prefix}baseline_id")
+        limits.check_count(horizons, "horizons", self.settings)
+        limits.check_count(target_losses, "target_losses", self.settings)
+        loaded = await self._comparison_curves(baseline_id, candidate_ids, f"{prefix}candidate_ids")
         points = _points_in_range(loaded, kwargs)
         kwargs["bootstrap"] = kwargs["bootstrap"] or limits.default_resamples(points, self.settings)
         limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
-        kwargs.update(horizons=list(request.horizons) or None, target_losses=list(request.target_losses))
+        kwargs.update(horizons=list(horizons) or None, target_losses=list(target_losses))
+        return loaded, kwargs
+
+    async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
+        candidate_ids = list(request.candidate_ids)
+        loaded, kwargs = await self._comparison_inputs(
+            request.baseline_id, candidate_ids, request.options, request.horizons, request.target_losses
+        )
         result = await self._compute(
             work.compare_curves,
             [p for _, p in loaded],
@@ -186,7 +203,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             list(request.options.shared),
             kwargs,
         )
-        return convert.comparison_to_pb(result, request.baseline_id, list(request.candidate_ids))
+        return convert.comparison_to_pb(result, request.baseline_id, candidate_ids)
 
     # -- training jobs --------------------------------------------------------------------------
 
@@ -264,35 +281,59 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
 
     async def RenderReport(self, request: pb.RenderReportRequest, context: Any) -> pb.Report:
         fmt = convert.report_format(request.format)
-        summary = None
         if request.HasField("job_id"):
-            job = await asyncio.to_thread(self.store.get_job, request.job_id)
-            if job.result is None or "optimal/test" not in job.result["curve_ids"]:
-                raise FitImpossibleError("the job has no finished near-optimal run to report", field="job_id")
-            ids = job.result["curve_ids"]
-            baseline_id, candidate_ids = ids["conventional/test"], [ids["optimal/test"]]
-            summary = job.result["summary"]
-            x_min: float | None = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
+            content = await self._job_report(request, fmt)
         elif request.HasField("curves"):
-            baseline_id, candidate_ids = request.curves.baseline_id, list(request.curves.candidate_ids)
-            x_min = request.options.x_min if request.options.HasField("x_min") else None
+            candidate_ids = list(request.curves.candidate_ids)
+            loaded, kwargs = await self._comparison_inputs(
+                request.curves.baseline_id, candidate_ids, request.options, (), request.target_losses, "curves."
+            )
+            content = await self._compute(
+                work.render_curves_report,
+                [p for _, p in loaded],
+                _labels(loaded),
+                [request.curves.baseline_id, *candidate_ids],
+                [meta.meta.vocab_size for meta, _ in loaded],
+                list(request.options.shared),
+                kwargs,
+                fmt=fmt,
+            )
         else:
             raise InvalidInputError("give curves or a job_id", field="subject")
-        loaded = await self._comparison_curves(baseline_id, candidate_ids, "curves.candidate_ids")
-        points = _points_in_range(loaded, {"x_min": x_min})
-        bootstrap = request.options.bootstrap or limits.default_resamples(points, self.settings)
-        limits.check_resamples(points, bootstrap, "options.bootstrap", self.settings)
-        content = await self._compute(
-            work.render_report,
-            [p for _, p in loaded],
-            [meta.meta.policy or meta.meta.name or meta.id for meta, _ in loaded],
-            [meta.meta.vocab_size for meta, _ in loaded],
-            x_min=x_min,
-            bootstrap=bootstrap,
-            fmt=fmt,
-            job_summary=summary,
-        )
         return pb.Report(content=content, media_type=MEDIA_TYPES[fmt])
+
+    async def _job_report(self, request: pb.RenderReportRequest, fmt: str) -> bytes:
+        """The comparison the job stored, drawn: never a new one, which could disagree with it."""
+        asked = {
+            "options.x_min": request.options.HasField("x_min"),
+            "options.bootstrap": request.options.bootstrap,
+            "target_losses": request.target_losses,
+        }
+        for field, given in asked.items():
+            if given:
+                raise InvalidInputError(
+                    "a job's report draws the comparison the job stored, with the job's own x_min and "
+                    "resamples: leave it unset, or report the job's test curves as curves",
+                    field=field,
+                )
+        job = await asyncio.to_thread(self.store.get_job, request.job_id)
+        stored = convert.job_comparison(job)
+        if stored is None or job.result is None:
+            raise FitImpossibleError(f"job {job.id} is {job.state}: it has no comparison to report", field="job_id")
+        loaded = await self._curves([stored.baseline_id, *(c.curve_id for c in stored.candidates)], "job_id")
+        x_min = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
+        resamples = stored.baseline_fit.n_bootstrap
+        settings = html.job_settings(job.id, job.state, job.study, job.spec, x_min, resamples)
+        return await self._compute(
+            work.render_job_report,
+            [p for _, p in loaded],
+            _labels(loaded),
+            stored.SerializeToString(),
+            fmt=fmt,
+            x_min=x_min,
+            job_summary=job.result["summary"],
+            settings=settings,
+        )
 
 
 async def _until_idle(messages: AsyncIterator[T], idle_seconds: float) -> AsyncIterator[T]:
@@ -311,6 +352,12 @@ async def _until_idle(messages: AsyncIterator[T], idle_seconds: float) -> AsyncI
                 field="chunk",
             ) from None
         yield message
+
+
+def _labels(loaded: list[tuple[StoredCurve, CurvePoints]]) -> list[str]:
+    """What a report calls each curve: its policy, else its name, else its id (as
+    service/result_tables.py's curve_label, so a report and the CLI's tables agree)."""
+    return [meta.meta.policy or meta.meta.name or meta.id for meta, _ in loaded]
 
 
 def _points_in_range(loaded: list[tuple[StoredCurve, CurvePoints]], kwargs: dict[str, Any]) -> int:

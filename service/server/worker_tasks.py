@@ -6,11 +6,15 @@ a second or more)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import fitting
 from fitting.comparison import ComparisonResult
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from service import models
 from service.server import convert, limits
+from service.server.reports import html
 from service.server.reports.figures import LabelledCurve, render
 from service.server.store import CurvePoints
 from service.settings import Settings
@@ -37,17 +41,47 @@ def compare_curves(
     return fitting.compare_curves(base, candidates, shared=shared, vocab_sizes=vocab_sizes, **kwargs)
 
 
-def render_report(
-    curves: list[CurvePoints], labels: list[str], vocab_sizes: list[int], *, x_min: float | None, bootstrap: int,
-    fmt: str, job_summary: dict[str, Any] | None,
+def render_curves_report(
+    curves: list[CurvePoints], labels: list[str], ids: list[str], vocab_sizes: list[int], shared: list[str],
+    kwargs: dict[str, Any], *, fmt: str,
 ) -> bytes:  # fmt: skip
-    """The comparison of the first curve against the others, drawn."""
-    comparison = fitting.compare_curves(
-        (curves[0].x, curves[0].loss), [(c.x, c.loss) for c in curves[1:]], x_min=x_min, bootstrap=bootstrap,
-        vocab_sizes=vocab_sizes,
-    )  # fmt: skip
+    """The first curve against the others, compared as CompareCurves compares them, then drawn and
+    (html) tabled from that one comparison."""
+    result = compare_curves(curves, vocab_sizes, shared, kwargs)
+    message = convert.comparison_to_pb(result, ids[0], ids[1:])
+    x_min = kwargs.get("x_min")
+    settings = html.curves_settings(x_min, kwargs["bootstrap"])
+    return _render(curves, labels, result, message, fmt=fmt, x_min=x_min, job_summary=None, settings=settings,
+                   target_losses=kwargs["target_losses"])  # fmt: skip
+
+
+def render_job_report(
+    curves: list[CurvePoints], labels: list[str], stored: bytes, *, fmt: str, x_min: float,
+    job_summary: dict[str, Any], settings: dict[str, str],
+) -> bytes:  # fmt: skip
+    """The comparison a job stored (a pb.Comparison's bytes), drawn as it is: never a new one, so a
+    job's figure, its page and `scalinglaw jobs` show the same numbers."""
+    message = pb.Comparison.FromString(stored)
+    return _render(curves, labels, convert.comparison_from_pb(message), message, fmt=fmt, x_min=x_min,
+                   job_summary=job_summary, settings=settings, target_losses=())  # fmt: skip
+
+
+def _render(
+    curves: Sequence[CurvePoints], labels: Sequence[str], result: ComparisonResult, message: pb.Comparison, *,
+    fmt: str, x_min: float | None, job_summary: dict[str, Any] | None, settings: Mapping[str, str],
+    target_losses: Sequence[float],
+) -> bytes:  # fmt: skip
+    """The figure in `fmt`; for html, the page around it as SVG, its tables made from the reply
+    models of `message` (the same comparison as `result`) as the client would get them."""
     drawn = [LabelledCurve(label, c.x, c.loss) for label, c in zip(labels, curves, strict=True)]
-    return render(drawn, comparison, fmt=fmt, job_summary=job_summary, x_min=x_min, bootstrap=bootstrap)
+    bootstrap = message.baseline_fit.n_bootstrap
+    figure = render(drawn, result, fmt="svg" if fmt == "html" else fmt, job_summary=job_summary, x_min=x_min,
+                    bootstrap=bootstrap)  # fmt: skip
+    if fmt != "html":
+        return figure
+    ids = [message.baseline_id, *(c.curve_id for c in message.candidates)]
+    names = dict(zip(ids, labels, strict=True))
+    return html.page(models.comparison_from_pb(message), names, figure, settings, target_losses).encode()
 
 
 def job_spec(request: Any, settings: Settings) -> tuple[dict[str, Any], str, int]:

@@ -11,7 +11,8 @@ from typing import Any
 import grpc
 import pytest
 
-from service.client import ClientError, InvalidArgument, ScalingLawClient
+from service import result_tables as tables
+from service.client import ClientError, FailedPrecondition, InvalidArgument, ScalingLawClient
 from service.server.store import SqliteStore
 from tests.service.conftest import RunningServer, start
 
@@ -87,11 +88,28 @@ def test_a_killed_job_process_fails_the_job_not_the_server(client: ScalingLawCli
 
 def test_reports_of_a_job_and_of_curves(client: ScalingLawClient, tmp_path: Path) -> None:
     job = client.start_training(
-        "perceptron", steps=60, device="cpu", bootstrap=20, config=TINY, search={"outer_iters": 2}
+        "perceptron", steps=60, seed=7, device="cpu", bootstrap=20, config=TINY, search={"outer_iters": 2}
     )
     list(client.watch(job.id))
     png = client.report(job_id=job.id, path=str(tmp_path / "job.png"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "job.png").stat().st_size == len(png)
+    # the figure and the page show the comparison the job stored (its seed, its resamples), no other
+    comparison = client.get_job(job.id).comparison
+    assert comparison is not None
+    (cand,) = comparison.candidates
+    horizon = next(iter(cand.ar_fit))
+    svg = client.report(job_id=job.id, fmt="svg").decode()
+    assert f"AR fit (95 % interval): {tables.estimate_from_pb(cand.ar_fit[horizon])}" in svg
+    if cand.ar_measured[horizon].reach == "measured":
+        assert f"AR measured (95 % interval): {tables.measured(cand.ar_measured[horizon])}" in svg
+    page = client.report(job_id=job.id, fmt="html").decode()
+    names = {comparison.baseline_id: "conventional", cand.curve_id: "optimal"}
+    for table in tables.comparison_tables(comparison, names):
+        assert tables.to_html(table) in page, table.title
+    assert "<td>seed</td><td>7</td>" in page and "<td>resamples</td><td>20</td>" in page
+    with pytest.raises(InvalidArgument) as refused:  # a job's report is never a new comparison
+        client.report(job_id=job.id, fmt="svg", bootstrap=50)
+    assert refused.value.field_violations[0].startswith("options.bootstrap")
     ids = client.get_job(job.id).curve_ids
     tests = [c for c in client.list_curves() if c.split == "test"]
     base = next(c.id for c in tests if c.policy == "conventional")
@@ -99,6 +117,14 @@ def test_reports_of_a_job_and_of_curves(client: ScalingLawClient, tmp_path: Path
     assert base in ids
     svg = client.report(baseline_id=base, candidate_ids=[cand], fmt="svg")
     assert b"<svg" in svg[:400]
+
+
+def test_a_job_without_a_comparison_has_no_report(client: ScalingLawClient) -> None:
+    job = client.start_training("perceptron", steps=20, device="cpu", config=TINY, search={"outer_iters": 0})
+    assert list(client.watch(job.id))[-1].state == "SUCCEEDED"
+    assert client.get_job(job.id).comparison is None  # no near-optimal run to compare with
+    with pytest.raises(FailedPrecondition, match="it has no comparison to report"):
+        client.report(job_id=job.id, fmt="html")
 
 
 def test_a_caller_that_gives_up_mid_start_still_gets_a_job_that_runs(server: RunningServer) -> None:

@@ -3,9 +3,15 @@ learned from the server alone, then calls made from JSON, as `grpcurl -d '{...}'
 
 from __future__ import annotations
 
+import base64
+import json
+
 import grpc
+import numpy as np
 from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from service.client import ScalingLawClient
 
 from .conftest import RunningServer
 
@@ -40,3 +46,24 @@ def test_reflection_describes_the_service_and_json_calls_work(server: RunningSer
         assert jobs == {}
         health_pool = pool.FindServiceByName("grpc.health.v1.Health")
         assert health_pool.FindMethodByName("Check") is not None
+
+
+def test_a_generic_client_gets_the_html_report_from_json(server: RunningServer) -> None:
+    """The page is made on the server: a client in any language asks for REPORT_FORMAT_HTML and
+    writes the bytes (docs/clients.md), with the speed-up table at its target losses."""
+    x = np.arange(1.0, 301.0)
+    with ScalingLawClient(server.target) as client:  # a client stream: simpler from Python
+        base = client.upload_curve(x, 0.05 + (3e8 / x) ** 0.12, policy="conventional").id
+        cand = client.upload_curve(x, 0.05 + (2e7 / x) ** 0.14, policy="near-optimal").id
+    body = {
+        "curves": {"baseline_id": base, "candidate_ids": [cand]}, "format": "REPORT_FORMAT_HTML",
+        "options": {"x_min": 30, "bootstrap": 19}, "target_losses": [5.0],
+    }  # fmt: skip
+    with grpc.insecure_channel(server.target) as channel:
+        pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+        reply = _call_from_json(channel, pool, "RenderReport", json.dumps(body))
+    assert reply["media_type"] == "text/html; charset=utf-8"
+    page = base64.b64decode(reply["content"]).decode()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    for text in ("conventional", "near-optimal", "Speed-up at target loss", "<td>resamples</td><td>19</td>"):
+        assert text in page, text

@@ -1,5 +1,6 @@
 """Report figures (service/server/reports/figures.py): the format asked for, a caption that says how the fits were
-made, the extrapolated region and the AR = 1 line, and honest axes on the SIM-vs-CR panel."""
+made, the extrapolated region and the AR = 1 line, and honest axes on the SIM-vs-CR panel; a comparison stored
+as a message (a job's) comes back whole and is drawn with the intervals it stored."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 import fitting
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from service.formatting import interval
 from service.report_formats import format_of
+from service.server import convert
 from service.server.reports.figures import LabelledCurve, caption, render
 
 SUMMARY = {
@@ -26,7 +29,7 @@ def drawn() -> tuple[list[LabelledCurve], fitting.ComparisonResult]:
     noisy = [
         (0.05 + (B / x) ** beta) * np.exp(0.01 * rng.standard_normal(x.size)) for B, beta in ((3e8, 0.12), (2e7, 0.14))
     ]
-    comparison = fitting.compare_curves((x, noisy[0]), [(x, noisy[1])], x_min=50, bootstrap=39)
+    comparison = fitting.compare_curves((x, noisy[0]), [(x, noisy[1])], x_min=50, bootstrap=39, target_losses=[6.0])
     return [LabelledCurve("conventional", x, noisy[0]), LabelledCurve("near-optimal", x, noisy[1])], comparison
 
 
@@ -74,3 +77,37 @@ def test_a_measured_interval_beside_its_value_is_drawn(drawn) -> None:  # type: 
     shifted = replace(first, ar_measured=replace(ar, low=ar.value * (1 + 1e-6), high=ar.value * (1 + 2e-6)))
     moved = replace(comparison, candidates=[replace(cand, accelerations=[shifted, *cand.accelerations[1:]])])
     assert render(curves, moved, fmt="png", job_summary=SUMMARY, x_min=50, bootstrap=39).startswith(b"\x89PNG")
+
+
+def _wire(result: fitting.ComparisonResult) -> bytes:
+    """The message's bytes, less n_bootstrap: the domain keeps it only as the samples, which the
+    message does not carry."""
+    message = convert.comparison_to_pb(result, "c-base", ["c-cand"])
+    for fit in (message.baseline_fit, *(c.fit for c in message.candidates)):
+        fit.n_bootstrap = 0
+    return message.SerializeToString(deterministic=True)
+
+
+def test_a_stored_comparison_comes_back_as_it_was_sent(drawn) -> None:  # type: ignore[no-untyped-def]
+    (x, base), (_, cand) = ((c.x, c.loss) for c in drawn[0])
+    no_rates = fitting.compare_curves((x, base), [(x, cand)], law="power", shared=(), x_min=50, bootstrap=0)
+    for result in (drawn[1], no_rates):
+        back = convert.comparison_from_pb(pb.Comparison.FromString(_wire(result)))
+        assert _wire(back) == _wire(result)
+        assert (back.candidates[0].improvement is None) == (result.candidates[0].improvement is None)
+    message = convert.comparison_to_pb(drawn[1], "c-base", ["c-cand"])
+    first = message.candidates[0].accelerations[0]
+    assert first.ar_empirical == first.ar_measured.estimate.value  # deprecated, still filled for older clients
+    assert list(message.baseline_fit.param_names) == ["L0", "B", "beta"]
+    assert message.baseline_fit.formula == "L0 + (B / x)^beta"
+
+
+def test_a_stored_comparison_is_drawn_with_the_intervals_it_stored(drawn) -> None:  # type: ignore[no-untyped-def]
+    """Its fits carry no resamples to draw a band from: the stored AR fit intervals are drawn at
+    their horizons, with their values written as the tables write them."""
+    curves, comparison = drawn
+    stored = convert.comparison_from_pb(convert.comparison_to_pb(comparison, "c-base", ["c-cand"]))
+    svg = render(curves, stored, fmt="svg", x_min=50, bootstrap=39).decode()
+    fitted = [a.ar_fit for a in comparison.candidates[0].accelerations]
+    assert "AR fit (95 % interval): " + ", ".join(interval(e.value, e.low, e.high) for e in fitted) in svg
+    assert "AR fit, 95 % interval" not in svg  # no band without the resamples

@@ -87,6 +87,7 @@ def test_unknown_enum_values_are_invalid_argument(stub: pb_grpc.ScalingLawServic
 def test_report_format_outside_the_enum_is_invalid_input() -> None:
     assert convert.report_format(pb.REPORT_FORMAT_UNSPECIFIED) == "png"
     assert convert.report_format(pb.REPORT_FORMAT_SVG) == "svg"
+    assert convert.report_format(pb.REPORT_FORMAT_HTML) == "html"
     with pytest.raises(InvalidInputError) as err:
         convert.report_format(9)
     assert err.value.field == "format" and "REPORT_FORMAT_SVG" in err.value.message

@@ -66,6 +66,7 @@ class ReportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REPORT_FORMAT_PNG: _ClassVar[ReportFormat]
     REPORT_FORMAT_SVG: _ClassVar[ReportFormat]
     REPORT_FORMAT_PDF: _ClassVar[ReportFormat]
+    REPORT_FORMAT_HTML: _ClassVar[ReportFormat]
 FIT_METHOD_UNSPECIFIED: FitMethod
 FIT_METHOD_ROBUST: FitMethod
 FIT_METHOD_PAPER: FitMethod
@@ -99,6 +100,7 @@ REPORT_FORMAT_UNSPECIFIED: ReportFormat
 REPORT_FORMAT_PNG: ReportFormat
 REPORT_FORMAT_SVG: ReportFormat
 REPORT_FORMAT_PDF: ReportFormat
+REPORT_FORMAT_HTML: ReportFormat
 
 class CurveHeader(_message.Message):
     __slots__ = ("name", "policy", "study", "split", "vocab_size", "x_unit", "tokens_per_step", "request_id", "extra_columns", "labels", "expected_points", "skip_duplicate")
@@ -299,7 +301,7 @@ class FitOptions(_message.Message):
     def __init__(self, law: _Optional[str] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Mapping[str, float]] = ..., method: _Optional[_Union[FitMethod, str]] = ..., loss_fn: _Optional[str] = ..., delta: _Optional[float] = ..., bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., bounds: _Optional[_Mapping[str, Interval]] = ..., starts: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class FitResult(_message.Message):
-    __slots__ = ("id", "curve_id", "law", "params", "stderr", "ci", "r2", "rmse", "n_points", "x_range", "status", "message", "nfev", "method", "ci_method", "shared", "fixed", "n_bootstrap", "n_left_out")
+    __slots__ = ("id", "curve_id", "law", "params", "stderr", "ci", "r2", "rmse", "n_points", "x_range", "status", "message", "nfev", "method", "ci_method", "shared", "fixed", "n_bootstrap", "n_left_out", "param_names", "formula")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -340,6 +342,8 @@ class FitResult(_message.Message):
     FIXED_FIELD_NUMBER: _ClassVar[int]
     N_BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
     N_LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
+    PARAM_NAMES_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_FIELD_NUMBER: _ClassVar[int]
     id: str
     curve_id: str
     law: str
@@ -359,7 +363,9 @@ class FitResult(_message.Message):
     fixed: _containers.RepeatedScalarFieldContainer[str]
     n_bootstrap: int
     n_left_out: int
-    def __init__(self, id: _Optional[str] = ..., curve_id: _Optional[str] = ..., law: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., stderr: _Optional[_Mapping[str, float]] = ..., ci: _Optional[_Mapping[str, Interval]] = ..., r2: _Optional[float] = ..., rmse: _Optional[float] = ..., n_points: _Optional[int] = ..., x_range: _Optional[_Union[Interval, _Mapping]] = ..., status: _Optional[_Union[FitStatus, str]] = ..., message: _Optional[str] = ..., nfev: _Optional[int] = ..., method: _Optional[_Union[FitMethod, str]] = ..., ci_method: _Optional[str] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Iterable[str]] = ..., n_bootstrap: _Optional[int] = ..., n_left_out: _Optional[int] = ...) -> None: ...
+    param_names: _containers.RepeatedScalarFieldContainer[str]
+    formula: str
+    def __init__(self, id: _Optional[str] = ..., curve_id: _Optional[str] = ..., law: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., stderr: _Optional[_Mapping[str, float]] = ..., ci: _Optional[_Mapping[str, Interval]] = ..., r2: _Optional[float] = ..., rmse: _Optional[float] = ..., n_points: _Optional[int] = ..., x_range: _Optional[_Union[Interval, _Mapping]] = ..., status: _Optional[_Union[FitStatus, str]] = ..., message: _Optional[str] = ..., nfev: _Optional[int] = ..., method: _Optional[_Union[FitMethod, str]] = ..., ci_method: _Optional[str] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Iterable[str]] = ..., n_bootstrap: _Optional[int] = ..., n_left_out: _Optional[int] = ..., param_names: _Optional[_Iterable[str]] = ..., formula: _Optional[str] = ...) -> None: ...
 
 class FitCurvesRequest(_message.Message):
     __slots__ = ("curve_ids", "options")
@@ -704,16 +710,18 @@ class CurveSet(_message.Message):
     def __init__(self, baseline_id: _Optional[str] = ..., candidate_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RenderReportRequest(_message.Message):
-    __slots__ = ("curves", "job_id", "format", "options")
+    __slots__ = ("curves", "job_id", "format", "options", "target_losses")
     CURVES_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_LOSSES_FIELD_NUMBER: _ClassVar[int]
     curves: CurveSet
     job_id: str
     format: ReportFormat
     options: FitOptions
-    def __init__(self, curves: _Optional[_Union[CurveSet, _Mapping]] = ..., job_id: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ...) -> None: ...
+    target_losses: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, curves: _Optional[_Union[CurveSet, _Mapping]] = ..., job_id: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ..., target_losses: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Report(_message.Message):
     __slots__ = ("content", "media_type")

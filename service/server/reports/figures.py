@@ -132,16 +132,11 @@ def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonRe
             low = np.array([e.low for e in estimates])
             high = np.array([e.high for e in estimates])
             ax.fill_between(horizons, low, high, color=line.get_color(), alpha=0.25, label="AR fit, 95 % interval")
-        m = [a for a in cand.accelerations if a.ar_measured.has_interval]
-        if m:
-            values = np.array([a.ar_measured.value for a in m])
-            spread = np.array([values - [a.ar_measured.low for a in m], [a.ar_measured.high for a in m] - values])
-            # a percentile interval need not hold its estimate (the smoother's bias is not resampled,
-            # and noiseless curves give intervals of width ~1e-4): a bar never reaches past it
-            spread = np.clip(spread, 0.0, None)
-            text = ", ".join(interval(a.ar_measured.value, a.ar_measured.low, a.ar_measured.high) for a in m)
-            ax.errorbar([a.horizon for a in m], values, yerr=spread, fmt="o", color=line.get_color(), capsize=3,
-                        mfc="white", label=f"AR measured (95 % interval): {text}")  # fmt: skip
+        else:  # fits without their resamples (a job's stored comparison): the intervals it stored
+            fitted = [(a.horizon, a.ar_fit) for a in cand.accelerations if a.ar_fit.has_interval]
+            _interval_bars(ax, fitted, line.get_color(), "s", "AR fit (95 % interval)")
+        measured = [(a.horizon, a.ar_measured) for a in cand.accelerations if a.ar_measured.has_interval]
+        _interval_bars(ax, measured, line.get_color(), "o", "AR measured (95 % interval)")
     ax.axhline(1.0, color="0.2", lw=0.9, ls="-.", label="AR = 1: no speed-up")
     _shade_extrapolated(ax, last, right)
     ax.set_xlim(horizons[0], right)
@@ -155,6 +150,20 @@ def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonRe
     ax.set_ylabel("acceleration ratio AR(T)")
     ax.set_title("AR against horizon")
     ax.legend(fontsize=7, loc="upper left")
+
+
+def _interval_bars(ax: Any, points: Sequence[tuple[float, Any]], color: Any, marker: str, label: str) -> None:
+    """Estimates (value, low, high) at their horizons as bars, their values written in the legend."""
+    if not points:
+        return
+    values = np.array([e.value for _, e in points])
+    spread = np.array([values - [e.low for _, e in points], [e.high for _, e in points] - values])
+    # a percentile interval need not hold its estimate (the smoother's bias is not resampled,
+    # and noiseless curves give intervals of width ~1e-4): a bar never reaches past it
+    spread = np.clip(spread, 0.0, None)
+    text = ", ".join(interval(e.value, e.low, e.high) for _, e in points)
+    ax.errorbar([h for h, _ in points], values, yerr=spread, fmt=marker, color=color, capsize=3, mfc="white",
+                label=f"{label}: {text}")  # fmt: skip
 
 
 def _law_panel(ax: Any, summary: dict[str, Any]) -> None:
