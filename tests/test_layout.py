@@ -82,12 +82,6 @@ SERVER_MAY_NOT = frozenset({"service.client", "service.cli"})
 SHARED_MAY_NOT = CLIENT_MAY_NOT | {"service.client", "grpc", "grpc_health"}
 HEALTHCHECK_MAY_NOT = SHARED_MAY_NOT - {"grpc", "grpc_health"}  # the container's gRPC health probe
 
-KNOWN_OFFENCES = {  # being removed on another branch of issue 16; strict: an xfail that passes fails
-    "service/client/html_report.py": "imports fitting to write laws; the HTML report moves to the server",
-    "service/result_tables.py": "imports fitting to write laws; the server is to send them written",
-}
-
-
 ROOMS = [  # (folder, whether its subfolders belong to it, what it may not import)
     ("fitting", True, FITTING_MAY_NOT),
     ("trainers", True, TRAINERS_MAY_NOT),
@@ -106,9 +100,7 @@ def room_cases() -> list[object]:
     for folder, deep, forbidden in ROOMS:
         for path in room_files(folder, deep):
             rule = HEALTHCHECK_MAY_NOT if relative(path) == "service/healthcheck.py" else forbidden
-            reason = KNOWN_OFFENCES.get(relative(path))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            cases.append(pytest.param(path, rule, id=relative(path), marks=marks))
+            cases.append(pytest.param(path, rule, id=relative(path)))
     return cases
 
 
