@@ -118,10 +118,6 @@ class MeasuredCurve:
     curve: Monotone
     resamples: tuple[Monotone, ...]
 
-    def level_at(self, x: float) -> float:
-        """Smoothed loss at x (inside the measured range)."""
-        return math.exp(self.curve.log_level_at(x))
-
 
 def measure_curve(
     x: Any,
