@@ -5,6 +5,7 @@ reports, both from fitted laws (fitting/ratios_fitted.py) and read off the measu
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,8 @@ class HorizonAR:
 
     @property
     def ar_empirical(self) -> float:
-        """The measured AR as a plain number: NaN wherever it is not a measured value."""
+        """Deprecated: ar_measured.value (the measured AR as a plain number, NaN where it is not one)."""
+        warnings.warn("HorizonAR.ar_empirical is deprecated; use ar_measured.value", DeprecationWarning, stacklevel=2)
         return self.ar_measured.value
 
 

@@ -35,6 +35,7 @@ AR > T / (its first x). Both are reported as such, never as a value.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -199,7 +200,7 @@ def measured_speedup(base: MeasuredCurve, cand: MeasuredCurve, target_loss: floa
     return _result(x_base, x, reach, samples)
 
 
-def acceleration_ratio_empirical(
+def acceleration_ratio_measured(
     x1: Any, loss1: Any, x2: Any, loss2: Any, horizon: float, *, bootstrap: int = 200, seed: int = 0
 ) -> MeasuredRatio:
     """measured_acceleration of two raw curves (x increasing, loss > 0); identical curves give
@@ -208,6 +209,14 @@ def acceleration_ratio_empirical(
     same = _same(x1, loss1, x2, loss2)
     cand = base if same else measure_curve(x2, loss2, bootstrap=bootstrap, seed=seed + 1, fields=("x2", "loss2"))
     return measured_acceleration(base, cand, horizon)
+
+
+def acceleration_ratio_empirical(*args: Any, **kwargs: Any) -> MeasuredRatio:
+    """Deprecated: the former name of acceleration_ratio_measured."""
+    warnings.warn(
+        "acceleration_ratio_empirical is deprecated; use acceleration_ratio_measured", DeprecationWarning, stacklevel=2
+    )
+    return acceleration_ratio_measured(*args, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------

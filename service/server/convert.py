@@ -164,7 +164,7 @@ def candidate_to_pb(c: CandidateResult, curve_id: str) -> pb.CandidateComparison
             pb.HorizonAcceleration(
                 horizon=a.horizon,
                 ar_fit=estimate_to_pb(a.ar_fit),
-                ar_empirical=a.ar_empirical,
+                ar_empirical=a.ar_measured.value,
                 ar_measured=measured_to_pb(a.ar_measured),
             )
             for a in c.accelerations
