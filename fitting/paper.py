@@ -48,7 +48,9 @@ def fit_paper(
         return [constant_result(law, d, "paper", "linear") for d in data]
     t0, l0 = _search(data, fixed.get("L0"), x_min)
     rng = np.random.default_rng(seed)
-    return [_result(d, t0, l0, "L0" in fixed, bootstrap, rng, tuple(shared) if len(data) > 1 else ()) for d in data]
+    beta_max = law.param("beta").upper
+    shared_here = tuple(shared) if len(data) > 1 else ()
+    return [_result(d, t0, l0, "L0" in fixed, bootstrap, rng, shared_here, beta_max) for d in data]
 
 
 def _candidates_t0(data: Sequence[CurveData], x_min: float | None) -> np.ndarray:
@@ -110,6 +112,7 @@ def _result(
     bootstrap: int,
     rng: np.random.Generator,
     shared: tuple[str, ...],
+    beta_max: float,
 ) -> FitResult:
     keep = d.inputs["x"] >= t0
     x, loss = d.inputs["x"][keep], d.loss[keep]
@@ -159,6 +162,12 @@ def _result(
     status, message = FitStatus.CONVERGED, "t0 and L0 from a grid; L0 has no standard error"
     if not beta > 0:
         status, message = FitStatus.UNIDENTIFIABLE, f"the loss does not fall with x (log-linear slope {slope:.3g})"
+    elif beta > beta_max:  # e.g. points at (nearly) one x: any fall of the loss is an endless slope
+        status = FitStatus.UNIDENTIFIABLE
+        message = (
+            f"beta = {beta:.3g} is above step_power's bound {beta_max:g}: no power law fits the fall of the loss "
+            f"over x from {x[0]:.17g} to {x[-1]:.17g}"
+        )
     elif not np.isfinite(params["B"]):
         status, message = FitStatus.UNIDENTIFIABLE, f"B = exp({log_b:.3g}) is beyond the float range"
     return FitResult(
