@@ -27,6 +27,7 @@ from fitting.learning_law import (
     well_learned_ratios,
     well_learned_share,
 )
+from fitting.options import FitOptions, ParamSpec
 from fitting.ratios_fitted import (
     CoefficientImprovement,
     acceleration_ratio,
@@ -55,6 +56,7 @@ __all__ = [
     "ComparisonResult",
     "Estimate",
     "FitImpossibleError",
+    "FitOptions",
     "FitResult",
     "FitStatus",
     "InvalidInputError",
@@ -64,6 +66,7 @@ __all__ = [
     "MeasuredRatio",
     "NotFoundError",
     "Param",
+    "ParamSpec",
     "Reach",
     "ScalingLawError",
     "SimCrFit",
