@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
@@ -146,14 +147,13 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         return await self._curves([baseline_id, *candidate_ids], field)
 
     async def FitCurves(self, request: pb.FitCurvesRequest, context: Any) -> pb.FitCurvesResponse:
-        kwargs = convert.fit_kwargs(request.options)
+        options = convert.fit_options(request.options)
         loaded = await self._curves(list(request.curve_ids), "curve_ids")
-        points = _points_in_range(loaded, kwargs)
-        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
-        shared = list(request.options.shared)
-        fits = await self._compute(work.fit_curves, [p for _, p in loaded], shared, kwargs)
-        options = {**kwargs, "shared": shared}
-        rows = [(cid, options, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
+        points = _points_in_range(loaded, options.x_min, options.x_max)
+        limits.check_resamples(points, options.bootstrap, "options.bootstrap", self.settings)
+        fits = await self._compute(work.fit_curves, [p for _, p in loaded], options)
+        record = options.to_dict()
+        rows = [(cid, record, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
         fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
         return pb.FitCurvesResponse(
             fits=[
@@ -167,24 +167,22 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         return pb.ListFitsResponse(fits=[convert.stored_fit_to_pb(f, request.curve_id) for f in stored])
 
     async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
-        kwargs = convert.fit_kwargs(request.options)
-        kwargs.pop("bounds", None)
-        kwargs.pop("starts", None)
+        options = convert.fit_options(request.options, expression_params=False)
         if not request.baseline_id:
             raise InvalidInputError("no baseline curve id", field="baseline_id")
         limits.check_count(request.horizons, "horizons", self.settings)
         limits.check_count(request.target_losses, "target_losses", self.settings)
         loaded = await self._comparison_curves(request.baseline_id, list(request.candidate_ids), "candidate_ids")
-        points = _points_in_range(loaded, kwargs)
-        kwargs["bootstrap"] = kwargs["bootstrap"] or limits.default_resamples(points, self.settings)
-        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
-        kwargs.update(horizons=list(request.horizons) or None, target_losses=list(request.target_losses))
+        points = _points_in_range(loaded, options.x_min, options.x_max)
+        options = replace(options, bootstrap=options.bootstrap or limits.default_resamples(points, self.settings))
+        limits.check_resamples(points, options.bootstrap, "options.bootstrap", self.settings)
         result = await self._compute(
             work.compare_curves,
             [p for _, p in loaded],
             [meta.meta.vocab_size for meta, _ in loaded],
-            list(request.options.shared),
-            kwargs,
+            options,
+            list(request.horizons) or None,
+            list(request.target_losses),
         )
         return convert.comparison_to_pb(result, request.baseline_id, list(request.candidate_ids))
 
@@ -279,7 +277,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         else:
             raise InvalidInputError("give curves or a job_id", field="subject")
         loaded = await self._comparison_curves(baseline_id, candidate_ids, "curves.candidate_ids")
-        points = _points_in_range(loaded, {"x_min": x_min})
+        points = _points_in_range(loaded, x_min)
         bootstrap = request.options.bootstrap or limits.default_resamples(points, self.settings)
         limits.check_resamples(points, bootstrap, "options.bootstrap", self.settings)
         content = await self._compute(
@@ -313,9 +311,11 @@ async def _until_idle(messages: AsyncIterator[T], idle_seconds: float) -> AsyncI
         yield message
 
 
-def _points_in_range(loaded: list[tuple[StoredCurve, CurvePoints]], kwargs: dict[str, Any]) -> int:
+def _points_in_range(
+    loaded: list[tuple[StoredCurve, CurvePoints]], x_min: float | None, x_max: float | None = None
+) -> int:
     """Points the request fits: those of every curve within its fitting range."""
-    return sum(limits.points_in_range(p.x, kwargs.get("x_min"), kwargs.get("x_max")) for _, p in loaded)
+    return sum(limits.points_in_range(p.x, x_min, x_max) for _, p in loaded)
 
 
 def _item_size(message: Any) -> int:

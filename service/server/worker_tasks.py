@@ -15,25 +15,32 @@ from service.server.store import CurvePoints
 from service.settings import Settings
 
 
-def fit_curves(curves: list[CurvePoints], shared: list[str], kwargs: dict[str, Any]) -> list[fitting.FitResult]:
+def fit_curves(curves: list[CurvePoints], options: fitting.FitOptions) -> list[fitting.FitResult]:
     """One curve, a batch, or a joint fit (shared parameters across several curves)."""
-    law = fitting.get_law(kwargs["law"]) if not kwargs.get("bounds") and not kwargs.get("starts") else None
+    law = options.resolve_law()
     pairs = [(_inputs(points, law), points.loss) for points in curves]
-    if shared and len(pairs) > 1:
-        return fitting.fit_joint(pairs, shared=shared, **kwargs)
+    if options.shared and len(pairs) > 1:
+        return fitting.fit_joint(pairs, options=options)
     if len(pairs) == 1:
-        return [fitting.fit_curve(*pairs[0], **kwargs)]
-    return fitting.fit_batch(pairs, **kwargs)
+        return [fitting.fit_curve(*pairs[0], options=options)]
+    return fitting.fit_batch(pairs, options=options)
 
 
 def compare_curves(
-    curves: list[CurvePoints], vocab_sizes: list[int], shared: list[str], kwargs: dict[str, Any]
+    curves: list[CurvePoints],
+    vocab_sizes: list[int],
+    options: fitting.FitOptions,
+    horizons: list[float] | None,
+    target_losses: list[float],
 ) -> ComparisonResult:
     """The first curve against the others; L0 shared by default where the law has it."""
-    law = fitting.get_law(kwargs["law"])
-    shared = shared or (["L0"] if "L0" in law.param_names else [])
+    law = options.resolve_law()
+    if not options.shared and "L0" in law.param_names:
+        options = options.sharing(["L0"])
     (base, *candidates) = [(_inputs(points, law), points.loss) for points in curves]
-    return fitting.compare_curves(base, candidates, shared=shared, vocab_sizes=vocab_sizes, **kwargs)
+    return fitting.compare_curves(
+        base, candidates, horizons=horizons, target_losses=target_losses, vocab_sizes=vocab_sizes, options=options
+    )
 
 
 def render_report(
@@ -62,8 +69,8 @@ def job_spec(request: Any, settings: Settings) -> tuple[dict[str, Any], str, int
     return spec, run.device, estimate_peak_bytes(run)
 
 
-def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:
+def _inputs(points: CurvePoints, law: fitting.Law) -> Any:
     """x, or the named input columns a multi-input law needs."""
-    if law is not None and len(law.inputs) > 1:
+    if len(law.inputs) > 1:
         return {name: points.columns[name] for name in law.inputs if name in points.columns}
     return points.x
