@@ -74,7 +74,7 @@ def main() -> None:
         "steps": steps,
         "outer_iters": iters,
         "best_iteration": search.best_iteration,
-        "ar_measured_test": format(fitting.acceleration_ratio_empirical(x, conv.test[1:], x, best.test[1:], steps)),
+        "ar_measured_test": format(fitting.acceleration_ratio_measured(x, conv.test[1:], x, best.test[1:], steps)),
         "cr_conventional": fitting.compression_ratio(conv.test[1:], task.label_space),
         "cr_optimal": fitting.compression_ratio(best.test[1:], task.label_space),
         "seconds": time.perf_counter() - started,

@@ -1,5 +1,5 @@
 """The measured AR on noisy curves, before and after: the raw-point reading (the first logged
-point below the baseline's interpolated loss at T, as `acceleration_ratio_empirical` did before)
+point below the baseline's interpolated loss at T, as the measured AR was read before)
 against the smoothed, monotone reading of fitting/ratios_measured.py, side by side in one run.
 
 Every pair is a time-rescaled copy, L2(t) = L1(k t) with fresh log-normal noise and 1 % upward
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from fitting.ratios_measured import Reach, acceleration_ratio_empirical
+from fitting.ratios_measured import Reach, acceleration_ratio_measured
 
 SHAPES = {"floor": (2.0, 1e3, 0.5), "paper": (0.05, 3.16e8, 0.12), "power": (0.0, 10.0, 0.4)}
 EVERY = np.arange(1.0, 2001.0)
@@ -72,7 +72,7 @@ def main() -> None:
                         y1, y2 = noisy(law(EVERY, shape), sigma, rng), noisy(law(grid * k, shape), sigma, rng)
                         r = raw_reading(EVERY, y1, grid, y2, 2000.0)
                         raw.append(abs(r / k - 1) if np.isfinite(r) else np.inf)
-                        m = acceleration_ratio_empirical(EVERY, y1, grid, y2, 2000.0, bootstrap=0)
+                        m = acceleration_ratio_measured(EVERY, y1, grid, y2, 2000.0, bootstrap=0)
                         ours.append(abs(m.value / k - 1) if m.reach is Reach.MEASURED else np.inf)
             again = noisy(law(EVERY, shape), sigma, rng)
             self_raw.append(raw_reading(EVERY, again, EVERY, again, 2000.0))
@@ -86,7 +86,7 @@ def main() -> None:
         hits, widths = 0, []
         for _ in range(args.coverage):
             y1, y2 = noisy(law(EVERY, "floor"), 0.03, rng), noisy(law(EVERY * 3, "floor"), 0.03, rng)
-            m = acceleration_ratio_empirical(
+            m = acceleration_ratio_measured(
                 EVERY, y1, EVERY, y2, 2000.0, bootstrap=200, seed=int(rng.integers(1 << 30))
             )
             hits += m.low <= 3.0 <= m.high

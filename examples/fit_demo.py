@@ -57,7 +57,7 @@ def main() -> None:
     base, cand = robust
     horizon = float(curves["conventional"].step.iloc[-1])
     print("\nAcceleration ratio AR(T) = T / min{t : L_opt(t) <= L_conv(T)}  (95 % bootstrap interval)")
-    measured = fitting.acceleration_ratio_empirical(*pairs[0], *pairs[1], horizon)
+    measured = fitting.acceleration_ratio_measured(*pairs[0], *pairs[1], horizon)
     for factor in (1, 10, 100, 1000):
         T = horizon * factor
         fit_ar = fitting.acceleration_ratio(base, cand, T)

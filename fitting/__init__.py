@@ -27,6 +27,7 @@ from fitting.learning_law import (
     well_learned_ratios,
     well_learned_share,
 )
+from fitting.options import FitOptions, ParamSpec
 from fitting.ratios_fitted import (
     CoefficientImprovement,
     acceleration_ratio,
@@ -39,6 +40,7 @@ from fitting.ratios_measured import (
     MeasuredRatio,
     Reach,
     acceleration_ratio_empirical,
+    acceleration_ratio_measured,
     measure_curve,
     measured_acceleration,
     measured_speedup,
@@ -54,6 +56,7 @@ __all__ = [
     "ComparisonResult",
     "Estimate",
     "FitImpossibleError",
+    "FitOptions",
     "FitResult",
     "FitStatus",
     "InvalidInputError",
@@ -63,6 +66,7 @@ __all__ = [
     "MeasuredRatio",
     "NotFoundError",
     "Param",
+    "ParamSpec",
     "Reach",
     "ScalingLawError",
     "SimCrFit",
@@ -70,6 +74,7 @@ __all__ = [
     "UnknownLawError",
     "acceleration_ratio",
     "acceleration_ratio_empirical",
+    "acceleration_ratio_measured",
     "auc",
     "coefficient_improvement",
     "compare_curves",

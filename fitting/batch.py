@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Unpack
 
 import numpy as np
 
+from fitting.engine import Problem, Solution
+from fitting.entry import PreparedFit, fit_prepared, prepare_fit
 from fitting.law_types import Law
-from fitting.options import prepare_fit
-from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
+from fitting.options import FitKeywords, FitOptions, options_from
+from fitting.pipeline import pad, results_for_rows, row_problem, solve_rows
 from fitting.result import FitResult
-from fitting.validation import CurveData, is_constant, left_out_note
+from fitting.validation import CurveData
 
 BLOCK = 256  # curves per vectorised block: keeps the (block, m, P) Jacobian in cache
+
+# A last step on one curve's solution: (problem, solution, loss_fn, delta) -> solution
+Polish = Callable[[Problem, Solution, str, float], Solution]
 
 
 def fit_batch(
     curves: Sequence[tuple[Any, Any]],
-    law: str | Law = "step_power",
+    law: str | Law | None = None,
     *,
-    x_min: float | None = None,
-    x_max: float | None = None,
-    fixed: Mapping[str, float] | None = None,
-    loss_fn: str = "huber",
-    delta: float | None = None,
-    bootstrap: int = 0,
-    seed: int = 0,
-    method: str = "robust",
-    bounds: Mapping[str, tuple[float, float]] | None = None,
-    starts: Mapping[str, float] | None = None,
+    options: FitOptions | None = None,
+    **keywords: Unpack[FitKeywords],
 ) -> list[FitResult]:
     """Fit every (x, loss) pair in `curves` (lengths may differ); results in input order.
 
@@ -37,42 +34,29 @@ def fit_batch(
     similar length are padded into blocks and every optimiser step is one numpy expression
     per block. Errors name the curve: "curves[3].loss[7]: ...".
     """
-    the_law, pinned, data = prepare_fit(
-        curves, law, name_curves=True, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
-        delta=delta, bootstrap=bootstrap, seed=seed, method=method, bounds=bounds, starts=starts,
-    )  # fmt: skip
-    if method == "paper":
-        from fitting.paper import fit_paper
+    prepared = prepare_fit(curves, options_from(law, options, keywords), name_curves=True)
+    return fit_prepared(prepared, _fit_blocks)
 
-        papers = [fit_paper([d], the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed)[0] for d in data]
-        return left_out_note(papers, data)
-    results: list[FitResult | None] = [None] * len(data)
-    fittable = []
-    for i, d in enumerate(data):
-        if is_constant(d.loss):
-            results[i] = constant_result(the_law, d, method, loss_fn)
-        else:
-            fittable.append(i)
-    order = sorted(fittable, key=lambda i: data[i].n_points)
-    rng = np.random.default_rng(seed)
+
+def _fit_blocks(prepared: PreparedFit, curves: list[CurveData]) -> list[FitResult]:
+    results: list[FitResult | None] = [None] * len(curves)
+    order = sorted(range(len(curves)), key=lambda i: curves[i].n_points)
+    rng = np.random.default_rng(prepared.options.seed)
     for start in range(0, len(order), BLOCK):
         block = order[start : start + BLOCK]
-        fitted = _fit_block(the_law, [data[i] for i in block], pinned, loss_fn, delta, bootstrap, rng)
-        for i, res in zip(block, fitted, strict=True):
+        for i, res in zip(block, fit_rows(prepared, [curves[i] for i in block], rng), strict=True):
             results[i] = res
-    return left_out_note([r for r in results if r is not None], data)
+    return [r for r in results if r is not None]
 
 
-def _fit_block(
-    law: Law,
-    block: list[CurveData],
-    fixed: dict[str, float],
-    loss_fn: str,
-    delta: float | None,
-    bootstrap: int,
-    rng: np.random.Generator,
+def fit_rows(
+    prepared: PreparedFit, curves: list[CurveData], rng: np.random.Generator, polish: Polish | None = None
 ) -> list[FitResult]:
-    inputs, loss, mask = pad(law, block)
+    """The robust procedure on curves fitted each alone, one curve per row of one padded problem."""
+    law, fixed, options = prepared.law, prepared.fixed, prepared.options
+    inputs, loss, mask = pad(law, curves)
     problem = row_problem(law, inputs, loss, mask, fixed)
-    solution, scale = solve_rows(problem, fixed, loss_fn, delta)
-    return results_for_rows(problem, solution, block, fixed, loss_fn, scale, bootstrap, rng)
+    solution, scale = solve_rows(problem, fixed, options.loss_fn, options.delta)
+    if polish is not None:
+        solution = polish(problem, solution, options.loss_fn, float(scale[0, 0]))
+    return results_for_rows(problem, solution, curves, fixed, options.loss_fn, scale, options.bootstrap, rng)

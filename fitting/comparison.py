@@ -5,16 +5,18 @@ reports, both from fitted laws (fitting/ratios_fitted.py) and read off the measu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from fitting.compression import CR_UNITS, auc, compression_ratio
 from fitting.errors import FitImpossibleError, InvalidInputError
 from fitting.joint import fit_joint
-from fitting.laws import get_law
+from fitting.law_types import Law
+from fitting.options import FitOptions, JointKeywords, options_from
 from fitting.ratios_fitted import CoefficientImprovement, acceleration_ratio, coefficient_improvement, speedup_at_loss
 from fitting.ratios_measured import MeasuredCurve, MeasuredRatio, measure_curve, measured_acceleration, measured_speedup
 from fitting.result import Estimate, FitResult
@@ -37,7 +39,8 @@ class HorizonAR:
 
     @property
     def ar_empirical(self) -> float:
-        """The measured AR as a plain number: NaN wherever it is not a measured value."""
+        """Deprecated: ar_measured.value (the measured AR as a plain number, NaN where it is not one)."""
+        warnings.warn("HorizonAR.ar_empirical is deprecated; use ar_measured.value", DeprecationWarning, stacklevel=2)
         return self.ar_measured.value
 
 
@@ -81,28 +84,23 @@ def compare_curves(
     baseline: tuple[Any, Any],
     candidates: Sequence[tuple[Any, Any]],
     *,
-    law: str = "step_power",
-    shared: Sequence[str] = ("L0",),
+    law: str | Law | None = None,
     horizons: Sequence[float] | None = None,
     target_losses: Sequence[float] = (),
     vocab_sizes: Sequence[int] | None = None,
-    x_min: float | None = None,
-    x_max: float | None = None,
-    fixed: Mapping[str, float] | None = None,
-    loss_fn: str = "huber",
-    delta: float | None = None,
-    bootstrap: int = 200,
-    seed: int = 0,
-    method: str = "robust",
+    options: FitOptions | None = None,
+    **keywords: Unpack[JointKeywords],
 ) -> ComparisonResult:
     """Joint fit (shared parameters, paired bootstrap), then per candidate: AR at each horizon
     (default: the baseline's last x times 1, 10, 100, 1000) from the fits and, inside the
     baseline's measured range, read off the measured curves (both with `bootstrap` resamples),
     speed-ups at the target losses both ways, coefficient improvements, AUC and CR of every curve.
-    vocab_sizes: |V| per curve (baseline first) for CR; 0 leaves CR NaN."""
+    vocab_sizes: |V| per curve (baseline first) for CR; 0 leaves CR NaN. How to fit: `options`, or
+    fit_joint's keywords, here with 200 resamples by default."""
     if not candidates:
         raise InvalidInputError("at least one candidate curve is needed", field="candidates")
-    the_law = get_law(law)
+    chosen = options_from(law, options, keywords, joint=True, shared=("L0",), bootstrap=200)
+    the_law = chosen.resolve_law()
     if len(the_law.inputs) != 1:  # AR and speed-ups invert L(x): one input only
         raise InvalidInputError(
             f"law {the_law.name} has inputs {', '.join(the_law.inputs)}; comparisons need a law of x alone",
@@ -112,21 +110,18 @@ def compare_curves(
     sizes = list(vocab_sizes) if vocab_sizes is not None else [0] * len(curves)
     if len(sizes) != len(curves):
         raise InvalidInputError(f"{len(sizes)} sizes for {len(curves)} curves", field="vocab_sizes")
-    fits = fit_joint(
-        curves, law, shared=shared, x_min=x_min, x_max=x_max, fixed=fixed,
-        loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, seed=seed, method=method,
-    )  # fmt: skip
+    fits = fit_joint(curves, options=chosen)
     for i, fit in enumerate(fits):
         if not all(math.isfinite(v) for v in fit.params.values()):
             raise FitImpossibleError(f"{fit.status.value}: {fit.message}", field=f"curves[{i}]")
     arrays = [(np.asarray(x, dtype=float), np.asarray(loss, dtype=float)) for x, loss in curves]
     # read on a log scale: points at x <= 0 (a log's step 0) are outside every range the fits accept
     positive = [(x[x > 0], loss[x > 0]) for x, loss in arrays]
-    measured = _measured_curves(positive, bootstrap, seed)
+    measured = _measured_curves(positive, chosen.bootstrap, chosen.seed)
     base_x, base_loss = arrays[0]
     last = float(base_x[-1])
     horizon_list = [last * f for f in (1, 10, 100, 1000)] if horizons is None else [float(h) for h in horizons]
-    has_rates = {"B", "beta"} <= set(get_law(fits[0].law).param_names)
+    has_rates = {"B", "beta"} <= set(the_law.param_names)
     out = []
     base = measured[0]
     for (x, loss), fit, size, cand in zip(arrays[1:], fits[1:], sizes[1:], measured[1:], strict=True):

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from fitting.engine import Problem, covariance
+from fitting.entry import PreparedFit, fit_prepared, prepare_fit
 from fitting.errors import InvalidInputError
 from fitting.law_types import Law
-from fitting.options import prepare_fit
+from fitting.options import FitOptions, JointKeywords, options_from
 from fitting.pipeline import (
     best_start,
     bootstrap_rows,
     build_result,
-    constant_result,
     pad,
     robust_extra,
     row_problem,
@@ -24,26 +24,18 @@ from fitting.pipeline import (
     with_logs,
 )
 from fitting.result import FitResult
-from fitting.validation import CurveData, is_constant, left_out_note
+from fitting.validation import CurveData
 
 
 def fit_joint(
     curves: Sequence[tuple[Any, Any]],
-    law: str | Law = "step_power",
+    law: str | Law | None = None,
     *,
-    shared: Sequence[str] = ("L0",),
-    x_min: float | None = None,
-    x_max: float | None = None,
-    fixed: Mapping[str, float] | None = None,
-    loss_fn: str = "huber",
-    delta: float | None = None,
-    bootstrap: int = 0,
-    seed: int = 0,
-    method: str = "robust",
-    bounds: Mapping[str, tuple[float, float]] | None = None,
-    starts: Mapping[str, float] | None = None,
+    options: FitOptions | None = None,
+    **keywords: Unpack[JointKeywords],
 ) -> list[FitResult]:
-    """Fit all curves at once with the `shared` parameters common to every curve.
+    """Fit all curves at once with the shared parameters common to every curve (keyword `shared`,
+    default ("L0",), or the options' ParamSpecs with shared set); other options as fit_curve's.
 
     Returns one FitResult per curve (input order); shared parameters have the same value,
     interval and bootstrap samples in each, and samples are paired across curves (row i of
@@ -52,37 +44,8 @@ def fit_joint(
     """
     if len(curves) == 0:
         raise InvalidInputError("no curves given", field="curves")
-    the_law, pinned, data = prepare_fit(
-        curves, law, name_curves=True, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
-        delta=delta, bootstrap=bootstrap, seed=seed, method=method, bounds=bounds, starts=starts,
-    )  # fmt: skip
-    shared_names = tuple(shared)
-    for name in shared_names:
-        if name not in the_law.param_names:
-            raise InvalidInputError(
-                f"{name!r} is not a parameter of {the_law.name} ({', '.join(the_law.param_names)})", field="shared"
-            )
-    if method == "paper":
-        from fitting.paper import fit_paper
-
-        papers = fit_paper(
-            data, the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed, shared=shared_names
-        )
-        return left_out_note(papers, data)
-    results: list[FitResult | None] = [None] * len(data)
-    members = []
-    for i, d in enumerate(data):
-        if is_constant(d.loss):
-            results[i] = constant_result(the_law, d, method, loss_fn)
-        else:
-            members.append(i)
-    if members:
-        fitted = _fit_members(
-            the_law, [data[i] for i in members], shared_names, pinned, loss_fn, delta, bootstrap, seed
-        )
-        for i, res in zip(members, fitted, strict=True):
-            results[i] = res
-    return left_out_note([r for r in results if r is not None], data)
+    chosen = options_from(law, options, keywords, joint=True, shared=("L0",))
+    return fit_prepared(prepare_fit(curves, chosen, name_curves=True, joint=True), _fit_members)
 
 
 def joint_problem(law: Law, data: Sequence[CurveData], shared: tuple[str, ...], fixed: Mapping[str, float]) -> Problem:
@@ -111,16 +74,9 @@ def joint_problem(law: Law, data: Sequence[CurveData], shared: tuple[str, ...], 
     )
 
 
-def _fit_members(
-    law: Law,
-    data: list[CurveData],
-    shared: tuple[str, ...],
-    fixed: dict[str, float],
-    loss_fn: str,
-    delta: float | None,
-    bootstrap: int,
-    seed: int,
-) -> list[FitResult]:
+def _fit_members(prepared: PreparedFit, data: list[CurveData]) -> list[FitResult]:
+    law, shared, fixed, options = prepared.law, prepared.shared, prepared.fixed, prepared.options
+    loss_fn, delta, bootstrap = options.loss_fn, options.delta, options.bootstrap
     # Each curve alone first: its parameters start the joint fit.
     inputs, loss, mask = pad(law, data)
     fits_alone, scales = solve_rows(row_problem(law, inputs, loss, mask, fixed), fixed, loss_fn, delta)
@@ -139,7 +95,7 @@ def _fit_members(
     cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)[0]
     samples = None
     if bootstrap:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(options.seed)
         samples = bootstrap_rows(problem, solution, 0, bootstrap, rng, loss_fn, scale, groups=problem.group)
     out = []
     for g, d in enumerate(data):

@@ -16,11 +16,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fitting.errors import FitImpossibleError, InvalidInputError
+from fitting.errors import FitImpossibleError
 from fitting.law_types import Law
-from fitting.pipeline import constant_result
 from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval
-from fitting.validation import CurveData, is_constant
+from fitting.validation import CurveData
 
 L0_GRID = 200
 T0_GRID = 16
@@ -35,20 +34,19 @@ def fit_paper(
     x_min: float | None,
     bootstrap: int,
     seed: int,
-    shared: Sequence[str] = ("L0",),
+    shared: Sequence[str],
 ) -> list[FitResult]:
-    if law.name != "step_power":
-        raise InvalidInputError(f"the paper's procedure fits step_power only, not {law.name}", field="method")
-    if set(fixed) - {"L0"}:
-        raise InvalidInputError("the paper's procedure can fix L0 only", field="fixed")
+    """step_power fitted to curves that are not constant (entry.fit_prepared checks the options
+    and sets constant curves aside); L0 and t0 shared when `shared` has L0, else each curve alone."""
     if len(data) > 1 and "L0" not in shared:
-        return [fit_paper([d], law, fixed=fixed, x_min=x_min, bootstrap=bootstrap, seed=seed)[0] for d in data]
-    constant = [i for i, d in enumerate(data) if is_constant(d.loss)]
-    if constant:
-        return [constant_result(law, d, "paper", "linear") for d in data]
+        return [
+            fit_paper([d], law, fixed=fixed, x_min=x_min, bootstrap=bootstrap, seed=seed, shared=())[0] for d in data
+        ]
     t0, l0 = _search(data, fixed.get("L0"), x_min)
     rng = np.random.default_rng(seed)
-    return [_result(d, t0, l0, "L0" in fixed, bootstrap, rng, tuple(shared) if len(data) > 1 else ()) for d in data]
+    beta_max = law.param("beta").upper
+    shared_here = tuple(shared) if len(data) > 1 else ()
+    return [_result(d, t0, l0, "L0" in fixed, bootstrap, rng, shared_here, beta_max) for d in data]
 
 
 def _candidates_t0(data: Sequence[CurveData], x_min: float | None) -> np.ndarray:
@@ -110,6 +108,7 @@ def _result(
     bootstrap: int,
     rng: np.random.Generator,
     shared: tuple[str, ...],
+    beta_max: float,
 ) -> FitResult:
     keep = d.inputs["x"] >= t0
     x, loss = d.inputs["x"][keep], d.loss[keep]
@@ -159,6 +158,12 @@ def _result(
     status, message = FitStatus.CONVERGED, "t0 and L0 from a grid; L0 has no standard error"
     if not beta > 0:
         status, message = FitStatus.UNIDENTIFIABLE, f"the loss does not fall with x (log-linear slope {slope:.3g})"
+    elif beta > beta_max:  # e.g. points at (nearly) one x: any fall of the loss is an endless slope
+        status = FitStatus.UNIDENTIFIABLE
+        message = (
+            f"beta = {beta:.3g} is above step_power's bound {beta_max:g}: no power law fits the fall of the loss "
+            f"over x from {x[0]:.17g} to {x[-1]:.17g}"
+        )
     elif not np.isfinite(params["B"]):
         status, message = FitStatus.UNIDENTIFIABLE, f"B = exp({log_b:.3g}) is beyond the float range"
     return FitResult(

@@ -52,13 +52,6 @@ class FitResult:
     def converged(self) -> bool:
         return self.status is FitStatus.CONVERGED
 
-    def sample_params(self) -> list[dict[str, float]]:
-        """Bootstrap samples as parameter mappings (empty without bootstrap)."""
-        if self.samples is None:
-            return []
-        names = list(self.params)
-        return [dict(zip(names, row.tolist(), strict=True)) for row in self.samples]
-
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form (samples left out); "not available" (NaN) becomes None (null),
         since JSON has no NaN."""

@@ -3,67 +3,47 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 import lmfit
 import numpy as np
 
+from fitting.batch import fit_rows
 from fitting.engine import Problem, Solution, robust_cost
+from fitting.entry import PreparedFit, fit_prepared, prepare_fit
 from fitting.law_types import Law
-from fitting.options import prepare_fit
-from fitting.pipeline import constant_result, pad, results_for_rows, row_problem, solve_rows
+from fitting.options import FitKeywords, FitOptions, options_from
 from fitting.result import FitResult
-from fitting.validation import is_constant, left_out_note
+from fitting.validation import CurveData
 
 
 def fit_curve(
     x: Any,
     loss: Any,
-    law: str | Law = "step_power",
+    law: str | Law | None = None,
     *,
-    x_min: float | None = None,
-    x_max: float | None = None,
-    fixed: Mapping[str, float] | None = None,
-    loss_fn: str = "huber",
-    delta: float | None = None,
-    bootstrap: int = 0,
-    seed: int = 0,
-    method: str = "robust",
-    bounds: Mapping[str, tuple[float, float]] | None = None,
-    starts: Mapping[str, float] | None = None,
+    options: FitOptions | None = None,
+    **keywords: Unpack[FitKeywords],
 ) -> FitResult:
-    """Fit `law` to one curve in log-loss space.
+    """Fit `law` (default step_power) to one curve in log-loss space.
 
     x: steps (array-like) or, for multi-input laws, a mapping/DataFrame of input -> array.
-    loss: losses (> 0). Points with x_min <= x <= x_max are used. `fixed` pins parameters.
-    loss_fn: "huber" (default), "linear", "soft_l1" or "cauchy" on log residuals, with scale delta
-    in log-loss units; None (default): estimated from the residuals (1.345 x their MAD-based standard
-    deviation, refitted until it settles), so that Gaussian noise of any size gets a 95 %-efficient
-    fit while spikes stay in the loss's linear part. The scale used is in `extra["delta"]`.
-    bootstrap: number of residual-bootstrap resamples for percentile intervals (0: Wald).
-    method: "robust" (multi-start + lmfit refinement) or "paper" (grid over t0, L0 and
-    log-linear regression, step_power only). bounds/starts: for expression laws.
+    loss: losses (> 0). How to fit: `options`, or the same as keywords (x_min, x_max, fixed,
+    loss_fn, delta, bootstrap, seed, method, bounds, starts; see FitOptions). `fixed` pins
+    parameters. loss_fn "huber" (default) with delta None (default) estimates the scale from the
+    residuals (1.345 x their MAD-based standard deviation, refitted until it settles), so that
+    Gaussian noise of any size gets a 95 %-efficient fit while spikes stay in the loss's linear
+    part; the scale used is in `extra["delta"]`. method "robust" is multi-start and lmfit
+    refinement; "paper" a grid over t0 and L0 and log-linear regression (step_power only).
     """
-    the_law, pinned, (data,) = prepare_fit(
-        [(x, loss)], law, name_curves=False, x_min=x_min, x_max=x_max, fixed=fixed, loss_fn=loss_fn,
-        delta=delta, bootstrap=bootstrap, seed=seed, method=method, bounds=bounds, starts=starts,
-    )  # fmt: skip
-    if method == "paper":
-        from fitting.paper import fit_paper
+    prepared = prepare_fit([(x, loss)], options_from(law, options, keywords), name_curves=False)
+    return fit_prepared(prepared, _fit_alone)[0]
 
-        return left_out_note(
-            fit_paper([data], the_law, fixed=pinned, x_min=x_min, bootstrap=bootstrap, seed=seed), [data]
-        )[0]
-    if is_constant(data.loss):
-        return left_out_note([constant_result(the_law, data, method, loss_fn)], [data])[0]
-    inputs, loss_arr, mask = pad(the_law, [data])
-    problem = row_problem(the_law, inputs, loss_arr, mask, pinned)
-    solution, scale = solve_rows(problem, pinned, loss_fn, delta)
-    solution = refine_with_lmfit(problem, solution, loss_fn, float(scale[0, 0]))
-    rng = np.random.default_rng(seed)
-    return left_out_note(results_for_rows(problem, solution, [data], pinned, loss_fn, scale, bootstrap, rng), [data])[0]
+
+def _fit_alone(prepared: PreparedFit, curves: list[CurveData]) -> list[FitResult]:
+    rng = np.random.default_rng(prepared.options.seed)
+    return fit_rows(prepared, curves, rng, polish=refine_with_lmfit)
 
 
 def refine_with_lmfit(problem: Problem, solution: Solution, loss_fn: str, delta: float) -> Solution:

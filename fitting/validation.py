@@ -79,7 +79,9 @@ def prepare_curve(
     n_free: int | None = None,
     prefix: str = "",
 ) -> CurveData:
-    """Validate one curve and keep x_min <= x <= x_max (inclusive, on the law's first input)."""
+    """Validate one curve and keep x_min <= x <= x_max (inclusive, on the law's first input).
+
+    The range itself is checked by FitOptions, against the law by entry.prepare_fit."""
     loss_arr = as_float_array(loss, f"{prefix}loss")
     if loss_arr.size == 0:
         raise InvalidInputError("curve is empty", field=f"{prefix}loss")
@@ -107,9 +109,6 @@ def prepare_curve(
             raise InvalidInputError(
                 f"must be strictly increasing, got {xs[i]} after {xs[i - 1]}", field=f"{prefix}x", index=i
             )
-    check_range(x_min, x_max)
-    if (x_min is not None or x_max is not None) and len(law.inputs) > 1:
-        raise InvalidInputError("a fitting range applies to single-input laws only", field="x_min")
     keep = np.ones(loss_arr.size, dtype=bool)
     first = inputs[law.inputs[0]]
     if skip_nonpositive:

@@ -6,12 +6,13 @@ the curve bends away from it. The verdict looks at what the fit leaves behind, t
 r_i = log L_i - log L_law(x_i), in order of x:
 
 - their *systematic* part: the median residual in each of up to 10 windows, taken along log x and
-  the points' order together (each at least 12 points). A law that holds leaves windows centred on zero; one that does not leaves a run of
-  windows on one side. A window is off when its median is both past a floor of 0.3 % (a smaller
-  systematic error does not move a speed-up or an extrapolation by more than its interval) and past
-  3.5 of its own standard errors (3.5 keeps the false alarms of 10 windows near 0.5 %). A window's
-  standard error comes from the noise's size and memory, read once the residuals' slow part is taken out, so
-  noise that is itself autocorrelated (smoothed logs, the usual case) is not mistaken for misfit.
+  the points' order together (each at least 12 points). A law that holds leaves windows centred on
+  zero; one that does not leaves a run of windows on one side. A window is off when its median is
+  both past a floor of 0.3 % (a smaller systematic error does not move a speed-up or an
+  extrapolation by more than its interval) and past 3.5 of its own standard errors (3.5 keeps the
+  false alarms of 10 windows near 0.5 %). A window's standard error comes from the noise's size
+  and memory, read once the residuals' slow part is taken out, so noise that is itself
+  autocorrelated (smoothed logs, the usual case) is not mistaken for misfit.
 - r^2 on log L, the lag-1 autocorrelation of the residuals and the runs test on their signs, which
   are reported for the reader (a misfit shows in all three) but decide nothing alone: a flat, noisy
   curve has a low r^2 and a law that holds, and a smoothed curve has autocorrelated residuals.
@@ -99,7 +100,7 @@ def judge_agreement(fitted: Estimate, measured: Estimate, what: str) -> tuple[bo
         return True, f"{what}: nothing to compare"
     if fitted.has_interval and measured.has_interval:
         agree = fitted.low <= measured.high and measured.low <= fitted.high
-        how = f"{fitted.value:.3g} [{fitted.low:.3g}, {fitted.high:.3g}] vs {measured.value:.3g} [{measured.low:.3g}, {measured.high:.3g}]"
+        how = f"{fitted:.3g} vs {measured:.3g}"  # value [low, high] each
     else:
         scale = max(abs(fitted.value), abs(measured.value), 1e-300)
         agree = abs(fitted.value - measured.value) / scale <= AGREE_WITHOUT_INTERVALS

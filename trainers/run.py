@@ -254,7 +254,7 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
         optimal = _outcome("optimal", optimal_curves, candidate.fit, opt_law, task.label_space)
         ar_fit, ar_measured = candidate.accelerations[0].ar_fit, candidate.accelerations[0].ar_measured
         improvement = candidate.improvement
-        ar_desired = fitting.acceleration_ratio_empirical(
+        ar_desired = fitting.acceleration_ratio_measured(
             steps, conventional_curves.desired[1:], steps, optimal_curves.desired[1:], float(spec.steps),
             bootstrap=spec.bootstrap, seed=spec.seed,
         )  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from fitting import Estimate, FitResult, FitStatus, get_law
+from fitting import Estimate, FitOptions, FitResult, FitStatus, get_law
 from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary, HorizonAR, SpeedUpAt
 from fitting.errors import InvalidInputError, ScalingLawError
 from fitting.ratios_fitted import CoefficientImprovement
@@ -68,26 +68,23 @@ def curve_to_pb(c: StoredCurve) -> pb.Curve:
     )  # fmt: skip
 
 
-def fit_kwargs(options: pb.FitOptions) -> dict[str, Any]:
-    """Keyword arguments for fitting's fit functions; unset fields take fitting's defaults."""
-    kwargs: dict[str, Any] = {
-        "law": _checked_law(options.law or "step_power"),
-        "method": _lookup(_METHODS, options.method, pb.FitMethod.Name, "options.method"),
-        "loss_fn": options.loss_fn or "huber",
-        "delta": options.delta or None,  # 0 (unset): estimated from the residuals
-        "bootstrap": options.bootstrap,
-        "seed": options.seed,
-        "fixed": dict(options.fixed),
-    }
-    if options.HasField("x_min"):
-        kwargs["x_min"] = options.x_min
-    if options.HasField("x_max"):
-        kwargs["x_max"] = options.x_max
-    if options.bounds:
-        kwargs["bounds"] = {k: (v.low, v.high) for k, v in options.bounds.items()}
-    if options.starts:
-        kwargs["starts"] = dict(options.starts)
-    return kwargs
+def fit_options(options: pb.FitOptions, *, expression_params: bool = True) -> FitOptions:
+    """The request's FitOptions, checked now; unset fields take fitting's defaults.
+    expression_params False: the bounds and starts are left out (CompareCurves ignores them)."""
+    return FitOptions.from_keywords(
+        _checked_law(options.law or "step_power"),
+        method=_lookup(_METHODS, options.method, pb.FitMethod.Name, "options.method"),
+        loss_fn=options.loss_fn or "huber",
+        delta=options.delta or None,  # 0 (unset): estimated from the residuals
+        bootstrap=options.bootstrap,
+        seed=options.seed,
+        x_min=options.x_min if options.HasField("x_min") else None,
+        x_max=options.x_max if options.HasField("x_max") else None,
+        fixed=dict(options.fixed),
+        bounds={k: (v.low, v.high) for k, v in options.bounds.items()} if expression_params else None,
+        starts=dict(options.starts) if expression_params else None,
+        shared=list(options.shared),
+    )
 
 
 def _checked_law(text: str) -> str:

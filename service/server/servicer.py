@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
+import fitting
 from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
@@ -146,14 +148,13 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         return await self._curves([baseline_id, *candidate_ids], field)
 
     async def FitCurves(self, request: pb.FitCurvesRequest, context: Any) -> pb.FitCurvesResponse:
-        kwargs = convert.fit_kwargs(request.options)
+        options = convert.fit_options(request.options)
         loaded = await self._curves(list(request.curve_ids), "curve_ids")
-        points = _points_in_range(loaded, kwargs)
-        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
-        shared = list(request.options.shared)
-        fits = await self._compute(work.fit_curves, [p for _, p in loaded], shared, kwargs)
-        options = {**kwargs, "shared": shared}
-        rows = [(cid, options, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
+        points = _points_in_range(loaded, options.x_min, options.x_max)
+        limits.check_resamples(points, options.bootstrap, "options.bootstrap", self.settings)
+        fits = await self._compute(work.fit_curves, [p for _, p in loaded], options)
+        record = options.to_dict()
+        rows = [(cid, record, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
         fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
         return pb.FitCurvesResponse(
             fits=[
@@ -174,34 +175,32 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         horizons: Sequence[float],
         target_losses: Sequence[float],
         prefix: str = "",
-    ) -> tuple[list[tuple[StoredCurve, CurvePoints]], dict[str, Any]]:
-        """What CompareCurves and a report of curves compare: the curves and fitting's keyword
-        arguments, checked against the limits; `prefix` is where the request holds the curve ids."""
-        kwargs = convert.fit_kwargs(options)
-        kwargs.pop("bounds", None)
-        kwargs.pop("starts", None)
+    ) -> tuple[list[tuple[StoredCurve, CurvePoints]], fitting.FitOptions]:
+        """What CompareCurves and a report of curves compare: the curves and the fit options,
+        checked against the limits; `prefix` is where the request holds the curve ids."""
+        fit_options = convert.fit_options(options, expression_params=False)
         if not baseline_id:
             raise InvalidInputError("no baseline curve id", field=f"{prefix}baseline_id")
         limits.check_count(horizons, "horizons", self.settings)
         limits.check_count(target_losses, "target_losses", self.settings)
         loaded = await self._comparison_curves(baseline_id, candidate_ids, f"{prefix}candidate_ids")
-        points = _points_in_range(loaded, kwargs)
-        kwargs["bootstrap"] = kwargs["bootstrap"] or limits.default_resamples(points, self.settings)
-        limits.check_resamples(points, kwargs["bootstrap"], "options.bootstrap", self.settings)
-        kwargs.update(horizons=list(horizons) or None, target_losses=list(target_losses))
-        return loaded, kwargs
+        points = _points_in_range(loaded, fit_options.x_min, fit_options.x_max)
+        bootstrap = fit_options.bootstrap or limits.default_resamples(points, self.settings)
+        limits.check_resamples(points, bootstrap, "options.bootstrap", self.settings)
+        return loaded, replace(fit_options, bootstrap=bootstrap)
 
     async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
         candidate_ids = list(request.candidate_ids)
-        loaded, kwargs = await self._comparison_inputs(
+        loaded, options = await self._comparison_inputs(
             request.baseline_id, candidate_ids, request.options, request.horizons, request.target_losses
         )
         result = await self._compute(
             work.compare_curves,
             [p for _, p in loaded],
             [meta.meta.vocab_size for meta, _ in loaded],
-            list(request.options.shared),
-            kwargs,
+            options,
+            list(request.horizons) or None,
+            list(request.target_losses),
         )
         return convert.comparison_to_pb(result, request.baseline_id, candidate_ids)
 
@@ -285,7 +284,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             content = await self._job_report(request, fmt)
         elif request.HasField("curves"):
             candidate_ids = list(request.curves.candidate_ids)
-            loaded, kwargs = await self._comparison_inputs(
+            loaded, options = await self._comparison_inputs(
                 request.curves.baseline_id, candidate_ids, request.options, (), request.target_losses, "curves."
             )
             content = await self._compute(
@@ -294,8 +293,8 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
                 _labels(loaded),
                 [request.curves.baseline_id, *candidate_ids],
                 [meta.meta.vocab_size for meta, _ in loaded],
-                list(request.options.shared),
-                kwargs,
+                options,
+                list(request.target_losses),
                 fmt=fmt,
             )
         else:
@@ -360,9 +359,11 @@ def _labels(loaded: list[tuple[StoredCurve, CurvePoints]]) -> list[str]:
     return [meta.meta.policy or meta.meta.name or meta.id for meta, _ in loaded]
 
 
-def _points_in_range(loaded: list[tuple[StoredCurve, CurvePoints]], kwargs: dict[str, Any]) -> int:
+def _points_in_range(
+    loaded: list[tuple[StoredCurve, CurvePoints]], x_min: float | None, x_max: float | None = None
+) -> int:
     """Points the request fits: those of every curve within its fitting range."""
-    return sum(limits.points_in_range(p.x, kwargs.get("x_min"), kwargs.get("x_max")) for _, p in loaded)
+    return sum(limits.points_in_range(p.x, x_min, x_max) for _, p in loaded)
 
 
 def _item_size(message: Any) -> int:

@@ -1,6 +1,6 @@
 """What a request does in a compute worker (service/server/compute.py), not on the server's event loop:
 everything that reads user-shaped input beyond its size. A law given as text is used here (it
-was first read on the loop by convert.fit_kwargs, bounded work, so a bad one names options.law),
+was first read on the loop by convert.fit_options, bounded work, so a bad one names options.law),
 and a job's configuration is checked here (trainers imports torch, whose loading holds the GIL for
 a second or more)."""
 
@@ -20,39 +20,45 @@ from service.server.store import CurvePoints
 from service.settings import Settings
 
 
-def fit_curves(curves: list[CurvePoints], shared: list[str], kwargs: dict[str, Any]) -> list[fitting.FitResult]:
+def fit_curves(curves: list[CurvePoints], options: fitting.FitOptions) -> list[fitting.FitResult]:
     """One curve, a batch, or a joint fit (shared parameters across several curves)."""
-    law = fitting.get_law(kwargs["law"]) if not kwargs.get("bounds") and not kwargs.get("starts") else None
+    law = options.resolve_law()
     pairs = [(_inputs(points, law), points.loss) for points in curves]
-    if shared and len(pairs) > 1:
-        return fitting.fit_joint(pairs, shared=shared, **kwargs)
+    if options.shared and len(pairs) > 1:
+        return fitting.fit_joint(pairs, options=options)
     if len(pairs) == 1:
-        return [fitting.fit_curve(*pairs[0], **kwargs)]
-    return fitting.fit_batch(pairs, **kwargs)
+        return [fitting.fit_curve(*pairs[0], options=options)]
+    return fitting.fit_batch(pairs, options=options)
 
 
 def compare_curves(
-    curves: list[CurvePoints], vocab_sizes: list[int], shared: list[str], kwargs: dict[str, Any]
+    curves: list[CurvePoints],
+    vocab_sizes: list[int],
+    options: fitting.FitOptions,
+    horizons: list[float] | None,
+    target_losses: list[float],
 ) -> ComparisonResult:
     """The first curve against the others; L0 shared by default where the law has it."""
-    law = fitting.get_law(kwargs["law"])
-    shared = shared or (["L0"] if "L0" in law.param_names else [])
+    law = options.resolve_law()
+    if not options.shared and "L0" in law.param_names:
+        options = options.sharing(["L0"])
     (base, *candidates) = [(_inputs(points, law), points.loss) for points in curves]
-    return fitting.compare_curves(base, candidates, shared=shared, vocab_sizes=vocab_sizes, **kwargs)
+    return fitting.compare_curves(
+        base, candidates, horizons=horizons, target_losses=target_losses, vocab_sizes=vocab_sizes, options=options
+    )
 
 
 def render_curves_report(
-    curves: list[CurvePoints], labels: list[str], ids: list[str], vocab_sizes: list[int], shared: list[str],
-    kwargs: dict[str, Any], *, fmt: str,
+    curves: list[CurvePoints], labels: list[str], ids: list[str], vocab_sizes: list[int],
+    options: fitting.FitOptions, target_losses: list[float], *, fmt: str,
 ) -> bytes:  # fmt: skip
     """The first curve against the others, compared as CompareCurves compares them, then drawn and
     (html) tabled from that one comparison."""
-    result = compare_curves(curves, vocab_sizes, shared, kwargs)
+    result = compare_curves(curves, vocab_sizes, options, None, target_losses)
     message = convert.comparison_to_pb(result, ids[0], ids[1:])
-    x_min = kwargs.get("x_min")
-    settings = html.curves_settings(x_min, kwargs["bootstrap"])
-    return _render(curves, labels, result, message, fmt=fmt, x_min=x_min, job_summary=None, settings=settings,
-                   target_losses=kwargs["target_losses"])  # fmt: skip
+    settings = html.curves_settings(options.x_min, options.bootstrap)
+    return _render(curves, labels, result, message, fmt=fmt, x_min=options.x_min, job_summary=None,
+                   settings=settings, target_losses=target_losses)  # fmt: skip
 
 
 def render_job_report(
@@ -97,8 +103,8 @@ def job_spec(request: Any, settings: Settings) -> tuple[dict[str, Any], str, int
     return spec, run.device, estimate_peak_bytes(run)
 
 
-def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:
+def _inputs(points: CurvePoints, law: fitting.Law) -> Any:
     """x, or the named input columns a multi-input law needs."""
-    if law is not None and len(law.inputs) > 1:
+    if len(law.inputs) > 1:
         return {name: points.columns[name] for name in law.inputs if name in points.columns}
     return points.x

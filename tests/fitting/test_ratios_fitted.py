@@ -1,4 +1,4 @@
-"""Acceleration ratio, speed-up, coefficient improvements: closed form, numeric, empirical."""
+"""Acceleration ratio, speed-up, coefficient improvements: closed form, numeric, measured."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fitting import (
     InvalidInputError,
     Reach,
     acceleration_ratio,
-    acceleration_ratio_empirical,
+    acceleration_ratio_measured,
     coefficient_improvement,
     fit_joint,
     get_law,
@@ -43,11 +43,11 @@ def test_closed_form_equals_numeric_inversion(horizon: float) -> None:
     assert acceleration_ratio(CONVENTIONAL, OPTIMAL, horizon).value == pytest.approx(closed_form(horizon), rel=1e-12)
 
 
-def test_closed_form_equals_empirical_ar_on_noiseless_curves() -> None:
+def test_closed_form_equals_measured_ar_on_noiseless_curves() -> None:
     x = np.arange(1.0, 4001.0)
     base, cand = LAW.evaluate(x, CONVENTIONAL), LAW.evaluate(x, OPTIMAL)
-    empirical = acceleration_ratio_empirical(x, base, x, cand, 4000, bootstrap=0)
-    assert empirical.value == pytest.approx(acceleration_ratio(CONVENTIONAL, OPTIMAL, 4000).value, rel=1e-3)
+    measured = acceleration_ratio_measured(x, base, x, cand, 4000, bootstrap=0)
+    assert measured.value == pytest.approx(acceleration_ratio(CONVENTIONAL, OPTIMAL, 4000).value, rel=1e-3)
 
 
 def test_table1_coefficients_give_growing_ar_above_9_at_ten_million_steps() -> None:
@@ -124,9 +124,9 @@ def test_compare_curves_reports_everything_for_each_candidate() -> None:
     (only,) = result.candidates
     assert [a.horizon for a in only.accelerations] == [4000.0, 4e4, 4e5, 4e6]
     assert only.accelerations[0].ar_fit.value == pytest.approx(closed_form(4000), rel=0.05)
-    assert only.accelerations[0].ar_empirical == pytest.approx(closed_form(4000), rel=0.1)
+    assert only.accelerations[0].ar_measured.value == pytest.approx(closed_form(4000), rel=0.1)
     assert only.accelerations[0].ar_measured.has_interval
-    assert math.isnan(only.accelerations[1].ar_empirical)  # beyond the measured range
+    assert math.isnan(only.accelerations[1].ar_measured.value)  # beyond the measured range
     assert only.accelerations[1].ar_measured.reach is Reach.OUTSIDE
     assert only.improvement is not None and only.improvement.B.value == pytest.approx(0.937, abs=0.05)
     assert only.summary.cr > result.baseline_summary.cr

@@ -39,8 +39,9 @@ NOISES = {
     "white 1 %": lambda rng: np.exp(0.01 * rng.standard_normal(X.size)),
     "white 3 %": lambda rng: np.exp(0.03 * rng.standard_normal(X.size)),
     "AR(1) phi 0.9, 1 %": lambda rng: np.exp(0.01 * ar1(rng, 0.9, X.size)),
-    "1 % spikes of 50 %": lambda rng: np.exp(0.01 * rng.standard_normal(X.size))
-    * np.where(rng.random(X.size) < 0.01, 1.5, 1.0),
+    "1 % spikes of 50 %": lambda rng: (
+        np.exp(0.01 * rng.standard_normal(X.size)) * np.where(rng.random(X.size) < 0.01, 1.5, 1.0)
+    ),
 }
 
 

@@ -1,0 +1,87 @@
+"""What every fit entry point (fit_curve, fit_batch, fit_joint) does around its own robust
+procedure, written once: the options checked against the law, the curves validated, a constant
+curve reported unidentifiable and left out of the fit, the paper's procedure for method "paper",
+and a note on each result of the points at x <= 0 left out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fitting.errors import InvalidInputError
+from fitting.law_types import Law
+from fitting.options import FitOptions
+from fitting.paper import fit_paper
+from fitting.pipeline import constant_result
+from fitting.result import FitResult
+from fitting.validation import CurveData, check_fixed, is_constant, left_out_note, prepare_curve
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedFit:
+    """Options checked against their law, and the curves validated and cut to the fitting range."""
+
+    options: FitOptions
+    law: Law
+    fixed: dict[str, float]  # the pinned values, checked against the law's bounds
+    shared: tuple[str, ...]  # () unless the curves are fitted jointly
+    data: list[CurveData]
+
+
+# The entry point's own procedure for the curves that are not constant, with the method "robust".
+RobustFit = Callable[[PreparedFit, list[CurveData]], list[FitResult]]
+
+
+def prepare_fit(
+    curves: Sequence[tuple[Any, Any]], options: FitOptions, *, name_curves: bool, joint: bool = False
+) -> PreparedFit:
+    """Every check that needs the law, then each curve's. name_curves: errors say "curves[i].loss"
+    rather than "loss". joint: the options' shared parameters are shared (else ignored)."""
+    law = options.resolve_law()
+    fixed = check_fixed(law, options.fixed)
+    shared = options.shared if joint else ()
+    for name in shared:
+        if name not in law.param_names:
+            raise InvalidInputError(
+                f"{name!r} is not a parameter of {law.name} ({', '.join(law.param_names)})", field="shared"
+            )
+    if (options.x_min is not None or options.x_max is not None) and len(law.inputs) > 1:
+        raise InvalidInputError("a fitting range applies to single-input laws only", field="x_min")
+    if options.method == "paper":
+        if law.name != "step_power":
+            raise InvalidInputError(f"the paper's procedure fits step_power only, not {law.name}", field="method")
+        if set(fixed) - {"L0"}:
+            raise InvalidInputError("the paper's procedure can fix L0 only", field="fixed")
+    n_free = len(law.params) - len(fixed)
+    data = []
+    for i, (x, loss) in enumerate(curves):
+        prefix = f"curves[{i}]." if name_curves else ""
+        data.append(prepare_curve(x, loss, law, x_min=options.x_min, x_max=options.x_max, n_free=n_free, prefix=prefix))
+    return PreparedFit(options, law, fixed, shared, data)
+
+
+def fit_prepared(prepared: PreparedFit, robust: RobustFit) -> list[FitResult]:
+    """One result per curve, in order: a constant curve determines no rate (unidentifiable, and
+    left out of a joint fit); the others go to the paper's procedure or to `robust`."""
+    options, data = prepared.options, prepared.data
+    paper = options.method == "paper"
+    results: list[FitResult | None] = [None] * len(data)
+    fittable = []
+    for i, d in enumerate(data):
+        if is_constant(d.loss):
+            results[i] = constant_result(prepared.law, d, options.method, "linear" if paper else options.loss_fn)
+        else:
+            fittable.append(i)
+    if fittable:
+        curves = [data[i] for i in fittable]
+        if paper:
+            fitted = fit_paper(
+                curves, prepared.law, fixed=prepared.fixed, x_min=options.x_min, bootstrap=options.bootstrap,
+                seed=options.seed, shared=prepared.shared,
+            )  # fmt: skip
+        else:
+            fitted = robust(prepared, curves)
+        for i, result in zip(fittable, fitted, strict=True):
+            results[i] = result
+    return left_out_note([r for r in results if r is not None], data)
