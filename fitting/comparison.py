@@ -18,8 +18,16 @@ from fitting.joint import fit_joint
 from fitting.law_types import Law
 from fitting.options import FitOptions, JointKeywords, options_from
 from fitting.ratios_fitted import CoefficientImprovement, acceleration_ratio, coefficient_improvement, speedup_at_loss
-from fitting.ratios_measured import MeasuredCurve, MeasuredRatio, measure_curve, measured_acceleration, measured_speedup
+from fitting.ratios_measured import (
+    MeasuredCurve,
+    MeasuredRatio,
+    Reach,
+    measure_curve,
+    measured_acceleration,
+    measured_speedup,
+)
 from fitting.result import Estimate, FitResult
+from fitting.verdict import Verdict, judge_agreement
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class CandidateResult:
     speedups: list[SpeedUpAt]
     improvement: CoefficientImprovement | None  # laws with B and beta only
     summary: CurveSummary
+    # may its fit-based numbers be read? both laws describe their curves, and fitted and measured agree
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,19 +139,44 @@ def compare_curves(
             HorizonAR(h, acceleration_ratio(fits[0], fit, h), measured_acceleration(base, cand, h))
             for h in horizon_list
         ]
+        speedups = [
+            SpeedUpAt(float(t), speedup_at_loss(fits[0], fit, t), measured_speedup(base, cand, float(t)))
+            for t in target_losses
+        ]
         out.append(
             CandidateResult(
                 fit=fit,
                 accelerations=accelerations,
-                speedups=[
-                    SpeedUpAt(float(t), speedup_at_loss(fits[0], fit, t), measured_speedup(base, cand, float(t)))
-                    for t in target_losses
-                ],
+                speedups=speedups,
                 improvement=coefficient_improvement(fits[0], fit) if has_rates else None,
                 summary=summarize_curve(x, loss, size),
+                verdict=judge_comparison(fits[0], fit, accelerations, speedups),
             )
         )
     return ComparisonResult(fits[0], summarize_curve(base_x, base_loss, sizes[0]), out)
+
+
+def judge_comparison(
+    base: FitResult, cand: FitResult, accelerations: Sequence[HorizonAR], speedups: Sequence[SpeedUpAt]
+) -> Verdict:
+    """Whether a candidate's fit-based numbers may be read: both fitted laws describe their curves,
+    and where a ratio is also measured on the curves, the two agree (fitting/verdict.py)."""
+    problems = [
+        f"{who}: {fit.verdict.reason}"
+        for who, fit in (("baseline", base), ("candidate", cand))
+        if fit.verdict is not None and not fit.verdict.good
+    ]
+    checks = [(f"AR at {a.horizon:.3g}", a.ar_fit, a.ar_measured) for a in accelerations]
+    checks += [(f"speed-up at loss {s.target_loss:.3g}", s.speedup, s.measured) for s in speedups]
+    for what, fitted, measured in checks:
+        if measured.reach is not Reach.MEASURED:
+            continue
+        agree, reason = judge_agreement(fitted, Estimate(measured.value, measured.low, measured.high), what)
+        if not agree:
+            problems.append(reason)
+    if problems:
+        return Verdict(False, "; ".join(problems))
+    return Verdict(True, "both laws describe their curves; fitted and measured ratios agree where both exist")
 
 
 def _measured_curves(arrays: list[tuple[np.ndarray, np.ndarray]], bootstrap: int, seed: int) -> list[MeasuredCurve]:

@@ -1,13 +1,17 @@
 """What every fit entry point (fit_curve, fit_batch, fit_joint) does around its own robust
 procedure, written once: the options checked against the law, the curves validated, a constant
 curve reported unidentifiable and left out of the fit, the paper's procedure for method "paper",
-and a note on each result of the points at x <= 0 left out."""
+a note on each result of the points at x <= 0 left out, and the verdict on whether the law
+describes each curve."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from fitting.errors import InvalidInputError
 from fitting.law_types import Law
@@ -16,6 +20,7 @@ from fitting.paper import fit_paper
 from fitting.pipeline import constant_result
 from fitting.result import FitResult
 from fitting.validation import CurveData, check_fixed, is_constant, left_out_note, prepare_curve
+from fitting.verdict import Verdict, judge_residuals
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,4 +89,21 @@ def fit_prepared(prepared: PreparedFit, robust: RobustFit) -> list[FitResult]:
             fitted = robust(prepared, curves)
         for i, result in zip(fittable, fitted, strict=True):
             results[i] = result
-    return left_out_note([r for r in results if r is not None], data)
+    return with_verdicts(prepared.law, left_out_note([r for r in results if r is not None], data), data)
+
+
+def with_verdicts(law: Law, results: list[FitResult], data: Sequence[CurveData]) -> list[FitResult]:
+    """Each result with the verdict on whether its law describes its curve, from the residuals of
+    its final parameters on the points it was fitted to (fitting/verdict.py)."""
+    out = []
+    for result, curve in zip(results, data, strict=True):
+        if not all(math.isfinite(v) for v in result.params.values()):
+            verdict = Verdict(False, f"not judged: {result.message or 'the fit determined no law'}")
+        else:
+            params = {k: np.asarray(v, dtype=float) for k, v in result.params.items()}
+            log_loss = np.log(curve.loss)
+            with np.errstate(all="ignore"):
+                residuals = log_loss - law.log_model(curve.inputs, params)
+            verdict = judge_residuals(curve.inputs[law.inputs[0]], residuals, log_loss)
+        out.append(replace(result, verdict=verdict))
+    return out

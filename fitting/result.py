@@ -9,6 +9,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from fitting.verdict import Verdict
+
 
 class FitStatus(StrEnum):
     CONVERGED = "converged"
@@ -47,6 +49,8 @@ class FitResult:
     shared: tuple[str, ...] = ()
     samples: np.ndarray | None = None
     extra: Mapping[str, float] = field(default_factory=dict)
+    # does the law describe the curve (fitting/verdict.py)? None where nothing was judged
+    verdict: Verdict | None = None
 
     @property
     def converged(self) -> bool:
@@ -74,6 +78,7 @@ class FitResult:
             "shared": list(self.shared),
             "n_bootstrap": 0 if self.samples is None else len(self.samples),
             "extra": {k: _json_number(v) for k, v in self.extra.items()},
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
         }
 
 

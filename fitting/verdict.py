@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fitting.result import Estimate
+if TYPE_CHECKING:  # result.py holds a Verdict on every FitResult
+    from fitting.result import Estimate
 
 WINDOWS = 10  # windows of log x for the systematic part
 MIN_WINDOW = 12  # points per window at least
@@ -89,7 +91,7 @@ def judge_residuals(x: np.ndarray, residuals: np.ndarray, log_loss: np.ndarray) 
     side = "above" if medians[k] > 0 else "below"
     reason = (
         f"the law misses the curve: {int(off.sum())} of {medians.size} windows off, the curve {side} the law by "
-        f"{abs(medians[k]):.2%} at x {edges[k]:.3g}-{edges[k + 1]:.3g} ({z[k]:.1f} standard errors)"
+        f"{abs(medians[k]):.2%} at x {edges[k]:.3g}-{edges[k + 1]:.3g} ({_z_text(z[k])} standard errors)"
     )
     return Verdict(False, reason, r2, systematic, lag1, runs_z)
 
@@ -180,3 +182,8 @@ def _median_error(noise: np.ndarray, rho: float) -> float:
     AR(1) noise of sd sigma (robust: the MAD of the window's noise)."""
     sigma = 1.4826 * float(np.median(np.abs(noise - np.median(noise))))
     return 1.2533 * sigma * math.sqrt((1.0 + rho) / ((1.0 - rho) * noise.size))
+
+
+def _z_text(z: float) -> str:
+    """A window's distance in standard errors; a noise-free curve's is astronomical and says no more."""
+    return f"{z:.1f}" if z < 1000 else "over 1000"

@@ -46,6 +46,24 @@ class CurveInfo(BaseModel):
     skipped: bool = False  # upload replies only: skip_duplicate returned duplicate_of, storing nothing
 
 
+class VerdictInfo(BaseModel):
+    """Does the law describe the curve (a fit), or may a candidate's fit-based numbers be read (a
+    comparison)? judged False: nothing was judged (a fit stored before verdicts existed)."""
+
+    judged: bool = False
+    good: bool = False
+    reason: str = ""
+    r2: float = math.nan
+    systematic: float = math.nan  # the largest window median of the log residuals: about a relative error
+    lag1: float = math.nan
+    runs_z: float = math.nan
+
+    @property
+    def poor(self) -> bool:
+        """A verdict that says the numbers are not to be read bare."""
+        return self.judged and not self.good
+
+
 class FitInfo(BaseModel):
     """A fit; NaN marks a value the data does not give (e.g. the parameters of a flat curve)."""
 
@@ -66,6 +84,7 @@ class FitInfo(BaseModel):
     n_left_out: int = 0  # points at x <= 0 a fit without x_min left out (message says so too)
     param_names: list[str] = []  # the law's own parameter order (step_power: L0, B, beta); empty: unknown
     formula: str = ""  # the law as people write it, e.g. "L0 + (B / x)^beta"
+    verdict: VerdictInfo = VerdictInfo()
 
 
 class EstimateInfo(BaseModel):
@@ -109,6 +128,7 @@ class CandidateInfo(BaseModel):
     beta_improvement: EstimateInfo
     auc: float
     cr: float
+    verdict: VerdictInfo = VerdictInfo()  # may the fit-based numbers (AR fit, speed-ups, coefficients) be read?
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -183,6 +203,7 @@ def comparison_from_pb(reply: pb.Comparison) -> ComparisonInfo:
                 beta_improvement=estimate_from_pb(c.beta_improvement),
                 auc=c.metrics.auc,
                 cr=c.metrics.cr,
+                verdict=verdict_from_pb(c.verdict),
             )
             for c in reply.candidates
         ],
@@ -212,7 +233,16 @@ def fit_from_pb(f: pb.FitResult) -> FitInfo:
         status=pb.FitStatus.Name(f.status).removeprefix("FIT_STATUS_").lower(), message=f.message,
         method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method, shared=list(f.shared),
         n_left_out=f.n_left_out, param_names=list(f.param_names), formula=f.formula,
+        verdict=verdict_from_pb(f.verdict),
     )  # fmt: skip
+
+
+def verdict_from_pb(v: pb.Verdict) -> VerdictInfo:
+    if not v.judged:
+        return VerdictInfo()
+    return VerdictInfo(
+        judged=True, good=v.good, reason=v.reason, r2=v.r2, systematic=v.systematic, lag1=v.lag1, runs_z=v.runs_z
+    )
 
 
 def estimate_from_pb(e: pb.Estimate) -> EstimateInfo:

@@ -21,7 +21,7 @@ class Table:
     title: str
     columns: tuple[str, ...]
     rows: Sequence[tuple[str, ...]] = ()
-    note: str = ""  # one line under the table: what an unusual cell means
+    note: str = ""  # lines under the table: what an unusual cell means, why a number is marked
 
 
 def to_text(table: Table, *, titled: bool = True) -> str:
@@ -37,7 +37,7 @@ def to_text(table: Table, *, titled: bool = True) -> str:
 def to_html(table: Table) -> str:
     head = "".join(f"<th>{html.escape(col)}</th>" for col in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
-    note = f"<p class='note'>{html.escape(table.note)}</p>" if table.note else ""
+    note = f"<p class='note'>{html.escape(table.note).replace(chr(10), '<br>')}</p>" if table.note else ""
     title = f"<h3>{html.escape(table.title)}</h3>" if table.title else ""
     return f"{title}<table><tr>{head}</tr>{body}</table>{note}"
 
@@ -61,7 +61,7 @@ def fit_table(fits: Sequence[c.FitInfo], names: Mapping[str, str] | None = None)
     params: list[str] = []
     for fit in fits:
         params += [p for p in param_order(fit) if p not in params]
-    columns = ("fit", "curve", "law", *params, "r2", "status")
+    columns = ("fit", "curve", "law", *params, "r2", "status", "verdict")
     rows = [
         (
             fit.id,
@@ -70,10 +70,30 @@ def fit_table(fits: Sequence[c.FitInfo], names: Mapping[str, str] | None = None)
             *(_param(fit, p) for p in params),
             number(fit.r2),
             fit.status,
+            verdict_word(fit.verdict),
         )
         for fit in fits
     ]
-    return Table("Fits (95 % intervals in brackets)", columns, rows)
+    return Table("Fits (95 % intervals in brackets)", columns, rows, note=_poor_note(fits, names))
+
+
+def verdict_word(v: c.VerdictInfo) -> str:
+    """good: the law describes the curve; poor: it does not (the numbers carry POOR_MARK)."""
+    return "good" if v.judged and v.good else "poor" if v.judged else MISSING
+
+
+POOR_MARK = " (!)"  # after a fit-based number whose verdict is poor: shown with the warning, never bare
+
+
+def flagged(text: str, v: c.VerdictInfo) -> str:
+    """A fit-based number, marked when its verdict says it is not to be read."""
+    return text + POOR_MARK if v.poor and text != MISSING else text
+
+
+def _poor_note(fits: Sequence[c.FitInfo], names: Mapping[str, str]) -> str:
+    """One line per fit whose law does not describe its curve, with the reason."""
+    lines = [f"poor: {names.get(f.curve_id, f.curve_id)}: {f.verdict.reason}" for f in fits if f.verdict.poor]
+    return "\n".join(lines)
 
 
 def comparison_tables(
@@ -90,25 +110,35 @@ def comparison_tables(
     fits += [(cand.curve_id, "candidate", cand.fit, cand.cr) for cand in comparison.candidates]
     params = param_order(comparison.baseline_fit)
     shared = set(comparison.baseline_fit.shared)
+    cr_note = f"CR: {comparison.cr_units}; '-' where the curve has no vocabulary size" if comparison.cr_units else ""
     curves = Table(
         f"Curves and fitted laws ({comparison.baseline_fit.law})",
-        ("curve", "id", "role", *(f"{p} (shared)" if p in shared else p for p in params), "CR", "status"),
+        ("curve", "id", "role", *(f"{p} (shared)" if p in shared else p for p in params), "CR", "r2", "status",
+         "verdict"),
         [
-            (name(cid), cid, role, *(_param(fit, p) for p in params), number(cr), fit.status)
+            (name(cid), cid, role, *(_param(fit, p) for p in params), number(cr), number(fit.r2), fit.status,
+             verdict_word(fit.verdict))
             for cid, role, fit, cr in fits
         ],
-        note=f"CR: {comparison.cr_units}; '-' where the curve has no vocabulary size" if comparison.cr_units else "",
-    )
+        note="\n".join(n for n in (cr_note, _poor_note([f for _, _, f, _ in fits], names)) if n),
+    )  # fmt: skip
+    poor = [cand for cand in comparison.candidates if cand.verdict.poor]
+    warning = "".join(f"\n(!) {name(cand.curve_id)}: not to be read bare: {cand.verdict.reason}" for cand in poor)
     ar = Table(
         f"Acceleration ratio AR(T) against {name(comparison.baseline_id)}",
         ("candidate", "horizon T", "AR fit [low, high]", "AR measured [low, high]"),
         [
-            (name(cand.curve_id), number(h), interval(e.value, e.low, e.high), measured(cand.ar_measured.get(h)))
+            (
+                name(cand.curve_id),
+                number(h),
+                flagged(interval(e.value, e.low, e.high), cand.verdict),
+                measured(cand.ar_measured.get(h)),
+            )
             for cand in comparison.candidates
             for h, e in cand.ar_fit.items()
         ],
         note="AR fit: from the fitted laws (extrapolated past the last step); AR measured: read off the "
-        "curves ('-' past their last step)",
+        "curves ('-' past their last step)" + warning,
     )
     tables = [curves, ar]
     losses = list(dict.fromkeys([*target_losses, *(t for cand in comparison.candidates for t in cand.speedups)]))
@@ -121,7 +151,7 @@ def comparison_tables(
                     (
                         name(cand.curve_id),
                         number(t),
-                        estimate_from_pb(cand.speedups.get(t)),
+                        flagged(estimate_from_pb(cand.speedups.get(t)), cand.verdict),
                         measured(cand.speedups_measured.get(t)),
                     )
                     for cand in comparison.candidates
@@ -135,7 +165,11 @@ def comparison_tables(
             "Coefficient change against the baseline",
             ("candidate", "|dB/B| [low, high]", "|dbeta/beta| [low, high]"),
             [
-                (name(cand.curve_id), estimate_from_pb(cand.b_improvement), estimate_from_pb(cand.beta_improvement))
+                (
+                    name(cand.curve_id),
+                    flagged(estimate_from_pb(cand.b_improvement), cand.verdict),
+                    flagged(estimate_from_pb(cand.beta_improvement), cand.verdict),
+                )
                 for cand in comparison.candidates
             ],
         )
@@ -197,7 +231,7 @@ def _ar_at_steps(comparison: c.ComparisonInfo | None) -> tuple[str, str]:
         return MISSING, MISSING
     cand = comparison.candidates[0]
     horizon = next(iter(cand.ar_fit))
-    return estimate_from_pb(cand.ar_fit[horizon]), measured(cand.ar_measured.get(horizon))
+    return flagged(estimate_from_pb(cand.ar_fit[horizon]), cand.verdict), measured(cand.ar_measured.get(horizon))
 
 
 def _param(fit: c.FitInfo, name: str) -> str:

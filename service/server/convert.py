@@ -15,6 +15,7 @@ from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary, 
 from fitting.errors import InvalidInputError, ScalingLawError
 from fitting.ratios_fitted import CoefficientImprovement
 from fitting.ratios_measured import MeasuredRatio, Reach
+from fitting.verdict import Verdict
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service.server.store import CurveMeta, JobRecord, StoredCurve
 
@@ -123,6 +124,34 @@ def fit_to_pb(fit: FitResult, curve_id: str, fit_id: str = "") -> pb.FitResult:
         method=pb.FIT_METHOD_PAPER if fit.method == "paper" else pb.FIT_METHOD_ROBUST, ci_method=fit.ci_method,
         shared=list(fit.shared), fixed=list(fit.fixed), n_bootstrap=0 if fit.samples is None else len(fit.samples),
         n_left_out=int(fit.extra.get("left_out", 0)), param_names=param_names, formula=formula,
+        verdict=verdict_to_pb(fit.verdict),
+    )  # fmt: skip
+
+
+def verdict_to_pb(v: Verdict | None) -> pb.Verdict:
+    if v is None:
+        return pb.Verdict()
+    return pb.Verdict(
+        judged=True, good=v.good, reason=v.reason, r2=v.r2, systematic=v.systematic, lag1=v.lag1, runs_z=v.runs_z
+    )
+
+
+def verdict_from_pb(v: pb.Verdict) -> Verdict | None:
+    return Verdict(v.good, v.reason, v.r2, v.systematic, v.lag1, v.runs_z) if v.judged else None
+
+
+def _stored_verdict(stored: Mapping[str, Any] | None) -> pb.Verdict:
+    """A verdict as FitResult.to_dict() keeps it (null for NaN); fits stored before verdicts have none."""
+    if not stored:
+        return pb.Verdict()
+
+    def number(value: float | None) -> float:
+        return math.nan if value is None else float(value)
+
+    return pb.Verdict(
+        judged=True, good=bool(stored["good"]), reason=str(stored["reason"]), r2=number(stored.get("r2")),
+        systematic=number(stored.get("systematic")), lag1=number(stored.get("lag1")),
+        runs_z=number(stored.get("runs_z")),
     )  # fmt: skip
 
 
@@ -145,7 +174,7 @@ def stored_fit_to_pb(stored: Mapping[str, Any], curve_id: str) -> pb.FitResult:
         method=pb.FIT_METHOD_PAPER if stored["method"] == "paper" else pb.FIT_METHOD_ROBUST,
         ci_method=stored["ci_method"], shared=stored["shared"], fixed=stored["fixed"],
         n_bootstrap=stored["n_bootstrap"], n_left_out=int((stored.get("extra") or {}).get("left_out") or 0),
-        param_names=param_names, formula=formula,
+        param_names=param_names, formula=formula, verdict=_stored_verdict(stored.get("verdict")),
     )  # fmt: skip
 
 
@@ -193,6 +222,7 @@ def candidate_to_pb(c: CandidateResult, curve_id: str) -> pb.CandidateComparison
         b_improvement=estimate_to_pb(c.improvement.B) if c.improvement else nan,
         beta_improvement=estimate_to_pb(c.improvement.beta) if c.improvement else nan,
         metrics=summary_to_pb(c.summary, curve_id),
+        verdict=verdict_to_pb(c.verdict),
     )
 
 
@@ -217,6 +247,7 @@ def fit_from_pb(f: pb.FitResult) -> FitResult:
         status=_FIT_STATUS_BACK[f.status], message=f.message, nfev=f.nfev,
         method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method,
         fixed=tuple(f.fixed), shared=tuple(f.shared), extra={"left_out": f.n_left_out} if f.n_left_out else {},
+        verdict=verdict_from_pb(f.verdict),
     )  # fmt: skip
 
 
@@ -252,6 +283,7 @@ def comparison_from_pb(c: pb.Comparison) -> ComparisonResult:
             ],
             improvement=improvement,
             summary=summary(cand.metrics),
+            verdict=verdict_from_pb(cand.verdict),
         )
 
     return ComparisonResult(

@@ -301,7 +301,7 @@ class FitOptions(_message.Message):
     def __init__(self, law: _Optional[str] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Mapping[str, float]] = ..., method: _Optional[_Union[FitMethod, str]] = ..., loss_fn: _Optional[str] = ..., delta: _Optional[float] = ..., bootstrap: _Optional[int] = ..., seed: _Optional[int] = ..., bounds: _Optional[_Mapping[str, Interval]] = ..., starts: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class FitResult(_message.Message):
-    __slots__ = ("id", "curve_id", "law", "params", "stderr", "ci", "r2", "rmse", "n_points", "x_range", "status", "message", "nfev", "method", "ci_method", "shared", "fixed", "n_bootstrap", "n_left_out", "param_names", "formula")
+    __slots__ = ("id", "curve_id", "law", "params", "stderr", "ci", "r2", "rmse", "n_points", "x_range", "status", "message", "nfev", "method", "ci_method", "shared", "fixed", "n_bootstrap", "n_left_out", "param_names", "formula", "verdict")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -344,6 +344,7 @@ class FitResult(_message.Message):
     N_LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
     PARAM_NAMES_FIELD_NUMBER: _ClassVar[int]
     FORMULA_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
     id: str
     curve_id: str
     law: str
@@ -365,7 +366,26 @@ class FitResult(_message.Message):
     n_left_out: int
     param_names: _containers.RepeatedScalarFieldContainer[str]
     formula: str
-    def __init__(self, id: _Optional[str] = ..., curve_id: _Optional[str] = ..., law: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., stderr: _Optional[_Mapping[str, float]] = ..., ci: _Optional[_Mapping[str, Interval]] = ..., r2: _Optional[float] = ..., rmse: _Optional[float] = ..., n_points: _Optional[int] = ..., x_range: _Optional[_Union[Interval, _Mapping]] = ..., status: _Optional[_Union[FitStatus, str]] = ..., message: _Optional[str] = ..., nfev: _Optional[int] = ..., method: _Optional[_Union[FitMethod, str]] = ..., ci_method: _Optional[str] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Iterable[str]] = ..., n_bootstrap: _Optional[int] = ..., n_left_out: _Optional[int] = ..., param_names: _Optional[_Iterable[str]] = ..., formula: _Optional[str] = ...) -> None: ...
+    verdict: Verdict
+    def __init__(self, id: _Optional[str] = ..., curve_id: _Optional[str] = ..., law: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., stderr: _Optional[_Mapping[str, float]] = ..., ci: _Optional[_Mapping[str, Interval]] = ..., r2: _Optional[float] = ..., rmse: _Optional[float] = ..., n_points: _Optional[int] = ..., x_range: _Optional[_Union[Interval, _Mapping]] = ..., status: _Optional[_Union[FitStatus, str]] = ..., message: _Optional[str] = ..., nfev: _Optional[int] = ..., method: _Optional[_Union[FitMethod, str]] = ..., ci_method: _Optional[str] = ..., shared: _Optional[_Iterable[str]] = ..., fixed: _Optional[_Iterable[str]] = ..., n_bootstrap: _Optional[int] = ..., n_left_out: _Optional[int] = ..., param_names: _Optional[_Iterable[str]] = ..., formula: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ...) -> None: ...
+
+class Verdict(_message.Message):
+    __slots__ = ("judged", "good", "reason", "r2", "systematic", "lag1", "runs_z")
+    JUDGED_FIELD_NUMBER: _ClassVar[int]
+    GOOD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    R2_FIELD_NUMBER: _ClassVar[int]
+    SYSTEMATIC_FIELD_NUMBER: _ClassVar[int]
+    LAG1_FIELD_NUMBER: _ClassVar[int]
+    RUNS_Z_FIELD_NUMBER: _ClassVar[int]
+    judged: bool
+    good: bool
+    reason: str
+    r2: float
+    systematic: float
+    lag1: float
+    runs_z: float
+    def __init__(self, judged: _Optional[bool] = ..., good: _Optional[bool] = ..., reason: _Optional[str] = ..., r2: _Optional[float] = ..., systematic: _Optional[float] = ..., lag1: _Optional[float] = ..., runs_z: _Optional[float] = ...) -> None: ...
 
 class FitCurvesRequest(_message.Message):
     __slots__ = ("curve_ids", "options")
@@ -438,7 +458,7 @@ class SpeedUp(_message.Message):
     def __init__(self, target_loss: _Optional[float] = ..., speedup: _Optional[_Union[Estimate, _Mapping]] = ..., measured: _Optional[_Union[MeasuredRatio, _Mapping]] = ...) -> None: ...
 
 class CandidateComparison(_message.Message):
-    __slots__ = ("curve_id", "fit", "accelerations", "speedups", "b_improvement", "beta_improvement", "metrics")
+    __slots__ = ("curve_id", "fit", "accelerations", "speedups", "b_improvement", "beta_improvement", "metrics", "verdict")
     CURVE_ID_FIELD_NUMBER: _ClassVar[int]
     FIT_FIELD_NUMBER: _ClassVar[int]
     ACCELERATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -446,6 +466,7 @@ class CandidateComparison(_message.Message):
     B_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
     BETA_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
     curve_id: str
     fit: FitResult
     accelerations: _containers.RepeatedCompositeFieldContainer[HorizonAcceleration]
@@ -453,7 +474,8 @@ class CandidateComparison(_message.Message):
     b_improvement: Estimate
     beta_improvement: Estimate
     metrics: CurveMetrics
-    def __init__(self, curve_id: _Optional[str] = ..., fit: _Optional[_Union[FitResult, _Mapping]] = ..., accelerations: _Optional[_Iterable[_Union[HorizonAcceleration, _Mapping]]] = ..., speedups: _Optional[_Iterable[_Union[SpeedUp, _Mapping]]] = ..., b_improvement: _Optional[_Union[Estimate, _Mapping]] = ..., beta_improvement: _Optional[_Union[Estimate, _Mapping]] = ..., metrics: _Optional[_Union[CurveMetrics, _Mapping]] = ...) -> None: ...
+    verdict: Verdict
+    def __init__(self, curve_id: _Optional[str] = ..., fit: _Optional[_Union[FitResult, _Mapping]] = ..., accelerations: _Optional[_Iterable[_Union[HorizonAcceleration, _Mapping]]] = ..., speedups: _Optional[_Iterable[_Union[SpeedUp, _Mapping]]] = ..., b_improvement: _Optional[_Union[Estimate, _Mapping]] = ..., beta_improvement: _Optional[_Union[Estimate, _Mapping]] = ..., metrics: _Optional[_Union[CurveMetrics, _Mapping]] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ...) -> None: ...
 
 class CompareCurvesRequest(_message.Message):
     __slots__ = ("baseline_id", "candidate_ids", "options", "horizons", "target_losses")
