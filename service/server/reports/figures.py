@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,7 @@ def render(
     _ar_panel(axes[1], curves, comparison)
     if job_summary:
         _law_panel(axes[2], job_summary)
-    fig.supxlabel(caption(comparison, x_min, bootstrap), fontsize=8, color="0.3")
+    fig.supxlabel(textwrap.fill(caption(comparison, x_min, bootstrap), 70 * panels), fontsize=8, color="0.3")
     out = io.BytesIO()
     fig.savefig(out, format=fmt, dpi=110)
     plt.close(fig)
@@ -74,9 +75,16 @@ def caption(comparison: ComparisonResult, x_min: float | None, bootstrap: int) -
     shared_text = f", {', '.join(fit.shared)} shared" if fit.shared else ""
     range_text = f"x_min = {number(x_min)}" if x_min else "x_min: none (every point)"
     intervals = f"95 % intervals from {bootstrap} bootstrap resamples" if bootstrap else "95 % Wald intervals"
+    poor = [c for c in comparison.candidates if c.verdict is not None and not c.verdict.good]
+    warning = (
+        " (!) The laws do not describe the curves (see the verdicts): the AR from the fits is not to be "
+        "read; the measured AR is."
+        if poor
+        else ""
+    )
     return (
         f"Fits of {fit.law}: L = {law.formula}{shared_text}, on {range_text}; {intervals}. "
-        "Shaded: steps past the last measured one, where the fitted laws are extrapolated."
+        "Shaded: steps past the last measured one, where the fitted laws are extrapolated." + warning
     )
 
 
@@ -127,7 +135,9 @@ def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonRe
     for curve, cand in zip(curves[1:], comparison.candidates, strict=True):
         estimates = [fitting.acceleration_ratio(comparison.baseline_fit, cand.fit, float(h)) for h in horizons]
         values = np.array([e.value for e in estimates])
-        (line,) = ax.semilogx(horizons, values, label=f"AR fit: {curve.label} vs {curves[0].label}")
+        poor = cand.verdict is not None and not cand.verdict.good  # shown with the warning, never bare
+        label = f"AR fit: {curve.label} vs {curves[0].label}" + (" (!) laws poor: not to be read" if poor else "")
+        (line,) = ax.semilogx(horizons, values, label=label, linestyle=":" if poor else "-")
         if all(e.has_interval for e in estimates):
             low = np.array([e.low for e in estimates])
             high = np.array([e.high for e in estimates])
