@@ -109,8 +109,10 @@ def compare_curves(
     fit_joint's keywords, here with 200 resamples by default."""
     if not candidates:
         raise InvalidInputError("at least one candidate curve is needed", field="candidates")
-    chosen = options_from(law, options, keywords, joint=True, shared=("L0",), bootstrap=200)
+    chosen = options_from(law, options, keywords, joint=True, bootstrap=200)
     the_law = chosen.resolve_law()
+    if options is None and "shared" not in keywords and "L0" in the_law.param_names:
+        chosen = chosen.sharing(["L0"])  # the paper's default, for the laws that have an L0
     if len(the_law.inputs) != 1:  # AR and speed-ups invert L(x): one input only
         raise InvalidInputError(
             f"law {the_law.name} has inputs {', '.join(the_law.inputs)}; comparisons need a law of x alone",

@@ -18,7 +18,7 @@ import numpy as np
 
 from fitting.errors import FitImpossibleError
 from fitting.law_types import Law
-from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval
+from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval, with_estimate
 from fitting.validation import CurveData
 
 L0_GRID = 200
@@ -147,7 +147,9 @@ def _result(
             samples = np.stack([np.full(bootstrap, l0), np.exp(b_int / b_beta), b_beta], axis=1)
             for j, name in ((1, "B"), (2, "beta")):
                 col = samples[:, j][np.isfinite(samples[:, j])]
-                ci[name] = available_interval(*percentile_interval(col)) if col.size else (np.nan, np.nan)
+                value = float(np.exp(log_b)) if name == "B" else float(beta)
+                interval = with_estimate(value, *percentile_interval(col)) if col.size else (np.nan, np.nan)
+                ci[name] = available_interval(*interval)
             ci_method = "bootstrap"
         model = np.logaddexp(np.log(l0), beta * (log_b - lx))  # log(L0 + (B/x)^beta), no overflow
         r_log = model - np.log(loss)

@@ -15,7 +15,8 @@ import numpy as np
 
 from fitting.engine import Problem, Scale, Solution, covariance, estimate_scale, robust_cost, solve
 from fitting.law_types import Law, Param
-from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval
+from fitting.resampling import CORRELATED, ar1_draws, lag1
+from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval, with_estimate
 from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
@@ -189,7 +190,9 @@ def bootstrap_rows(
 ) -> np.ndarray:
     """Residual bootstrap of one row in log space: (n_boot, P) internal parameter samples.
 
-    Residuals are resampled within each curve (group) so joint fits keep each curve's noise.
+    Residuals are resampled within each curve (group) so joint fits keep each curve's noise: drawn
+    independently where they are uncorrelated, by the dependent wild bootstrap where their lag-1
+    correlation passes CORRELATED (fitting/resampling.py), or the intervals would be far too narrow.
     """
     one = problem.rows(np.array([row]))
     valid = np.flatnonzero(one.mask[0] > 0)
@@ -199,8 +202,11 @@ def bootstrap_rows(
     labels = np.zeros(len(valid), dtype=int) if groups is None else groups[valid]
     for g in np.unique(labels):
         pts = valid[labels == g]
-        picks = rng.choice(pts, size=(n_boot, len(pts)), replace=True)
-        log_loss[:, pts] = fitted[pts] + resid[picks]
+        if lag1(resid[pts]) > CORRELATED:  # remembered noise: signs by blocks, each residual in place
+            log_loss[:, pts] = fitted[pts] + ar1_draws(rng, n_boot, resid[pts], int(problem.free.sum()))
+        else:
+            picks = rng.choice(pts, size=(n_boot, len(pts)), replace=True)
+            log_loss[:, pts] = fitted[pts] + resid[picks]
     boot = Problem(
         law=one.law,
         inputs=one.inputs,
@@ -264,7 +270,7 @@ def build_result(
             if free[j]:
                 col = nat_samples[:, j]
                 col = col[np.isfinite(col)]
-                ci[p.name] = percentile_interval(col) if col.size else (np.nan, np.nan)
+                ci[p.name] = with_estimate(params[p.name], *percentile_interval(col)) if col.size else (np.nan, np.nan)
         ci_method = "bootstrap"
     sd = np.sqrt(np.abs(var))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # exact fits have zero spread

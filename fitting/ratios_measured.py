@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 
 from fitting.errors import InvalidInputError
-from fitting.result import available_interval, percentile_interval
+from fitting.resampling import block_length, block_signs
+from fitting.result import available_interval, percentile_interval, with_estimate
 from fitting.validation import as_float_array, check_finite, check_positive
 
 WIDTHS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # half-widths of the local fits in log x, narrowest first
@@ -155,10 +156,8 @@ def measure_curve(
     if bootstrap:
         fitted = np.interp(log_x, grid, values)
         residuals = log_loss - fitted
-        block = _block_length(residuals)
         rng = np.random.default_rng(seed)
-        signs = rng.choice((-1.0, 1.0), size=(bootstrap, -(-residuals.size // block)))
-        noise_draws = np.repeat(signs, block, axis=1)[:, : residuals.size] * residuals
+        noise_draws = block_signs(rng, bootstrap, residuals.size, block_length(residuals)) * residuals
         # each resample chooses its own widths, as the data did: the choice is part of the estimate
         resamples = tuple(_monotone(grid, row, x_first, x_last) for row in smoother(fitted + noise_draws))
     return MeasuredCurve(curve, resamples)
@@ -174,7 +173,7 @@ def measured_acceleration(base: MeasuredCurve, cand: MeasuredCurve, horizon: flo
         return MeasuredRatio(1.0, 1.0, 1.0)
     x, reach = cand.curve.first_reach(base.curve.log_level_at(horizon))
     samples = [
-        _resampled_ratio(horizon, *c.first_reach(b.log_level_at(horizon)))
+        _resampled_ratio(horizon, c.first_reach(b.log_level_at(horizon))[0])
         for b, c in zip(base.resamples, cand.resamples, strict=False)
     ]
     return _result(horizon, x, reach, samples)
@@ -196,7 +195,7 @@ def measured_speedup(base: MeasuredCurve, cand: MeasuredCurve, target_loss: floa
     samples = []
     for b, c in zip(base.resamples, cand.resamples, strict=False):
         xb, rb = b.first_reach(level)
-        samples.append(_resampled_ratio(xb, *c.first_reach(level)) if rb is Reach.MEASURED else math.nan)
+        samples.append(_resampled_ratio(xb, c.first_reach(level)[0]) if rb is Reach.MEASURED else math.nan)
     return _result(x_base, x, reach, samples)
 
 
@@ -356,19 +355,6 @@ def _huber_weights(residuals: np.ndarray) -> np.ndarray:
     return np.where(a <= 1.0, 1.0, 1.0 / np.maximum(a, 1.0))
 
 
-def _block_length(residuals: np.ndarray) -> int:
-    """Points per bootstrap block: at least n^(1/3), longer when the residuals are correlated
-    (twice the correlation length (1 + rho) / (1 - rho) of an AR(1) with lag-1 correlation rho),
-    at most a tenth of the curve."""
-    n = residuals.size
-    r = residuals - residuals.mean()
-    denom = float(r @ r)
-    rho = float(r[1:] @ r[:-1]) / denom if denom > 0 else 0.0
-    rho = min(max(rho, 0.0), 0.95)
-    length = max(n ** (1 / 3), 2 * (1 + rho) / (1 - rho))
-    return int(min(max(1, math.ceil(length)), max(1, n // 10)))
-
-
 def _monotone(grid: np.ndarray, values: np.ndarray, x_first: float, x_last: float) -> Monotone:
     """Pool adjacent violators (non-increasing), blocks joined between their centres."""
     level: list[float] = []
@@ -388,13 +374,11 @@ def _monotone(grid: np.ndarray, values: np.ndarray, x_first: float, x_last: floa
     return Monotone(0.5 * (grid[starts] + grid[ends]), np.array(level), x_first, x_last)
 
 
-def _resampled_ratio(numerator: float, x: float, reach: Reach) -> float:
-    """A resample's ratio: censored ones sit at the far end (0 when never reached, inf when
-    reached before the first point), so the percentiles stay conservative."""
-    if reach is Reach.NEVER:
-        return 0.0
-    if reach is Reach.BEFORE_START:
-        return math.inf
+def _resampled_ratio(numerator: float, x: float) -> float:
+    """A resample's ratio. A censored one counts at its bound: one whose candidate never gets down
+    to the level within its steps at T / (its last x), one already below at its first point at
+    T / (its first x); `x` is that end. (At 0 and inf they gave intervals such as [0, 1.05] for a
+    ratio whose crossing lies near the candidate's last step: a lower end no resample supports.)"""
     return numerator / x
 
 
@@ -406,5 +390,5 @@ def _result(numerator: float, x: float, reach: Reach, samples: list[float]) -> M
     kept = np.array([v for v in samples if not math.isnan(v)])
     if kept.size < 2:
         return MeasuredRatio(value)
-    with np.errstate(invalid="ignore"):  # inf - inf between censored resamples: a NaN bound
-        return MeasuredRatio(value, *available_interval(*percentile_interval(kept)))
+    low, high = available_interval(*percentile_interval(kept))
+    return MeasuredRatio(value, *with_estimate(value, low, high))

@@ -127,11 +127,22 @@ def percentile_interval(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def with_estimate(value: float, low: float, high: float) -> tuple[float, float]:
+    """An interval stretched to hold its own estimate. Percentiles of resamples can miss the value
+    they surround when the estimator is biased or the resamples pile up at a bound (a parameter
+    near its bound, a ratio read near a curve's end); an interval that leaves out its estimate
+    says nothing a reader can use, so it is widened to it rather than shown."""
+    if not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
+        return low, high
+    return min(low, value), max(high, value)
+
+
 def estimate_from(value: float, samples: np.ndarray | None) -> Estimate:
-    """Point value with the 95 % percentile interval of finite samples (when there are any)."""
+    """Point value with the 95 % percentile interval of finite samples (when there are any),
+    holding the value (with_estimate)."""
     if samples is None:
         return Estimate(float(value))
     finite = samples[np.isfinite(samples)]
     if finite.size < 2:
         return Estimate(float(value))
-    return Estimate(float(value), *percentile_interval(finite))
+    return Estimate(float(value), *with_estimate(float(value), *percentile_interval(finite)))
