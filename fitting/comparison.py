@@ -27,6 +27,7 @@ from fitting.ratios_measured import (
     measured_speedup,
 )
 from fitting.result import Estimate, FitResult
+from fitting.shared_floor import SharedFloorTest, check_shared_floor
 from fitting.verdict import Verdict, judge_agreement
 
 
@@ -75,6 +76,8 @@ class ComparisonResult:
     baseline_fit: FitResult
     baseline_summary: CurveSummary
     candidates: list[CandidateResult]
+    # whether L0 was shared, and why: tested where the caller left the choice to the comparison
+    shared_floor: SharedFloorTest | None = None
 
 
 def summarize_curve(x: np.ndarray, loss: np.ndarray, vocab_size: int) -> CurveSummary:
@@ -99,6 +102,7 @@ def compare_curves(
     target_losses: Sequence[float] = (),
     vocab_sizes: Sequence[int] | None = None,
     options: FitOptions | None = None,
+    test_floor: bool | None = None,
     **keywords: Unpack[JointKeywords],
 ) -> ComparisonResult:
     """Joint fit (shared parameters, paired bootstrap), then per candidate: AR at each horizon
@@ -106,13 +110,20 @@ def compare_curves(
     baseline's measured range, read off the measured curves (both with `bootstrap` resamples),
     speed-ups at the target losses both ways, coefficient improvements, AUC and CR of every curve.
     vocab_sizes: |V| per curve (baseline first) for CR; 0 leaves CR NaN. How to fit: `options`, or
-    fit_joint's keywords, here with 200 resamples by default."""
+    fit_joint's keywords, here with 200 resamples by default. test_floor: whether one shared L0 is
+    tested first and shared only if the data do not reject it (fitting/shared_floor.py); by
+    default when neither `options` nor `shared` says what to share."""
     if not candidates:
         raise InvalidInputError("at least one candidate curve is needed", field="candidates")
     chosen = options_from(law, options, keywords, joint=True, bootstrap=200)
     the_law = chosen.resolve_law()
-    if options is None and "shared" not in keywords and "L0" in the_law.param_names:
-        chosen = chosen.sharing(["L0"])  # the paper's default, for the laws that have an L0
+    floor_test = None
+    if test_floor is None:  # by default where the caller left the sharing open
+        test_floor = options is None and "shared" not in keywords
+    if test_floor and "L0" in the_law.param_names:
+        # the paper shares L0; tested first, as a policy can lower the floor itself (shared_floor.py)
+        floor_test = check_shared_floor([baseline, *candidates], chosen)
+        chosen = chosen.sharing(floor_test.shared)
     if len(the_law.inputs) != 1:  # AR and speed-ups invert L(x): one input only
         raise InvalidInputError(
             f"law {the_law.name} has inputs {', '.join(the_law.inputs)}; comparisons need a law of x alone",
@@ -155,7 +166,7 @@ def compare_curves(
                 verdict=judge_comparison(fits[0], fit, accelerations, speedups),
             )
         )
-    return ComparisonResult(fits[0], summarize_curve(base_x, base_loss, sizes[0]), out)
+    return ComparisonResult(fits[0], summarize_curve(base_x, base_loss, sizes[0]), out, floor_test)
 
 
 def judge_comparison(

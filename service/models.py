@@ -117,6 +117,15 @@ class MeasuredInfo(BaseModel):
         return f"{self.value:{spec}}{interval}"
 
 
+class SharedFloorInfo(BaseModel):
+    """Whether one floor L0 was shared, and why (tested False: the request said what to share)."""
+
+    tested: bool = False
+    shared: list[str] = []
+    delta_aic: float = math.nan  # AIC(shared) - AIC(separate); above 10 the floors are fitted per curve
+    reason: str = ""
+
+
 class CandidateInfo(BaseModel):
     curve_id: str
     fit: FitInfo
@@ -145,6 +154,7 @@ class ComparisonInfo(BaseModel):
     baseline_cr: float
     cr_units: str
     candidates: list[CandidateInfo]
+    shared_floor: SharedFloorInfo = SharedFloorInfo()
 
     def to_frame(self) -> pd.DataFrame:
         """One row per candidate and horizon (comparison_frame)."""
@@ -191,6 +201,12 @@ def comparison_from_pb(reply: pb.Comparison) -> ComparisonInfo:
         baseline_auc=reply.baseline_metrics.auc,
         baseline_cr=reply.baseline_metrics.cr,
         cr_units=reply.baseline_metrics.cr_units,
+        shared_floor=SharedFloorInfo(
+            tested=reply.shared_floor.tested,
+            shared=list(reply.shared_floor.shared),
+            delta_aic=reply.shared_floor.delta_aic,
+            reason=reply.shared_floor.reason,
+        ),
         candidates=[
             CandidateInfo(
                 curve_id=c.curve_id,

@@ -90,6 +90,11 @@ def flagged(text: str, v: c.VerdictInfo) -> str:
     return text + POOR_MARK if v.poor and text != MISSING else text
 
 
+def _floor_note(comparison: c.ComparisonInfo) -> str:
+    """Whether one floor L0 was shared, and the test that decided it."""
+    return f"floor: {comparison.shared_floor.reason}" if comparison.shared_floor.tested else ""
+
+
 def _poor_note(fits: Sequence[c.FitInfo], names: Mapping[str, str]) -> str:
     """One line per fit whose law does not describe its curve, with the reason."""
     lines = [f"poor: {names.get(f.curve_id, f.curve_id)}: {f.verdict.reason}" for f in fits if f.verdict.poor]
@@ -120,7 +125,7 @@ def comparison_tables(
              verdict_word(fit.verdict))
             for cid, role, fit, cr in fits
         ],
-        note="\n".join(n for n in (cr_note, _poor_note([f for _, _, f, _ in fits], names)) if n),
+        note="\n".join(filter(None, (cr_note, _floor_note(comparison), _poor_note([f for *_, f, _ in fits], names)))),
     )  # fmt: skip
     poor = [cand for cand in comparison.candidates if cand.verdict.poor]
     warning = "".join(f"\n(!) {name(cand.curve_id)}: not to be read bare: {cand.verdict.reason}" for cand in poor)

@@ -8,7 +8,8 @@
     scalinglaw delete CURVE_ID...
     scalinglaw fit ID... [--law L] [--shared L0] [--x-min X] [--bootstrap N] [--method robust|paper] [--json]
     scalinglaw fits CURVE_ID [--json]
-    scalinglaw compare BASELINE CANDIDATE... [--x-min X] [--horizon T ...] [--target-loss L ...] [--json]
+    scalinglaw compare BASELINE CANDIDATE... [--law L] [--shared P ... | --separate] [--x-min X] [--x-max X]
+                       [--method robust|paper] [--horizon T ...] [--target-loss L ...] [--json]
     scalinglaw train perceptron|transformer-lm [--steps T] [--outer-iters K] [--watch] [--json]
     scalinglaw jobs [--study S] [--state running] [--json]
     scalinglaw jobs JOB_ID [--watch | --cancel] [--json]
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="resamples for the intervals (0: the server's; curves only)")  # fmt: skip
     report.add_argument("--target-loss", type=float, action="append", default=[],
                         help="speed-up at this loss, in the .html report (repeatable; curves only)")  # fmt: skip
+    add_comparison_fit_arguments(report, "; curves only")
     report.add_argument("--out", required=True, type=Path, help="the file; its extension picks the format")
 
     demo = sub.add_parser("demo", help="the perceptron study end to end through a temporary server")
@@ -216,11 +218,30 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--target-loss", type=float, action="append", default=[],
                          help="speed-up to reach this loss (repeatable)")  # fmt: skip
     compare.add_argument("--bootstrap", type=int, default=200, help="resamples for the intervals (default 200)")
+    add_comparison_fit_arguments(compare, "")
     compare.add_argument("--json", action="store_true", help=as_json)
 
     completion = sub.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh"], help="the shell: source the output from its rc file")
     return parser
+
+
+def add_comparison_fit_arguments(parser: argparse.ArgumentParser, scope: str) -> None:
+    """How a comparison fits its curves, as `scalinglaw fit` takes it."""
+    parser.add_argument("--law", default=None, help=f"the law to fit (default step_power{scope})")
+    share = parser.add_mutually_exclusive_group()
+    share.add_argument("--shared", action="append", default=None, metavar="PARAM",
+                       help="a parameter fitted once for all curves (repeatable; default: L0 unless the data "
+                       f"reject one floor{scope})")  # fmt: skip
+    share.add_argument("--separate", action="store_true", help=f"fit every parameter per curve{scope}")
+    parser.add_argument("--x-max", type=float, help=f"leave out points after this x in the fits{scope}")
+    parser.add_argument("--method", choices=["robust", "paper"], default="robust",
+                        help=f"robust (default) or the paper's procedure{scope}")  # fmt: skip
+
+
+def shared_of(args: argparse.Namespace) -> list[str] | None:
+    """--separate: nothing shared; --shared P...: those; neither: the comparison's choice (None)."""
+    return [] if args.separate else args.shared
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -291,7 +312,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 raise _invalid(f"--out: no such directory: {args.out.parent}")
             content = client.report(
                 job_id=args.job, baseline_id=args.baseline, candidate_ids=args.candidate, fmt=report_format(args.out),
-                x_min=args.x_min, bootstrap=args.bootstrap, target_losses=args.target_loss,
+                x_min=args.x_min, bootstrap=args.bootstrap, target_losses=args.target_loss, law=args.law,
+                shared=shared_of(args), x_max=args.x_max, method=args.method,
             )  # fmt: skip
             try:
                 args.out.write_bytes(content)
@@ -320,7 +342,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         result = client.compare(
             args.baseline, args.candidates, x_min=args.x_min, horizons=args.horizon,
-            target_losses=args.target_loss, bootstrap=args.bootstrap,
+            target_losses=args.target_loss, bootstrap=args.bootstrap, law=args.law or "step_power",
+            shared=shared_of(args), x_max=args.x_max, method=args.method,
         )  # fmt: skip
         if args.json:
             return _emit(args, [result.model_dump()], [])

@@ -358,12 +358,17 @@ class ScalingLawClient:
         x_min: float | None = None,
         bootstrap: int = 0,
         target_losses: Sequence[float] = (),
+        law: str | None = None,
+        shared: Sequence[str] | None = None,
+        x_max: float | None = None,
+        method: str = "robust",
     ) -> bytes:
         """A report of a job or of stored curves, rendered by the server and written to `path` when
         given. The format is `fmt` (png, svg, pdf or html), else `path`'s extension, else png. html
         is one self-contained page of the figure, the fitted laws, the tables and the settings;
         target_losses add its speed-up table (curves only). A job's report draws the comparison the
-        job stored, so x_min and bootstrap are for curves; bootstrap 0: the server's choice."""
+        job stored, so the fit options (law, shared, x_min, x_max, method, bootstrap) are for
+        curves, as in compare(); bootstrap 0: the server's choice."""
         chosen = fmt or (report_formats.format_of(path) if path else "png")
         if chosen is None or chosen not in report_formats.FORMATS.values():
             reason = report_formats.unknown_format(path or "") if chosen is None else f"no report format {chosen!r}"
@@ -372,9 +377,12 @@ class ScalingLawClient:
             "png": pb.REPORT_FORMAT_PNG, "svg": pb.REPORT_FORMAT_SVG, "pdf": pb.REPORT_FORMAT_PDF,
             "html": pb.REPORT_FORMAT_HTML,
         }  # fmt: skip
+        options = self._options(
+            method=method, law=law, shared=list(shared or []), x_min=x_min, x_max=x_max, bootstrap=bootstrap, fixed=None
+        )
         request = pb.RenderReportRequest(
-            format=formats[chosen], target_losses=list(target_losses),
-            options=self._options(method="robust", x_min=x_min, bootstrap=bootstrap, fixed=None),
+            format=formats[chosen], target_losses=list(target_losses), options=options,
+            share_nothing=shared is not None and not shared,
         )  # fmt: skip
         if job_id:
             request.job_id = job_id
@@ -436,18 +444,23 @@ class ScalingLawClient:
         horizons: Sequence[float] = (),
         target_losses: Sequence[float] = (),
         law: str = "step_power",
+        shared: Sequence[str] | None = None,
         x_min: float | None = None,
         x_max: float | None = None,
         method: str = "robust",
         bootstrap: int = 200,
         seed: int = 0,
     ) -> ComparisonInfo:
+        """The baseline against each candidate. shared: the parameters fitted once for all curves;
+        () fits everything per curve; None (default) shares L0 unless the data reject one floor
+        (ComparisonInfo.shared_floor says which, and why)."""
         options = self._options(
-            law=law, x_min=x_min, x_max=x_max, method=method, bootstrap=bootstrap, seed=seed, fixed=None
-        )
+            law=law, shared=list(shared or []), x_min=x_min, x_max=x_max, method=method, bootstrap=bootstrap,
+            seed=seed, fixed=None,
+        )  # fmt: skip
         request = pb.CompareCurvesRequest(
             baseline_id=baseline_id, candidate_ids=list(candidate_ids), options=options,
-            horizons=list(horizons), target_losses=list(target_losses),
+            horizons=list(horizons), target_losses=list(target_losses), share_nothing=shared is not None and not shared,
         )  # fmt: skip
         reply = self._call(lambda: self._stub.CompareCurves(request, timeout=self.timeout, metadata=self._metadata))
         return comparison_from_pb(reply)

@@ -15,6 +15,7 @@ from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary, 
 from fitting.errors import InvalidInputError, ScalingLawError
 from fitting.ratios_fitted import CoefficientImprovement
 from fitting.ratios_measured import MeasuredRatio, Reach
+from fitting.shared_floor import SharedFloorTest
 from fitting.verdict import Verdict
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service.server.store import CurveMeta, JobRecord, StoredCurve
@@ -232,7 +233,14 @@ def comparison_to_pb(result: ComparisonResult, baseline_id: str, candidate_ids: 
         baseline_fit=fit_to_pb(result.baseline_fit, baseline_id),
         baseline_metrics=summary_to_pb(result.baseline_summary, baseline_id),
         candidates=[candidate_to_pb(c, cid) for c, cid in zip(result.candidates, candidate_ids, strict=True)],
+        shared_floor=shared_floor_to_pb(result.shared_floor),
     )
+
+
+def shared_floor_to_pb(t: SharedFloorTest | None) -> pb.SharedFloorTest:
+    if t is None:
+        return pb.SharedFloorTest()
+    return pb.SharedFloorTest(tested=True, shared=list(t.shared), delta_aic=t.delta_aic, reason=t.reason)
 
 
 # -- back from protobuf: a comparison stored as a message (a job's) drawn as the domain object ----
@@ -286,8 +294,12 @@ def comparison_from_pb(c: pb.Comparison) -> ComparisonResult:
             verdict=verdict_from_pb(cand.verdict),
         )
 
+    floor = c.shared_floor
     return ComparisonResult(
-        fit_from_pb(c.baseline_fit), summary(c.baseline_metrics), [candidate(x) for x in c.candidates]
+        fit_from_pb(c.baseline_fit),
+        summary(c.baseline_metrics),
+        [candidate(x) for x in c.candidates],
+        SharedFloorTest(tuple(floor.shared), floor.delta_aic, floor.reason) if floor.tested else None,
     )
 
 

@@ -201,6 +201,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             options,
             list(request.horizons) or None,
             list(request.target_losses),
+            request.share_nothing,
         )
         return convert.comparison_to_pb(result, request.baseline_id, candidate_ids)
 
@@ -296,6 +297,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
                 options,
                 list(request.target_losses),
                 fmt=fmt,
+                share_nothing=request.share_nothing,
             )
         else:
             raise InvalidInputError("give curves or a job_id", field="subject")

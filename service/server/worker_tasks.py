@@ -37,24 +37,25 @@ def compare_curves(
     options: fitting.FitOptions,
     horizons: list[float] | None,
     target_losses: list[float],
+    share_nothing: bool = False,
 ) -> ComparisonResult:
-    """The first curve against the others; L0 shared by default where the law has it."""
+    """The first curve against the others: what options.shared names shared; nothing with
+    share_nothing; else L0, where the law has it and the shared-floor test does not reject it."""
     law = options.resolve_law()
-    if not options.shared and "L0" in law.param_names:
-        options = options.sharing(["L0"])
     (base, *candidates) = [(_inputs(points, law), points.loss) for points in curves]
     return fitting.compare_curves(
-        base, candidates, horizons=horizons, target_losses=target_losses, vocab_sizes=vocab_sizes, options=options
-    )
+        base, candidates, horizons=horizons, target_losses=target_losses, vocab_sizes=vocab_sizes, options=options,
+        test_floor=not options.shared and not share_nothing,
+    )  # fmt: skip
 
 
 def render_curves_report(
     curves: list[CurvePoints], labels: list[str], ids: list[str], vocab_sizes: list[int],
-    options: fitting.FitOptions, target_losses: list[float], *, fmt: str,
+    options: fitting.FitOptions, target_losses: list[float], *, fmt: str, share_nothing: bool = False,
 ) -> bytes:  # fmt: skip
     """The first curve against the others, compared as CompareCurves compares them, then drawn and
     (html) tabled from that one comparison."""
-    result = compare_curves(curves, vocab_sizes, options, None, target_losses)
+    result = compare_curves(curves, vocab_sizes, options, None, target_losses, share_nothing)
     message = convert.comparison_to_pb(result, ids[0], ids[1:])
     settings = html.curves_settings(options.x_min, options.bootstrap)
     return _render(curves, labels, result, message, fmt=fmt, x_min=options.x_min, job_summary=None,

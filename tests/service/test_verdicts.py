@@ -52,3 +52,29 @@ def test_a_comparison_marks_fit_based_numbers_whose_verdict_is_poor(
     (cand,) = data["candidates"]
     assert cand["verdict"]["judged"] and not cand["verdict"]["good"] and not cand["fit"]["verdict"]["good"]
     assert clean.baseline_fit.verdict.good and clean.candidates[0].fit.verdict.good
+
+
+def test_one_floor_is_tested_before_it_is_shared_and_the_cli_can_choose(
+    server: RunningServer, client: ScalingLawClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lower_floor = (0.3 + (1e3 / X) ** 0.3) * np.exp(0.005 * RNG.standard_normal(X.size))
+    base = client.upload_curve(X, HOLDS, name="baseline").id
+    same = client.upload_curve(X, FASTER, name="same floor").id
+    lower = client.upload_curve(X, lower_floor, name="lower floor").id
+    kept = client.compare(base, [same], bootstrap=19)
+    assert kept.shared_floor.tested and kept.shared_floor.shared == ["L0"] and kept.baseline_fit.shared == ["L0"]
+    split = client.compare(base, [lower], bootstrap=19)
+    assert split.shared_floor.shared == [] and split.shared_floor.delta_aic > 10 and split.baseline_fit.shared == []
+    assert split.candidates[0].fit.params["L0"] == pytest.approx(0.3, rel=0.05)
+    told = client.compare(base, [lower], bootstrap=19, shared=["L0"])  # asked for: shared, untested
+    assert not told.shared_floor.tested and told.baseline_fit.shared == ["L0"]
+    target = ["--target", server.target]
+    assert main([*target, "compare", base, lower, "--bootstrap", "19"]) == 0
+    assert "floor: L0 fitted per curve: one shared L0 is rejected" in capsys.readouterr().out
+    argv = [*target, "compare", base, same, "--separate", "--x-max", "1000", "--method", "robust", "--json"]
+    assert main([*argv, "--bootstrap", "19"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["baseline_fit"]["shared"] == [] and not data["shared_floor"]["tested"]
+    assert data["baseline_fit"]["n_points"] == 1000
+    assert main([*target, "compare", base, same, "--law", "power", "--bootstrap", "19", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["baseline_fit"]["law"] == "power"

@@ -478,30 +478,46 @@ class CandidateComparison(_message.Message):
     def __init__(self, curve_id: _Optional[str] = ..., fit: _Optional[_Union[FitResult, _Mapping]] = ..., accelerations: _Optional[_Iterable[_Union[HorizonAcceleration, _Mapping]]] = ..., speedups: _Optional[_Iterable[_Union[SpeedUp, _Mapping]]] = ..., b_improvement: _Optional[_Union[Estimate, _Mapping]] = ..., beta_improvement: _Optional[_Union[Estimate, _Mapping]] = ..., metrics: _Optional[_Union[CurveMetrics, _Mapping]] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ...) -> None: ...
 
 class CompareCurvesRequest(_message.Message):
-    __slots__ = ("baseline_id", "candidate_ids", "options", "horizons", "target_losses")
+    __slots__ = ("baseline_id", "candidate_ids", "options", "horizons", "target_losses", "share_nothing")
     BASELINE_ID_FIELD_NUMBER: _ClassVar[int]
     CANDIDATE_IDS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     HORIZONS_FIELD_NUMBER: _ClassVar[int]
     TARGET_LOSSES_FIELD_NUMBER: _ClassVar[int]
+    SHARE_NOTHING_FIELD_NUMBER: _ClassVar[int]
     baseline_id: str
     candidate_ids: _containers.RepeatedScalarFieldContainer[str]
     options: FitOptions
     horizons: _containers.RepeatedScalarFieldContainer[float]
     target_losses: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, baseline_id: _Optional[str] = ..., candidate_ids: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ..., horizons: _Optional[_Iterable[float]] = ..., target_losses: _Optional[_Iterable[float]] = ...) -> None: ...
+    share_nothing: bool
+    def __init__(self, baseline_id: _Optional[str] = ..., candidate_ids: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ..., horizons: _Optional[_Iterable[float]] = ..., target_losses: _Optional[_Iterable[float]] = ..., share_nothing: _Optional[bool] = ...) -> None: ...
 
 class Comparison(_message.Message):
-    __slots__ = ("baseline_id", "baseline_fit", "baseline_metrics", "candidates")
+    __slots__ = ("baseline_id", "baseline_fit", "baseline_metrics", "candidates", "shared_floor")
     BASELINE_ID_FIELD_NUMBER: _ClassVar[int]
     BASELINE_FIT_FIELD_NUMBER: _ClassVar[int]
     BASELINE_METRICS_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FLOOR_FIELD_NUMBER: _ClassVar[int]
     baseline_id: str
     baseline_fit: FitResult
     baseline_metrics: CurveMetrics
     candidates: _containers.RepeatedCompositeFieldContainer[CandidateComparison]
-    def __init__(self, baseline_id: _Optional[str] = ..., baseline_fit: _Optional[_Union[FitResult, _Mapping]] = ..., baseline_metrics: _Optional[_Union[CurveMetrics, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[CandidateComparison, _Mapping]]] = ...) -> None: ...
+    shared_floor: SharedFloorTest
+    def __init__(self, baseline_id: _Optional[str] = ..., baseline_fit: _Optional[_Union[FitResult, _Mapping]] = ..., baseline_metrics: _Optional[_Union[CurveMetrics, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[CandidateComparison, _Mapping]]] = ..., shared_floor: _Optional[_Union[SharedFloorTest, _Mapping]] = ...) -> None: ...
+
+class SharedFloorTest(_message.Message):
+    __slots__ = ("tested", "shared", "delta_aic", "reason")
+    TESTED_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    DELTA_AIC_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    tested: bool
+    shared: _containers.RepeatedScalarFieldContainer[str]
+    delta_aic: float
+    reason: str
+    def __init__(self, tested: _Optional[bool] = ..., shared: _Optional[_Iterable[str]] = ..., delta_aic: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PerceptronConfig(_message.Message):
     __slots__ = ("dim", "train_size", "desired_size", "test_size", "train_var", "target_shift", "label_noise")
@@ -732,18 +748,20 @@ class CurveSet(_message.Message):
     def __init__(self, baseline_id: _Optional[str] = ..., candidate_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RenderReportRequest(_message.Message):
-    __slots__ = ("curves", "job_id", "format", "options", "target_losses")
+    __slots__ = ("curves", "job_id", "format", "options", "target_losses", "share_nothing")
     CURVES_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     TARGET_LOSSES_FIELD_NUMBER: _ClassVar[int]
+    SHARE_NOTHING_FIELD_NUMBER: _ClassVar[int]
     curves: CurveSet
     job_id: str
     format: ReportFormat
     options: FitOptions
     target_losses: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, curves: _Optional[_Union[CurveSet, _Mapping]] = ..., job_id: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ..., target_losses: _Optional[_Iterable[float]] = ...) -> None: ...
+    share_nothing: bool
+    def __init__(self, curves: _Optional[_Union[CurveSet, _Mapping]] = ..., job_id: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ..., target_losses: _Optional[_Iterable[float]] = ..., share_nothing: _Optional[bool] = ...) -> None: ...
 
 class Report(_message.Message):
     __slots__ = ("content", "media_type")
