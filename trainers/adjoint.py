@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, jvp
 
-from trainers.gd import weighted_grad
-from trainers.tasks.base import Task
+from trainers.tasks.base import AutogradGradients, Task
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,14 +35,6 @@ class PolicyGradient:
     holdout: torch.Tensor
     test: torch.Tensor
     snapshots_held: int  # most parameter vectors held at once
-
-
-def _desired_grad(task: Task, theta: torch.Tensor) -> torch.Tensor:
-    if task.closed_form is not None:
-        return task.closed_form.mean_grad(theta, task.desired)
-    th = theta.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(task.mean_loss(th, task.desired), th)
-    return g
 
 
 MODES = ("reverse", "forward", "closed")
@@ -72,21 +63,17 @@ def weighted_hvp_and_jvp(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(H tangent, J_l tangent): the Hessian of sum_n w_n l_n times the tangent, and the
     directional derivative of every per-example loss (N,), per micro-batch."""
-    if resolve_mode(task, mode) == "closed":
+    mode = resolve_mode(task, mode)
+    if mode == "closed":
         assert task.closed_form is not None
         return task.closed_form.hvp_and_directional(theta, weights, tangent)
+    if mode == "reverse":
+        return AutogradGradients(task).hvp_and_directional(theta, weights, tangent)
     hvp = torch.zeros_like(theta)
     directional = []
     for sl in task.chunks():
         part = task.train.chunk(sl)
-        if mode == "forward":
-            h, dl = _forward_over_reverse(task, theta, weights[sl], tangent, part.inputs, part.targets)
-        else:
-            th = theta.detach().requires_grad_(True)
-            w = weights[sl].detach().requires_grad_(True)
-            losses = task.loss_fn(th, part.inputs, part.targets)
-            (g,) = torch.autograd.grad((w * losses).sum(), th, create_graph=True)
-            h, dl = torch.autograd.grad(g, (th, w), grad_outputs=tangent)
+        h, dl = _forward_over_reverse(task, theta, weights[sl], tangent, part.inputs, part.targets)
         hvp += h
         directional.append(dl)
     return hvp, torch.cat(directional)
@@ -132,6 +119,7 @@ def policy_gradient(
 ) -> PolicyGradient:
     """J and dJ/dgamma for the policy gamma (T, N), checkpointing every k steps (default sqrt(T))."""
     mode = resolve_mode(task, mode)
+    gradients = task.gradients
     steps = gamma.shape[0]
     k = checkpoint_every or math.ceil(math.sqrt(steps))
     theta = task.theta0.clone()
@@ -142,19 +130,19 @@ def policy_gradient(
             snapshots[t] = theta
         with torch.no_grad():
             evals[t] = task.eval_losses(theta)
-        g, _ = weighted_grad(task, theta, gamma[t])
+        g, _ = gradients.weighted_grad(theta, gamma[t])
         theta = theta - eta * g
     with torch.no_grad():
         evals[steps] = task.eval_losses(theta)
 
     dj = torch.empty_like(gamma)
-    g_next = _desired_grad(task, theta)  # g_T
+    g_next = gradients.mean_grad(theta, task.desired)  # g_T
     held = len(snapshots) + 1
     for start in sorted(snapshots, reverse=True):
         segment = [snapshots[start]]  # recompute theta_start .. theta_{end-1}
         end = min(start + k, steps)
         for t in range(start, end - 1):
-            g, _ = weighted_grad(task, segment[-1], gamma[t])
+            g, _ = gradients.weighted_grad(segment[-1], gamma[t])
             segment.append(segment[-1] - eta * g)
         held = max(held, len(snapshots) + len(segment))
         for t in range(end - 1, start - 1, -1):
@@ -164,7 +152,7 @@ def policy_gradient(
             else:
                 hvp, directional = weighted_hvp_and_jvp(task, theta_t, gamma[t], g_next, mode)
                 dj[t] = -eta * directional
-                change = _desired_grad(task, theta_t) - eta * hvp if t >= 1 else hvp
+                change = gradients.mean_grad(theta_t, task.desired) - eta * hvp if t >= 1 else hvp
             if t >= 1:
                 g_next = g_next + change
     return PolicyGradient(

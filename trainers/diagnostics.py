@@ -2,8 +2,7 @@
 
 CT[t, n] = grad L_test(theta_t) . grad l_n(theta_t), at the same theta_t the policy's step
 uses (the reference code measures one step late), for every n at once and without N
-per-example gradients: the weighted gradient J_l^T w is linear in w, so one double-backward
-of (J_l^T w) . v with respect to w gives J_l v. The statistics come from fitting/.
+per-example gradients (Task.gradients.directional). The statistics come from fitting/.
 """
 
 from __future__ import annotations
@@ -16,31 +15,6 @@ import torch
 import fitting
 from trainers.gd import train
 from trainers.tasks.base import Task
-
-
-def per_example_directional(task: Task, theta: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
-    """J_l tangent: grad l_n(theta) . tangent for every training example, (N,)."""
-    if task.closed_form is not None:
-        return task.closed_form.hvp_and_directional(theta, torch.ones_like(task.train.targets), tangent)[1]
-    out = []
-    for sl in task.chunks():
-        part = task.train.chunk(sl)
-        th = theta.detach().requires_grad_(True)
-        w = torch.ones(len(part), dtype=theta.dtype, device=theta.device, requires_grad=True)
-        losses = task.loss_fn(th, part.inputs, part.targets)
-        (g,) = torch.autograd.grad((w * losses).sum(), th, create_graph=True)
-        (dl,) = torch.autograd.grad(g, w, grad_outputs=tangent)
-        out.append(dl)
-    return torch.cat(out)
-
-
-def grad_on_test(task: Task, theta: torch.Tensor) -> torch.Tensor:
-    """grad L_test(theta): the Learning Law is validated on the held-out test set's gradient."""
-    if task.closed_form is not None:
-        return task.closed_form.mean_grad(theta, task.test)
-    th = theta.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(task.mean_loss(th, task.test), th)
-    return g
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,8 +46,9 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float, every: int
     def hook(t: int, theta: torch.Tensor, losses: torch.Tensor) -> None:
         if t % every:
             return
-        g_test = grad_on_test(task, theta)
-        rows.append((t, per_example_directional(task, theta, g_test), losses))
+        # the Learning Law is validated on the held-out test set's gradient
+        g_test = task.gradients.mean_grad(theta, task.test)
+        rows.append((t, task.gradients.directional(theta, g_test), losses))
 
     train(task, steps, eta, gamma, on_step=hook)
     measured = np.array([t for t, _, _ in rows])

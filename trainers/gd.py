@@ -1,7 +1,7 @@
 """Full-batch gradient descent under a learning policy (Gu et al. 2024, §2; docs/paper.md).
 
-theta_{t+1} = theta_t - eta * grad sum_n gamma[t, n] l(x_n, theta_t). Micro-batches add up the
-weighted sum (never a mean of means), so they change memory, not the result.
+theta_{t+1} = theta_t - eta * grad sum_n gamma[t, n] l(x_n, theta_t), the gradient from the task
+(Task.gradients: its closed form, or autograd by micro-batches that add up the weighted sum).
 """
 
 from __future__ import annotations
@@ -19,23 +19,6 @@ def uniform_policy(task: Task, steps: int) -> torch.Tensor:
     """Conventional learning: gamma[t, n] = 1/N, shape (T, N)."""
     n = task.n_train
     return torch.full((steps, n), 1.0 / n, device=task.theta0.device, dtype=task.theta0.dtype)
-
-
-def weighted_grad(task: Task, theta: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """grad_theta sum_n w_n l_n(theta) and the per-example losses l (N,), by micro-batches
-    (or by the task's closed form)."""
-    if task.closed_form is not None:
-        return task.closed_form.weighted_grad(theta, weights)
-    grad = torch.zeros_like(theta)
-    losses = []
-    for sl in task.chunks():
-        th = theta.detach().requires_grad_(True)
-        part = task.train.chunk(sl)
-        loss = task.loss_fn(th, part.inputs, part.targets)
-        (g,) = torch.autograd.grad((weights[sl] * loss).sum(), th)
-        grad += g
-        losses.append(loss.detach())
-    return grad, torch.cat(losses)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +55,7 @@ def train(
             with torch.no_grad():
                 curves[t, 3] = task.mean_loss(theta, task.train)
             break
-        grad, losses = weighted_grad(task, theta, gamma[t])
+        grad, losses = task.gradients.weighted_grad(theta, gamma[t])
         curves[t, 3] = losses.mean()
         if on_step is not None:
             on_step(t, theta, losses)

@@ -80,15 +80,22 @@ def test_reverse_and_forward_products_agree(task: Task) -> None:
 def test_closed_form_gradients_equal_autograd() -> None:
     from dataclasses import replace
 
-    from trainers.gd import weighted_grad
-
     from .conftest import tiny_perceptron
 
     task = tiny_perceptron()
     plain = replace(task, closed_form=None)  # the same task, products by autograd
     theta, weights = task.theta0 + 0.3, random_policy(task, 1, seed=7)[0]
-    for a, b in zip(weighted_grad(task, theta, weights), weighted_grad(plain, theta, weights), strict=True):
+    closed_grads, autograd = task.gradients, plain.gradients
+    for a, b in zip(closed_grads.weighted_grad(theta, weights), autograd.weighted_grad(theta, weights), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+    for split in (task.desired, task.test):
+        torch.testing.assert_close(
+            closed_grads.mean_grad(theta, split), autograd.mean_grad(theta, split), rtol=1e-12, atol=1e-15
+        )
+    tangent = torch.randn(theta.shape, generator=torch.Generator().manual_seed(9), dtype=theta.dtype)
+    torch.testing.assert_close(
+        closed_grads.directional(theta, tangent), autograd.directional(theta, tangent), rtol=1e-12, atol=1e-15
+    )
     closed = policy_gradient(task, random_policy(task, STEPS, seed=8), ETA, mode="closed")
     reverse = policy_gradient(plain, random_policy(task, STEPS, seed=8), ETA, mode="reverse")
     torch.testing.assert_close(closed.grad, reverse.grad, rtol=1e-12, atol=1e-15)

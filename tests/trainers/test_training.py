@@ -10,8 +10,8 @@ import torch
 from scipy.optimize import minimize
 
 from trainers.config import SearchConfig
-from trainers.diagnostics import measure_learning_law, per_example_directional
-from trainers.gd import train, uniform_policy, weighted_grad
+from trainers.diagnostics import measure_learning_law
+from trainers.gd import train, uniform_policy
 from trainers.search import search_policy, step_policy, tie_gradient
 from trainers.simplex import project_to_simplex
 from trainers.tasks.base import Task
@@ -122,7 +122,7 @@ def test_search_selects_on_the_held_out_area() -> None:
 def test_directional_derivatives_equal_per_example_gradients(task: Task) -> None:
     theta = task.theta0 + 0.01
     tangent = torch.randn(theta.shape, generator=torch.Generator().manual_seed(2), dtype=theta.dtype)
-    ours = per_example_directional(task, theta, tangent)
+    ours = task.gradients.directional(theta, tangent)
     for n in (0, task.n_train - 1):
         th = theta.detach().requires_grad_(True)
         part = task.train.chunk(slice(n, n + 1))
@@ -141,7 +141,7 @@ def test_learning_law_diagnostics_on_uniform_policy() -> None:
 def test_weighted_grad_is_a_weighted_sum() -> None:
     task = tiny_perceptron()
     w = random_policy(task, 1)[0]
-    g, losses = weighted_grad(task, task.theta0, w)
+    g, losses = task.gradients.weighted_grad(task.theta0, w)
     th = task.theta0.detach().requires_grad_(True)
     (ref,) = torch.autograd.grad((w * task.loss_fn(th, task.train.inputs, task.train.targets)).sum(), th)
     torch.testing.assert_close(g, ref)
@@ -172,7 +172,7 @@ def test_diagnostics_on_a_hand_built_case() -> None:
     # at theta = 0, sigmoid = 1/2: grad l_n = (1/2 - y_n) z_n, grad L_test = (1/2 - 1) (2, 1) = (-1, -1/2)
     # n = 0: (-1/2)(1, 0); n = 1: (1/2)(0, 2); n = 2: (-1/2)(1, 1)
     ct = [0.5, -0.5, 0.75]
-    measured = per_example_directional(task, task.theta0, torch.tensor([-1.0, -0.5], dtype=torch.float64))
+    measured = task.gradients.directional(task.theta0, torch.tensor([-1.0, -0.5], dtype=torch.float64))
     np.testing.assert_allclose(measured.numpy(), ct)
     gamma = torch.tensor([[0.5, 0.0, 0.5]], dtype=torch.float64)
     law = measure_learning_law(task, gamma, 0.1, every=1)

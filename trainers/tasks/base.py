@@ -1,4 +1,5 @@
-"""What every task gives the trainer: per-example losses of a flat parameter vector."""
+"""What every task gives the trainer: per-example losses of a flat parameter vector, and the
+gradient products of those losses through one interface (`Task.gradients`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import torch
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class ClosedForm(Protocol):
-    """A task's gradient products written out by hand: the same values autograd gives (tests
-    hold them to 1e-12), in a few matrix-vector products instead of a graph per step. Small
-    models (the perceptron) spend most of their time building autograd graphs otherwise."""
+class Gradients(Protocol):
+    """The gradient products GD, the adjoint and the diagnostics need of a task's losses l_n.
+    Every task has them by autograd (AutogradGradients); a task may also write them out by hand
+    (Task.closed_form, the same values to 1e-12), in a few matrix-vector products instead of a
+    graph per step: small models (the perceptron) spend most of their time building graphs."""
 
     def weighted_grad(self, theta: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(grad_theta sum_n w_n l_n, per-example training losses (N,))."""
@@ -29,6 +31,10 @@ class ClosedForm(Protocol):
         self, theta: torch.Tensor, weights: torch.Tensor, tangent: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(H_w tangent, J_l tangent): Hessian of sum_n w_n l_n times tangent, and grad l_n . tangent (N,)."""
+        ...
+
+    def directional(self, theta: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
+        """J_l tangent alone: grad l_n(theta) . tangent for every training example, (N,)."""
         ...
 
 
@@ -58,11 +64,16 @@ class Task:
     test: Split
     label_space: int  # |V| in the compression ratio: 2 for the perceptron, the vocabulary for an LM
     micro_batch: int  # training examples per forward pass
-    closed_form: ClosedForm | None = None  # hand-written products; None: autograd
+    closed_form: Gradients | None = None  # hand-written products; None: autograd
 
     @property
     def n_train(self) -> int:
         return len(self.train)
+
+    @property
+    def gradients(self) -> Gradients:
+        """The task's gradient products: hand-written where it has them, else autograd."""
+        return self.closed_form if self.closed_form is not None else AutogradGradients(self)
 
     def chunks(self, n: int | None = None) -> list[slice]:
         n = self.n_train if n is None else n
@@ -85,3 +96,62 @@ class Task:
             part = split.chunk(sl)
             total = total + self.loss_fn(theta, part.inputs, part.targets).sum()
         return total / max(len(split), 1)
+
+
+@dataclass(frozen=True, eq=False)
+class AutogradGradients:
+    """The products by reverse-mode autograd, one micro-batch of training examples at a time
+    (micro-batches add up a weighted sum, so they change memory, not the result). The N
+    directional derivatives never form N per-example gradients: the weighted gradient J_l^T w
+    is linear in w, so one double-backward of (J_l^T w) . v with respect to w gives J_l v."""
+
+    task: Task
+
+    def weighted_grad(self, theta: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        grad = torch.zeros_like(theta)
+        losses = []
+        for sl in self.task.chunks():
+            th = theta.detach().requires_grad_(True)
+            part = self.task.train.chunk(sl)
+            loss = self.task.loss_fn(th, part.inputs, part.targets)
+            (g,) = torch.autograd.grad((weights[sl] * loss).sum(), th)
+            grad += g
+            losses.append(loss.detach())
+        return grad, torch.cat(losses)
+
+    def mean_grad(self, theta: torch.Tensor, split: Split) -> torch.Tensor:
+        th = theta.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(self.task.mean_loss(th, split), th)
+        return g
+
+    def hvp_and_directional(
+        self, theta: torch.Tensor, weights: torch.Tensor, tangent: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hvp = torch.zeros_like(theta)
+        directional = []
+        for sl in self.task.chunks():
+            th, w, g = self._weighted_grad_graph(theta, weights[sl], sl)
+            h, dl = torch.autograd.grad(g, (th, w), grad_outputs=tangent)
+            hvp += h
+            directional.append(dl)
+        return hvp, torch.cat(directional)
+
+    def directional(self, theta: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
+        out = []
+        for sl in self.task.chunks():
+            ones = torch.ones(sl.stop - sl.start, dtype=theta.dtype, device=theta.device)
+            _, w, g = self._weighted_grad_graph(theta, ones, sl)
+            (dl,) = torch.autograd.grad(g, w, grad_outputs=tangent)  # the Hessian product is not needed
+            out.append(dl)
+        return torch.cat(out)
+
+    def _weighted_grad_graph(
+        self, theta: torch.Tensor, weights: torch.Tensor, sl: slice
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(theta, w, grad_theta sum_n w_n l_n) of one micro-batch, the gradient with its graph."""
+        th = theta.detach().requires_grad_(True)
+        w = weights.detach().requires_grad_(True)
+        part = self.task.train.chunk(sl)
+        losses = self.task.loss_fn(th, part.inputs, part.targets)
+        (g,) = torch.autograd.grad((w * losses).sum(), th, create_graph=True)
+        return th, w, g

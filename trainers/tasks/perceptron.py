@@ -43,6 +43,9 @@ class LogisticProducts:
         along = self.inputs @ tangent  # z_n . tangent, (N,)
         return self.inputs.T @ (weights * p * (1 - p) * along), (p - self.targets) * along
 
+    def directional(self, theta: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
+        return (torch.sigmoid(self.inputs @ theta) - self.targets) * (self.inputs @ tangent)
+
 
 def build_perceptron(
     cfg: PerceptronConfig, *, holdout: float, seed: int, device: torch.device, dtype: torch.dtype
