@@ -19,7 +19,7 @@ import fitting
 from trainers.adjoint import policy_gradient
 from trainers.config import RunSpec, SearchConfig, TransformerConfig
 from trainers.gd import train, uniform_policy
-from trainers.run import build_task
+from trainers.runner import build_task
 from trainers.search import search_policy
 
 

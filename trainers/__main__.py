@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 from fitting.errors import InvalidInputError, ScalingLawError
 from trainers.config import RunSpec
+from trainers.outcome import JobOutcome
 from trainers.presets import PAPER_SEEDS, PRESETS, preset_spec
-from trainers.run import ProgressEvent, TrainingResult, resolve_device, run
+from trainers.runner import ProgressEvent, resolve_device, run
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -91,33 +92,29 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
     return replace(spec, transformer=replace(spec.transformer, **common, **lm))
 
 
-def print_summary(result: TrainingResult) -> None:
-    s = result.summary()
-    print(f"\n{s['task']}: T = {s['steps']}, N = {s['train_size']}, {s['n_params']} parameters, device {s['device']}")
+def print_summary(outcome: JobOutcome) -> None:
+    o, conv, opt = outcome, outcome.conventional, outcome.optimal
+    print(f"\n{o.task}: T = {o.steps}, N = {o.train_size}, {o.n_params} parameters, device {o.device}")
     print(f"{'':<26}{'conventional':>16}{'near-optimal':>16}")
 
     def row(name: str, a: object, b: object, fmt: str = ".4g") -> None:
         cells = [format(v, fmt) if isinstance(v, int | float) else "-" for v in (a, b)]
         print(f"{name:<26}{cells[0]:>16}{cells[1]:>16}")
 
-    fc, fo = s["fit_conventional"] or {}, s["fit_optimal"] or {}
-    row("test AUC (nats x steps)", s["auc_conventional"], s["auc_optimal"])
-    row("CR (paper units)", s["cr_conventional"], s["cr_optimal"])
-    row("SIM", s["sim_conventional"], s["sim_optimal"])
-    row("fit L0", fc.get("L0"), fo.get("L0"))
-    row("fit B", fc.get("B"), fo.get("B"))
-    row("fit beta", fc.get("beta"), fo.get("beta"))
-    if result.ar_fit is not None:
-        print(
-            f"AR at T on the test set (95 % CI): from the fits {result.ar_fit:.3f}, measured {result.ar_measured:.3f}"
-        )
-        print(f"AR at T on the desired set, measured: {result.ar_desired:.3f}")
-        print(f"|dB/B| = {s['dB_over_B']:.1%}   |dbeta/beta| = {s['dbeta_over_beta']:.1%}")
-        print(f"zero-weight share among CT <= 0 (near-optimal): {s['zero_weight_fraction_optimal']:.1%}")
-        print(f"selected outer iteration: {s['best_iteration']} of {s['outer_iters']}")
-    for warning in result.warnings:
+    row("test AUC (nats x steps)", conv.auc, opt and opt.auc)
+    row("CR (paper units)", conv.cr, opt and opt.cr)
+    row("SIM", conv.sim, opt and opt.sim)
+    for name in ("L0", "B", "beta"):
+        row(f"fit {name}", conv.fit.get(name), opt and opt.fit.get(name))
+    if o.ar_fit is not None:
+        print(f"AR at T on the test set (95 % CI): from the fits {o.ar_fit:.3f}, measured {o.ar_measured:.3f}")
+        print(f"AR at T on the desired set, measured: {o.ar_desired:.3f}")
+        print(f"|dB/B| = {o.db_over_b:.1%}   |dbeta/beta| = {o.dbeta_over_beta:.1%}")
+        print(f"zero-weight share among CT <= 0 (near-optimal): {o.zero_weight_fraction:.1%}")
+        print(f"selected outer iteration: {o.best_iteration} of {o.outer_iters}")
+    for warning in o.warnings:
         print(f"warning: {warning}")
-    print(f"wall time: {s['seconds']:.1f} s")
+    print(f"wall time: {o.seconds:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,11 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"[{event.fraction:6.1%}] {event.phase}: {event.message}", file=sys.stderr, flush=True)
 
-    result = run(spec, progress=show)
-    print_summary(result)
+    outcome = run(spec, progress=show).outcome
+    print_summary(outcome)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(result.summary(), fh, indent=2, default=float)
+            json.dump(outcome.summary(), fh, indent=2, default=float)
     return 0
 
 
@@ -188,7 +185,7 @@ def run_preset(spec: RunSpec, seeds: list[int], *, json_path: str | None, report
     if json_path:
         with open(json_path, "w") as fh:
             payload = {"spec": spec.to_dict(), "seeds": seeds, "wall_seconds": wall, "spread": spread(runs),
-                       "runs": [r.summary for r in runs]}  # fmt: skip
+                       "runs": [r.outcome.summary() for r in runs]}  # fmt: skip
             json.dump(payload, fh, indent=2, default=float)
     if report:
         from trainers.report import write_report

@@ -7,7 +7,7 @@ configuration with InvalidInputError naming the field, before any work starts.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -159,9 +159,6 @@ class RunSpec:
             if key in data and isinstance(data[key], dict):
                 data[key] = kind(**data[key])
         return cls(**data)
-
-    def with_(self, **changes: Any) -> RunSpec:
-        return replace(self, **changes)
 
 
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 import fitting
 from trainers.config import RunSpec
-from trainers.reproduction import ROWS, SeedRun, measured, spread
+from trainers.reproduction import ROWS, SeedRun, measured, near_optimal, spread
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 CURVE_STYLES = (("j_desired", "-", "desired J"), ("j_holdout", ":", "held out"), ("j_test", "--", "test"))
@@ -60,17 +60,18 @@ def write_report(runs: Sequence[SeedRun], out: Path, *, spec: RunSpec, wall_seco
 
 def _objective(ax: Any, runs: Sequence[SeedRun]) -> str:
     for i, r in enumerate(runs):
-        h = r.summary["history"]
-        k = [row["iteration"] for row in h]
+        h = r.outcome.history
+        k = [row.iteration for row in h]
         for key, style, label in (
             ("j_desired", "-", "desired J"),
             ("j_holdout", ":", "held-out"),
             ("j_test", "--", "test"),
         ):
-            values = np.array([row[key] for row in h], dtype=float)
+            values = np.array([getattr(row, key) for row in h], dtype=float)
             if np.isfinite(values).all():
                 ax.plot(k, values / values[0], style, color=COLORS[i], label=f"seed {r.seed}: {label}")
-        ax.axvline(r.summary["best_iteration"], color=COLORS[i], lw=0.6, alpha=0.5)
+        if r.outcome.best_iteration is not None:
+            ax.axvline(r.outcome.best_iteration, color=COLORS[i], lw=0.6, alpha=0.5)
     ax.set_xlabel("outer iteration")
     ax.set_ylabel("area under the loss curve / conventional")
     ax.set_title("Fig. 4: the objective J over outer iterations")
@@ -82,19 +83,19 @@ def _test_curves(ax: Any, runs: Sequence[SeedRun]) -> str:
     r = runs[0]
     steps = np.arange(1, len(r.curves["conventional"]["test"]))
     law = fitting.get_law("step_power")
-    for policy, color, key in (("conventional", COLORS[0], "fit_conventional"), ("optimal", COLORS[1], "fit_optimal")):
+    policies = (("conventional", COLORS[0], r.outcome.conventional), ("optimal", COLORS[1], near_optimal(r.outcome)))
+    for policy, color, metrics in policies:
         loss = r.curves[policy]["test"][1:]
         ax.loglog(steps, loss, color=color, label=f"{'near-optimal' if policy == 'optimal' else policy} (test)")
-        params = r.summary[key]
-        fit_from = int(r.summary["fit_from"])
-        x = steps[steps >= fit_from].astype(float)
+        params = metrics.fit
+        x = steps[steps >= r.outcome.fit_from].astype(float)
         text = f"L0 {params['L0']:.3g}, B {params['B']:.3g}, beta {params['beta']:.3g}"
         ax.loglog(x, law.evaluate(x, params), "--", color=color, lw=1, label=f"fit: {text}")
-    ar = r.summary["ar_measured"]
+    ar = measured(r.outcome.ar_measured)
     ax.axhline(r.curves["conventional"]["test"][-1], color="grey", lw=0.6, ls=":")
     ax.set_xlabel("step t")
     ax.set_ylabel("test loss (nats)")
-    ax.set_title(f"Fig. 5: test loss, seed {r.seed} (AR at T measured {ar['value']:.2f})")
+    ax.set_title(f"Fig. 5: test loss, seed {r.seed} (AR at T measured {ar:.2f})")
     ax.legend(fontsize=6)
     return "Dashed: L0 + (B/t)^beta fitted jointly (shared L0) on t >= T/10; dotted: the conventional final loss."
 
@@ -120,9 +121,9 @@ def _sim_t(ax: Any, runs: Sequence[SeedRun]) -> str:
 def _sim_cr(ax: Any, runs: Sequence[SeedRun]) -> str:
     lines = []
     for i, r in enumerate(runs):
-        cps = r.summary["law_checkpoints"]
-        cr = np.array([c["cr_test"] for c in cps])
-        sim = np.array([c["sim"] for c in cps])
+        cps = r.outcome.checkpoints
+        cr = np.array([c.cr_test for c in cps])
+        sim = np.array([c.sim for c in cps])
         ax.plot(cr, sim, "o", color=COLORS[i], label=f"seed {r.seed}")
         try:
             fit = fitting.fit_sim_against_cr(cr, sim)
@@ -140,8 +141,8 @@ def _sim_cr(ax: Any, runs: Sequence[SeedRun]) -> str:
 
 def _zero_weight(ax: Any, runs: Sequence[SeedRun]) -> str:
     for i, r in enumerate(runs):
-        cps = r.summary["law_checkpoints"]
-        ax.plot([c["cr_test"] for c in cps], [100 * c["zero_weight_fraction"] for c in cps], "o-",
+        cps = r.outcome.checkpoints
+        ax.plot([c.cr_test for c in cps], [100 * c.zero_weight_fraction for c in cps], "o-",
                 color=COLORS[i], label=f"seed {r.seed}")  # fmt: skip
     ax.set_xlabel("test compression ratio (paper units)")
     ax.set_ylabel("% of (t, n) with CT <= 0 given zero weight")
@@ -172,16 +173,16 @@ def _gamma_cdf(ax: Any, runs: Sequence[SeedRun]) -> str:
 
 def _ar_by_iteration(ax: Any, runs: Sequence[SeedRun]) -> str:
     for i, r in enumerate(runs):
-        cps = r.summary["law_checkpoints"]
-        k = [c["iteration"] for c in cps]
-        ax.plot(k, [c["ar_test"] for c in cps], "o-", color=COLORS[i], label=f"seed {r.seed}: test")
-        ax.plot(k, [c["ar_desired"] for c in cps], "s:", color=COLORS[i], ms=3, label=f"seed {r.seed}: desired")
+        cps = r.outcome.checkpoints
+        k = [c.iteration for c in cps]
+        ax.plot(k, [c.ar_test for c in cps], "o-", color=COLORS[i], label=f"seed {r.seed}: test")
+        ax.plot(k, [c.ar_desired for c in cps], "s:", color=COLORS[i], ms=3, label=f"seed {r.seed}: desired")
     ax.axhline(5.5, color="grey", lw=0.6, ls="--")
     ax.set_xlabel("outer iteration")
     ax.set_ylabel("AR at T, measured")
     ax.set_title("AR against outer iterations (dashed: the paper's 5.5)")
     ax.legend(fontsize=6, ncol=2)
-    seconds = [r.summary["timings"].get("search", math.nan) / max(r.summary["outer_iters"], 1) for r in runs]
+    seconds = [r.outcome.timings.get("search", math.nan) / max(r.outcome.outer_iters, 1) for r in runs]
     return f"One outer iteration took {np.nanmean(seconds):.1f} s of one core per seed (mean over seeds)."
 
 
@@ -221,26 +222,28 @@ def _markdown(runs: Sequence[SeedRun], spec: RunSpec, wall: float, notes: dict[s
 
 
 def _paper_rows(runs: Sequence[SeedRun]) -> list[str]:
-    s = [r.summary for r in runs]
+    s = [r.outcome for r in runs]
+    opt = [near_optimal(x) for x in s]
 
-    def span(values: Sequence[float], fmt: str) -> str:
+    def span(values: Sequence[float | None], fmt: str) -> str:
         v = [x for x in values if x is not None and math.isfinite(x)]
         if not v:
             return "-"
         lo, hi = min(v), max(v)
         return format(lo, fmt) if lo == hi else f"{lo:{fmt}} to {hi:{fmt}}"
 
-    ar_m = [measured(x, "ar_measured") for x in s]
-    r2 = [min(x["fit_r2"]["conventional"], x["fit_r2"]["optimal"]) for x in s]
-    ar_f = [x["ar_fit"] for x, fit_r2 in zip(s, r2, strict=True) if fit_r2 >= 0.99]  # the law holds
-    cr0, cr1 = [x["cr_conventional"] for x in s], [x["cr_optimal"] for x in s]
-    betas = [(x["fit_conventional"]["beta"], x["fit_optimal"]["beta"]) for x in s]
-    bs = [(x["fit_conventional"]["B"], x["fit_optimal"]["B"]) for x in s]
-    sims = [(c[0]["sim"], c[-1]["sim"]) for c in (x["law_checkpoints"] for x in s) if c]
-    zero = [x["zero_weight_fraction_optimal"] for x in s]
-    wl = [x["well_learned_share_optimal"] for x in s]
+    ar_m = [measured(x.ar_measured) for x in s]
+    r2 = [min(x.conventional.r2, o.r2) for x, o in zip(s, opt, strict=True)]
+    # the AR from the fits, where the law holds
+    ar_f = [x.ar_fit.value for x, fit_r2 in zip(s, r2, strict=True) if x.ar_fit is not None and fit_r2 >= 0.99]
+    cr0, cr1 = [x.conventional.cr for x in s], [o.cr for o in opt]
+    betas = [(x.conventional.fit["beta"], o.fit["beta"]) for x, o in zip(s, opt, strict=True)]
+    bs = [(x.conventional.fit["B"], o.fit["B"]) for x, o in zip(s, opt, strict=True)]
+    sims = [(x.checkpoints[0].sim, x.checkpoints[-1].sim) for x in s if x.checkpoints]
+    zero = [x.zero_weight_fraction for x in s]
+    wl = [x.well_learned_share for x in s]
     grows = [_fit_ar_grows(r) for r in runs]
-    j_falls = [x["history"][x["best_iteration"]]["j_desired"] < x["history"][0]["j_desired"] for x in s]
+    j_falls = [x.history[x.best_iteration or 0].j_desired < x.history[0].j_desired for x in s]
     return [
         "| 1. uniform policy == plain GD, bit for bit | yes | yes (tests/trainers/test_training.py) |",
         "| 2. dJ/dgamma == autograd through the loop | yes | to 1e-12 (tests/trainers/test_adjoint.py) |",
@@ -260,8 +263,9 @@ def _paper_rows(runs: Sequence[SeedRun]) -> list[str]:
 
 
 def _fit_ar_grows(run: SeedRun) -> bool:
-    base, cand = run.summary["fit_conventional"], run.summary["fit_optimal"]
-    horizons = [run.summary["steps"] * f for f in (1, 10, 100, 1000)]
+    outcome = run.outcome
+    base, cand = outcome.conventional.fit, near_optimal(outcome).fit
+    horizons = [outcome.steps * f for f in (1, 10, 100, 1000)]
     values = [fitting.acceleration_ratio(base, cand, float(h)).value for h in horizons]
     return all(b > a for a, b in itertools.pairwise(values))
 

@@ -20,16 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from fitting.ratios_measured import MeasuredRatio, Reach
 from trainers.config import RunSpec
-from trainers.run import ProgressEvent, TrainingResult, run
+from trainers.outcome import JobOutcome, PolicyMetrics
+from trainers.runner import ProgressEvent, TrainingResult, run
 
 
 @dataclass(frozen=True, eq=False)
 class SeedRun:
-    """What the report needs of one seed's run: its summary and its curves, as plain arrays."""
+    """What the report needs of one seed's run: its outcome and its curves, as plain arrays."""
 
     seed: int
-    summary: dict[str, Any]
+    outcome: JobOutcome
     curves: dict[str, dict[str, np.ndarray]]  # policy -> split ("test", "desired", "train") -> loss at t = 0..T
     sim_steps: dict[str, np.ndarray]  # policy -> the steps t where SIM_t was measured
     sim_t: dict[str, np.ndarray]  # policy -> SIM_t there
@@ -40,7 +42,7 @@ class SeedRun:
         outcomes = [o for o in (result.conventional, result.optimal) if o is not None]
         return cls(
             seed=result.spec.seed,
-            summary=result.summary(),
+            outcome=result.outcome,
             curves={
                 o.policy: {"test": o.curves.test, "desired": o.curves.desired, "train": o.curves.train}
                 for o in outcomes
@@ -80,27 +82,33 @@ def _run_one(spec: RunSpec, events: Any) -> SeedRun:
 # -- the spread over seeds ---------------------------------------------------------------------
 
 
-def measured(summary: dict[str, Any], key: str) -> float:
+def measured(ratio: MeasuredRatio | None) -> float:
     """A measured ratio's value (NaN where it is a bound or missing)."""
-    m = summary.get(key) or {}
-    return float(m["value"]) if m.get("reach") == "measured" else math.nan
+    return ratio.value if ratio is not None and ratio.reach is Reach.MEASURED else math.nan
 
 
-ROWS: list[tuple[str, Callable[[dict[str, Any]], float], str]] = [
-    ("test AR at T, measured", lambda s: measured(s, "ar_measured"), ".2f"),
-    ("test AR at T, from the fits", lambda s: s["ar_fit"], ".2f"),
-    ("r^2 of those fits (the worse curve)", lambda s: min(s["fit_r2"].values()), ".3f"),
-    ("desired-set AR at T, measured", lambda s: measured(s, "ar_desired_measured"), ".2f"),
-    ("test CR, conventional", lambda s: s["cr_conventional"], ".2f"),
-    ("test CR, near-optimal", lambda s: s["cr_optimal"], ".2f"),
-    ("test CR gain", lambda s: s["cr_optimal"] / s["cr_conventional"] - 1, ".0%"),
-    ("SIM, conventional", lambda s: s["sim_conventional"], ".3f"),
-    ("SIM, near-optimal", lambda s: s["sim_optimal"], ".3f"),
-    ("zero-weight share among CT <= 0", lambda s: s["zero_weight_fraction_optimal"], ".1%"),
-    ("well-learned with gamma < 0.2 max", lambda s: _or_nan(s["well_learned_share_optimal"]), ".1%"),
-    ("outer iteration kept", lambda s: s["best_iteration"], ".0f"),
-    ("seconds", lambda s: s["seconds"], ".0f"),
+ROWS: list[tuple[str, Callable[[JobOutcome], float], str]] = [
+    ("test AR at T, measured", lambda o: measured(o.ar_measured), ".2f"),
+    ("test AR at T, from the fits", lambda o: _or_nan(None if o.ar_fit is None else o.ar_fit.value), ".2f"),
+    ("r^2 of those fits (the worse curve)", lambda o: min(o.conventional.r2, near_optimal(o).r2), ".3f"),
+    ("desired-set AR at T, measured", lambda o: measured(o.ar_desired), ".2f"),
+    ("test CR, conventional", lambda o: o.conventional.cr, ".2f"),
+    ("test CR, near-optimal", lambda o: near_optimal(o).cr, ".2f"),
+    ("test CR gain", lambda o: near_optimal(o).cr / o.conventional.cr - 1, ".0%"),
+    ("SIM, conventional", lambda o: o.conventional.sim, ".3f"),
+    ("SIM, near-optimal", lambda o: near_optimal(o).sim, ".3f"),
+    ("zero-weight share among CT <= 0", lambda o: _or_nan(o.zero_weight_fraction), ".1%"),
+    ("well-learned with gamma < 0.2 max", lambda o: _or_nan(o.well_learned_share), ".1%"),
+    ("outer iteration kept", lambda o: _or_nan(o.best_iteration), ".0f"),
+    ("seconds", lambda o: o.seconds, ".0f"),
 ]
+
+
+def near_optimal(outcome: JobOutcome) -> PolicyMetrics:
+    """The near-optimal policy's metrics: the protocol always searches, so a run without is a fault."""
+    if outcome.optimal is None:
+        raise ValueError("the run made no policy search")
+    return outcome.optimal
 
 
 def _or_nan(value: float | None) -> float:
@@ -111,7 +119,7 @@ def spread(runs: Sequence[SeedRun]) -> dict[str, dict[str, float]]:
     """Each row's value per seed, mean, min and max."""
     out: dict[str, dict[str, float]] = {}
     for name, get, _ in ROWS:
-        values = np.array([get(r.summary) for r in runs], dtype=float)
+        values = np.array([get(r.outcome) for r in runs], dtype=float)
         finite = values[np.isfinite(values)]
         out[name] = {
             **{f"seed {r.seed}": float(v) for r, v in zip(runs, values, strict=True)},

@@ -20,20 +20,9 @@ from fitting.errors import ScalingLawError
 from trainers.adjoint import PolicyGradient, policy_gradient
 from trainers.config import SearchConfig
 from trainers.gd import uniform_policy
+from trainers.outcome import OuterIteration
 from trainers.simplex import project_to_simplex
 from trainers.tasks.base import Task
-
-
-@dataclass(frozen=True)
-class OuterIteration:
-    """One outer step: areas under the loss curves (sum over t = 1..T, nats x steps) at gamma_k."""
-
-    iteration: int
-    j_desired: float
-    j_holdout: float
-    j_test: float
-    lr: float
-    seconds: float  # wall time since the search started
 
 
 @dataclass(frozen=True, eq=False)

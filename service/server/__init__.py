@@ -8,9 +8,9 @@
     limits.py       what one request may cost, checked before the work starts
     upload.py       a streamed upload assembled and checked chunk by chunk
     compute.py      the pool of worker processes for user-shaped work
-    worker_tasks.py what a worker does: fits, comparisons, reports, job specs
+    worker_tasks.py what a worker does: fits, comparisons, reports
     store/          SQLite or PostgreSQL
-    jobs/           training jobs: the executor interface, the local and Ray executors
+    jobs/           training jobs: the executor interface, the local and Ray executors, stored results
     reports/        reports: figures and the HTML page
 
 Nothing here imports service/client/ or service/cli/ (tests/test_layout.py checks it).

@@ -6,6 +6,7 @@ import functools
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -18,7 +19,10 @@ from fitting.ratios_measured import MeasuredRatio, Reach
 from fitting.shared_floor import SharedFloorTest
 from fitting.verdict import Verdict
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from service.server.jobs.results import JobComparison, StoredResult, stored_result
 from service.server.store import CurveMeta, JobRecord, StoredCurve
+from trainers.config import RunSpec
+from trainers.presets import preset_spec
 
 T = TypeVar("T")
 
@@ -326,11 +330,9 @@ def _given(message: Any) -> dict[str, Any]:
     return {f.name: v for f, v in message.ListFields()}
 
 
-def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
-    """A trainers.RunSpec as a dict (what the job process rebuilds); unset fields keep defaults."""
-    from trainers.config import RunSpec
-    from trainers.presets import preset_spec
-
+def spec_from_request(r: pb.StartTrainingRequest) -> RunSpec:
+    """The run a StartTraining asks for (not yet checked: limits.check_job); unset fields keep
+    the preset's or the trainer's defaults."""
     task = _lookup(_TASKS, r.task, pb.Task.Name, "task")
     base = preset_spec(r.preset) if r.preset else RunSpec(task=task)  # type: ignore[arg-type]
     if base.task != task:
@@ -347,7 +349,7 @@ def spec_dict_from_request(r: pb.StartTrainingRequest) -> dict[str, Any]:
     if r.search.optimizer or not r.preset:  # a preset keeps its optimizer unless one is named
         search["optimizer"] = _lookup(_OPTIMIZERS, r.search.optimizer, pb.Optimizer.Name, "search.optimizer")
     spec["search"].update(search)
-    return spec
+    return RunSpec.from_dict(spec)
 
 
 def job_to_pb(job: JobRecord) -> pb.Job:
@@ -360,31 +362,62 @@ def job_to_pb(job: JobRecord) -> pb.Job:
         when = getattr(job, field)
         if when is not None:
             getattr(message, field).FromDatetime(when)
-    if job.result:
-        result = job.result
-        message.result.curve_ids.extend(result["curve_ids"].values())
-        summary = result["summary"]
-        message.result.summary_json = json.dumps(summary, default=float)
-        message.result.conventional_law.sim = summary["sim_conventional"]
-        if summary.get("sim_optimal") is not None:
-            message.result.optimal_law.sim = summary["sim_optimal"]
-            message.result.optimal_law.zero_weight_fraction = summary["zero_weight_fraction_optimal"]
-            share = summary["well_learned_share_optimal"]  # None: not computed; 0.0 is a share like any other
-            message.result.optimal_law.well_learned_share = math.nan if share is None else share
-        for it in summary.get("history", []):
-            message.result.history.add(**it)
-        comparison = job_comparison(job)
-        if comparison is not None:
-            message.result.comparison.CopyFrom(comparison)
+    stored = stored_result(job)
+    if stored is not None:
+        _result_to_pb(stored, message.result)
+    elif job.result is not None:  # a row stored before outcomes were typed: echoed as it was kept
+        _legacy_result_to_pb(job.result, message.result)
     return message
 
 
-def job_comparison(job: JobRecord) -> pb.Comparison | None:
-    """The comparison a finished job stored (its run's own, made with its seed and resamples);
-    None before it has finished, or when it had no near-optimal run to compare."""
+def _result_to_pb(stored: StoredResult, result: pb.JobResult) -> None:
+    outcome = stored.outcome
+    result.curve_ids.extend(stored.curve_ids.values())
+    result.summary_json = json.dumps(outcome.summary(), default=float)
+    result.conventional_law.sim = outcome.conventional.sim
+    if outcome.optimal is not None:
+        result.optimal_law.sim = outcome.optimal.sim
+        result.optimal_law.zero_weight_fraction = _or_nan(outcome.zero_weight_fraction)
+        result.optimal_law.well_learned_share = _or_nan(outcome.well_learned_share)  # 0.0 is a share like any other
+    for it in outcome.history:
+        result.history.add(**asdict(it))
+    compared = stored.comparison
+    if compared is not None:
+        result.comparison.CopyFrom(comparison_to_pb(compared.comparison, compared.baseline_id, compared.candidate_ids))
+
+
+def _legacy_result_to_pb(stored: Mapping[str, Any], result: pb.JobResult) -> None:
+    """{"summary", "comparison_pb", "curve_ids"}, read by the few keys every version wrote."""
+    summary = stored["summary"]
+    result.curve_ids.extend(stored["curve_ids"].values())
+    result.summary_json = json.dumps(summary, default=float)
+    result.conventional_law.sim = summary["sim_conventional"]
+    if summary.get("sim_optimal") is not None:
+        result.optimal_law.sim = summary["sim_optimal"]
+        result.optimal_law.zero_weight_fraction = summary["zero_weight_fraction_optimal"]
+        result.optimal_law.well_learned_share = _or_nan(summary.get("well_learned_share_optimal"))
+    for it in summary.get("history", []):
+        result.history.add(**it)
+    if "comparison_pb" in stored:
+        result.comparison.ParseFromString(bytes.fromhex(stored["comparison_pb"]))
+
+
+def job_comparison(job: JobRecord) -> JobComparison | None:
+    """The comparison a finished job's run made of its test curves (with its seed, resamples and
+    fitting range) and the ids of those curves: what RenderReport(job) draws. None before it has
+    finished, or when it had no near-optimal run to compare. A row stored before outcomes were
+    typed kept it as a message, which comes back without the fits' bootstrap samples."""
+    stored = stored_result(job)
+    if stored is not None:
+        return stored.comparison
     if not job.result or "comparison_pb" not in job.result:
         return None
-    return pb.Comparison.FromString(bytes.fromhex(job.result["comparison_pb"]))
+    message = pb.Comparison.FromString(bytes.fromhex(job.result["comparison_pb"]))
+    return JobComparison(comparison_from_pb(message), message.baseline_id, [c.curve_id for c in message.candidates])
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def job_state_name(state: int) -> str:

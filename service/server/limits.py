@@ -13,12 +13,15 @@ every resample at once), so `max_point_resamples` bounds the memory and, near en
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from fitting.errors import InvalidInputError, LimitExceededError
 from service.server.store import CurveMeta
 from service.settings import Settings
+from trainers.config import RunSpec
+from trainers.footprint import estimate_peak_bytes
 
 DEFAULT_RESAMPLES = 200  # CompareCurves and RenderReport when the request does not say
 REPLY_MARGIN = 4096  # bytes of a listing reply kept for its token and framing
@@ -126,19 +129,25 @@ def check_meta(meta: CurveMeta, settings: Settings) -> None:
         check_text(value, f"header.labels[{key[:64]!r}]", settings, limit=settings.max_label_bytes)
 
 
-def check_job(spec: dict[str, object], estimated_bytes: int, settings: Settings) -> None:
-    """A training job: its bootstrap and its estimated peak memory."""
-    bootstrap = int(spec.get("bootstrap", 0))  # type: ignore[call-overload]
-    if bootstrap > settings.max_bootstrap:
+def check_job(spec: RunSpec, settings: Settings) -> RunSpec:
+    """A training job as it will run: its corpus only from corpus_dir, every field valid
+    (InvalidInputError naming it), its bootstrap and its estimated peak memory within the limits."""
+    corpus = spec.transformer.corpus
+    if corpus:  # a path on this server: only inside corpus_dir
+        spec = replace(spec, transformer=replace(spec.transformer, corpus=corpus_path(corpus, settings)))
+    spec.validate()
+    if spec.bootstrap > settings.max_bootstrap:
         raise LimitExceededError(
-            f"{bootstrap} resamples asked; max_bootstrap is {settings.max_bootstrap}", field="bootstrap"
+            f"{spec.bootstrap} resamples asked; max_bootstrap is {settings.max_bootstrap}", field="bootstrap"
         )
+    estimated_bytes = estimate_peak_bytes(spec)
     if estimated_bytes > settings.max_job_memory_bytes:
         raise LimitExceededError(
             f"the run would need about {estimated_bytes / 2**30:.3g} GiB at its peak; max_job_memory_bytes is "
             f"{settings.max_job_memory_bytes / 2**30:.3g} GiB: ask for fewer steps, examples or parameters",
             field="request",
         )
+    return spec
 
 
 def corpus_path(value: str, settings: Settings) -> str:

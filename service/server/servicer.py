@@ -17,6 +17,7 @@ from service.server import convert, limits
 from service.server import worker_tasks as work
 from service.server.compute import ComputePool
 from service.server.jobs.base import JobExecutor
+from service.server.jobs.results import stored_result
 from service.server.reports import MEDIA_TYPES, html
 from service.server.store import CurvePoints, JobRecord, Store, StoredCurve
 from service.server.upload import UploadAssembler, UploadSlots
@@ -210,14 +211,13 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
     async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:
         limits.check_text(request.study, "study", self.settings)
         limits.check_text(request.request_id, "request_id", self.settings)
-        # bad configuration: INVALID_ARGUMENT now, not later; in a worker, as trainers imports torch,
-        # whose loading holds the GIL for a second or more
-        spec, device, estimate = await self._compute(work.job_spec, request, self.settings)
-        limits.check_job(spec, estimate, self.settings)  # too big: RESOURCE_EXHAUSTED now, not a MemoryError later
-        await self.executor.check_device(device)  # where the jobs run, not necessarily here
+        # bad configuration: INVALID_ARGUMENT now, not later; too big: RESOURCE_EXHAUSTED now, not a
+        # MemoryError later. Here, not in a worker: the configuration and its estimate load no torch.
+        spec = limits.check_job(convert.spec_from_request(request), self.settings)
+        await self.executor.check_device(spec.device)  # where the jobs run, not necessarily here
         # shielded: a caller that gives up (deadline, disconnect) after the job is stored must not
         # leave it stored but never submitted, which its retry (same request_id) would return for ever
-        job = await asyncio.shield(self._create_and_submit(request, spec))
+        job = await asyncio.shield(self._create_and_submit(request, spec.to_dict()))
         return convert.job_to_pb(job)
 
     async def _create_and_submit(self, request: pb.StartTrainingRequest, spec: dict[str, Any]) -> JobRecord:
@@ -318,21 +318,21 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
                     field=field,
                 )
         job = await asyncio.to_thread(self.store.get_job, request.job_id)
-        stored = convert.job_comparison(job)
-        if stored is None or job.result is None:
+        compared = convert.job_comparison(job)
+        if compared is None:
             raise FitImpossibleError(f"job {job.id} is {job.state}: it has no comparison to report", field="job_id")
-        loaded = await self._curves([stored.baseline_id, *(c.curve_id for c in stored.candidates)], "job_id")
+        loaded = await self._curves([compared.baseline_id, *compared.candidate_ids], "job_id")
         x_min = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
-        resamples = stored.baseline_fit.n_bootstrap
-        settings = html.job_settings(job.id, job.state, job.study, job.spec, x_min, resamples)
+        settings = html.job_settings(job.id, job.state, job.study, job.spec, x_min, int(job.spec["bootstrap"]))
+        stored = stored_result(job)
         return await self._compute(
             work.render_job_report,
             [p for _, p in loaded],
             _labels(loaded),
-            stored.SerializeToString(),
+            compared,
             fmt=fmt,
             x_min=x_min,
-            job_summary=job.result["summary"],
+            job_outcome=None if stored is None else stored.outcome,  # None: stored before outcomes were typed
             settings=settings,
         )
 

@@ -1,8 +1,7 @@
 """What a request does in a compute worker (service/server/compute.py), not on the server's event loop:
 everything that reads user-shaped input beyond its size. A law given as text is used here (it
-was first read on the loop by convert.fit_options, bounded work, so a bad one names options.law),
-and a job's configuration is checked here (trainers imports torch, whose loading holds the GIL for
-a second or more)."""
+was first read on the loop by convert.fit_options, bounded work, so a bad one names options.law).
+A job's configuration is not: it loads no torch, and the server checks it (limits.check_job)."""
 
 from __future__ import annotations
 
@@ -13,11 +12,12 @@ import fitting
 from fitting.comparison import ComparisonResult
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service import models
-from service.server import convert, limits
+from service.server import convert
+from service.server.jobs.results import JobComparison
 from service.server.reports import html
 from service.server.reports.figures import LabelledCurve, render
 from service.server.store import CurvePoints
-from service.settings import Settings
+from trainers.outcome import JobOutcome
 
 
 def fit_curves(curves: list[CurvePoints], options: fitting.FitOptions) -> list[fitting.FitResult]:
@@ -58,50 +58,37 @@ def render_curves_report(
     result = compare_curves(curves, vocab_sizes, options, None, target_losses, share_nothing)
     message = convert.comparison_to_pb(result, ids[0], ids[1:])
     settings = html.curves_settings(options.x_min, options.bootstrap)
-    return _render(curves, labels, result, message, fmt=fmt, x_min=options.x_min, job_summary=None,
+    return _render(curves, labels, result, message, fmt=fmt, x_min=options.x_min, job_outcome=None,
                    settings=settings, target_losses=target_losses)  # fmt: skip
 
 
 def render_job_report(
-    curves: list[CurvePoints], labels: list[str], stored: bytes, *, fmt: str, x_min: float,
-    job_summary: dict[str, Any], settings: dict[str, str],
+    curves: list[CurvePoints], labels: list[str], compared: JobComparison, *, fmt: str, x_min: float,
+    job_outcome: JobOutcome | None, settings: dict[str, str],
 ) -> bytes:  # fmt: skip
-    """The comparison a job stored (a pb.Comparison's bytes), drawn as it is: never a new one, so a
-    job's figure, its page and `scalinglaw jobs` show the same numbers."""
-    message = pb.Comparison.FromString(stored)
-    return _render(curves, labels, convert.comparison_from_pb(message), message, fmt=fmt, x_min=x_min,
-                   job_summary=job_summary, settings=settings, target_losses=())  # fmt: skip
+    """The comparison a job's run made (stored with its outcome), drawn as it is: never a new one,
+    so a job's figure, its page and `scalinglaw jobs` show the same numbers."""
+    message = convert.comparison_to_pb(compared.comparison, compared.baseline_id, compared.candidate_ids)
+    return _render(curves, labels, compared.comparison, message, fmt=fmt, x_min=x_min, job_outcome=job_outcome,
+                   settings=settings, target_losses=())  # fmt: skip
 
 
 def _render(
     curves: Sequence[CurvePoints], labels: Sequence[str], result: ComparisonResult, message: pb.Comparison, *,
-    fmt: str, x_min: float | None, job_summary: dict[str, Any] | None, settings: Mapping[str, str],
+    fmt: str, x_min: float | None, job_outcome: JobOutcome | None, settings: Mapping[str, str],
     target_losses: Sequence[float],
 ) -> bytes:  # fmt: skip
     """The figure in `fmt`; for html, the page around it as SVG, its tables made from the reply
     models of `message` (the same comparison as `result`) as the client would get them."""
     drawn = [LabelledCurve(label, c.x, c.loss) for label, c in zip(labels, curves, strict=True)]
     bootstrap = message.baseline_fit.n_bootstrap
-    figure = render(drawn, result, fmt="svg" if fmt == "html" else fmt, job_summary=job_summary, x_min=x_min,
+    figure = render(drawn, result, fmt="svg" if fmt == "html" else fmt, job_outcome=job_outcome, x_min=x_min,
                     bootstrap=bootstrap)  # fmt: skip
     if fmt != "html":
         return figure
     ids = [message.baseline_id, *(c.curve_id for c in message.candidates)]
     names = dict(zip(ids, labels, strict=True))
     return html.page(models.comparison_from_pb(message), names, figure, settings, target_losses).encode()
-
-
-def job_spec(request: Any, settings: Settings) -> tuple[dict[str, Any], str, int]:
-    """A StartTrainingRequest as a checked run configuration (a corpus only from corpus_dir), its
-    device and its estimated peak memory in bytes."""
-    from trainers.config import RunSpec
-    from trainers.footprint import estimate_peak_bytes
-
-    spec = convert.spec_dict_from_request(request)
-    if spec["transformer"].get("corpus"):  # a path on this server: only inside corpus_dir
-        spec["transformer"]["corpus"] = limits.corpus_path(spec["transformer"]["corpus"], settings)
-    run = RunSpec.from_dict(spec).validate()
-    return spec, run.device, estimate_peak_bytes(run)
 
 
 def _inputs(points: CurvePoints, law: fitting.Law) -> Any:

@@ -15,11 +15,18 @@ from service.formatting import interval
 from service.report_formats import format_of
 from service.server import convert
 from service.server.reports.figures import LabelledCurve, caption, render
+from trainers.outcome import JobOutcome, OuterIteration, PolicyMetrics
 
-SUMMARY = {
-    "steps": 500, "label_space": 2, "cr_conventional": 4.00, "cr_optimal": 4.012, "sim_conventional": 0.41,
-    "sim_optimal": 0.52, "history": [{"j_test": 500 / 4.004}],
-}  # fmt: skip
+FIT = {"L0": 0.05, "B": 3e8, "beta": 0.12}
+OUTCOME = JobOutcome(
+    task="perceptron", steps=500, train_size=64, n_params=8, label_space=2, fit_from=50, outer_iters=1, device="cpu",
+    conventional=PolicyMetrics(auc=125.0, cr=4.00, cr_desired=4.0, sim=0.41, fit=FIT, r2=0.99),
+    optimal=PolicyMetrics(auc=124.6, cr=4.012, cr_desired=4.01, sim=0.52, fit=FIT, r2=0.99), ar_fit=None,
+    ar_measured=None, ar_desired=None, db_over_b=None, dbeta_over_beta=None, zero_weight_fraction=0.9,
+    well_learned_share=None, best_iteration=1, snapshots_held=None,
+    history=(OuterIteration(0, j_desired=125.0, j_holdout=125.0, j_test=500 / 4.004, lr=0.1, seconds=1.0),),
+    checkpoints=(), timings={"total": 1.0}, artifacts=None, warnings=(),
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +42,7 @@ def drawn() -> tuple[list[LabelledCurve], fitting.ComparisonResult]:
 
 @pytest.mark.parametrize(("fmt", "magic"), [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
 def test_each_format_is_what_it_says(drawn, fmt: str, magic: bytes) -> None:  # type: ignore[no-untyped-def]
-    content = render(*drawn, fmt=fmt, job_summary=SUMMARY, x_min=50, bootstrap=39)
+    content = render(*drawn, fmt=fmt, job_outcome=OUTCOME, x_min=50, bootstrap=39)
     assert content.startswith(magic)
 
 
@@ -48,7 +55,7 @@ def test_an_unknown_format_is_refused(drawn) -> None:  # type: ignore[no-untyped
 def test_the_svg_says_how_it_was_made_and_marks_what_is_extrapolated(drawn) -> None:  # type: ignore[no-untyped-def]
     text = caption(drawn[1], 50, 39)
     assert "x_min = 50" in text and "L0 + (B / x)^beta" in text and "39 bootstrap resamples" in text
-    svg = render(*drawn, fmt="svg", job_summary=SUMMARY, x_min=50, bootstrap=39).decode()
+    svg = render(*drawn, fmt="svg", job_outcome=OUTCOME, x_min=50, bootstrap=39).decode()
     for label in ("extrapolated", "AR = 1: no speed-up", "AR measured (95 % interval)", "x_min: fits start",
                   "CR +0.3 %", "39 bootstrap resamples"):  # fmt: skip
         assert label in svg, label
@@ -76,7 +83,7 @@ def test_a_measured_interval_beside_its_value_is_drawn(drawn) -> None:  # type: 
     ar = first.ar_measured
     shifted = replace(first, ar_measured=replace(ar, low=ar.value * (1 + 1e-6), high=ar.value * (1 + 2e-6)))
     moved = replace(comparison, candidates=[replace(cand, accelerations=[shifted, *cand.accelerations[1:]])])
-    assert render(curves, moved, fmt="png", job_summary=SUMMARY, x_min=50, bootstrap=39).startswith(b"\x89PNG")
+    assert render(curves, moved, fmt="png", job_outcome=OUTCOME, x_min=50, bootstrap=39).startswith(b"\x89PNG")
 
 
 def _wire(result: fitting.ComparisonResult) -> bytes:

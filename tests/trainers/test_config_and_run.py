@@ -69,7 +69,7 @@ def test_cuda_asked_but_absent() -> None:
 def test_run_end_to_end_writes_artifacts(tmp_path: Path) -> None:
     events = []
     result = run(replace(TINY, out_dir=str(tmp_path)), progress=events.append)
-    summary = result.summary()
+    summary = result.outcome.summary()
     for key in (
         "ar_empirical",
         "ar_fit",
@@ -106,7 +106,7 @@ def test_transformer_run_on_generated_stories(tmp_path: Path) -> None:
         n_layers=1, d_model=16, n_heads=2, context=8, vocab_size=80, train_size=32, desired_size=16, test_size=16
     )
     spec = replace(TINY, task="transformer_lm", steps=12, eta=0.5, transformer=lm, search=SearchConfig(outer_iters=1))
-    summary = run(spec).summary()
+    summary = run(spec).outcome.summary()
     assert summary["task"] == "transformer_lm" and summary["cr_optimal"] > 0
 
 
@@ -127,7 +127,7 @@ def test_cli_rejects_bad_configuration(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_an_inner_run_past_its_stability_limit_is_flagged() -> None:
-    from trainers.run import instability_warning
+    from trainers.runner import instability_warning
 
     assert instability_warning(np.geomspace(5.0, 1.0, 100), 0.1) == ""
     spiky = np.geomspace(5.0, 1.0, 100)
@@ -136,4 +136,4 @@ def test_an_inner_run_past_its_stability_limit_is_flagged() -> None:
     # a real run: an LM at eta 3 rises; the warning reaches the summary
     small = LM(train_size=16, desired_size=8, test_size=8, d_model=8, n_layers=1, n_heads=2, context=8)
     lm = replace(TINY, task="transformer_lm", steps=30, eta=3.0, search=SearchConfig(), transformer=small)
-    assert "stability limit" in " ".join(run(lm).summary()["warnings"])
+    assert "stability limit" in " ".join(run(lm).outcome.summary()["warnings"])

@@ -28,12 +28,12 @@ SMALL = preset_spec(
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_searched_policy_beats_conventional_on_the_test_set(seed: int) -> None:
-    result = run(replace(SMALL, seed=seed))
-    ar = result.ar_measured
+    outcome = run(replace(SMALL, seed=seed)).outcome
+    ar = outcome.ar_measured
     assert ar is not None and ar.reach is Reach.MEASURED and ar.has_interval, ar
     assert ar.low > 1.0, f"test AR at T {ar}: its interval reaches 1"
-    assert result.optimal is not None and result.optimal.cr > result.conventional.cr
-    assert result.search is not None and result.search.best_iteration > 0  # the held-out set chose a policy
+    assert outcome.optimal is not None and outcome.optimal.cr > outcome.conventional.cr
+    assert outcome.best_iteration is not None and outcome.best_iteration > 0  # the held-out set chose a policy
 
 
 def test_a_preset_keeps_the_changes_asked_for() -> None:
@@ -49,8 +49,9 @@ def test_the_paper_reproduction_reaches_the_papers_acceleration() -> None:
     6.5-7 (minutes on 2 cores)."""
     runs = run_seeds(PAPER, list(PAPER_SEEDS))
     for seed_run in runs:
-        summary = seed_run.summary
-        measured = summary["ar_measured"]
-        assert measured["reach"] == "measured" and measured["low"] > 1.0, (seed_run.seed, measured)
-        assert measured["value"] >= 5.5, (seed_run.seed, measured)
-        assert summary["cr_optimal"] > summary["cr_conventional"], seed_run.seed
+        outcome = seed_run.outcome
+        measured = outcome.ar_measured
+        assert measured is not None and outcome.optimal is not None, seed_run.seed
+        assert measured.reach is Reach.MEASURED and measured.low > 1.0, (seed_run.seed, measured)
+        assert measured.value >= 5.5, (seed_run.seed, measured)
+        assert outcome.optimal.cr > outcome.conventional.cr, seed_run.seed

@@ -8,7 +8,8 @@ An executor only launches a job somewhere else and reads back what the job sends
      +-- RayExecutor             a Ray task per job, messages as a streaming generator (ray_executor.py)
 
 `run_job` is the job itself, the same in either place. When a job succeeds its curves are stored
-as ordinary curves of its study and the comparison is kept in its result.
+as ordinary curves of its study and its outcome, the comparison included, is kept in its result
+(results.py).
 """
 
 from __future__ import annotations
@@ -18,26 +19,38 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from service.server.jobs.results import result_to_store
 from service.server.store import CurveMeta, CurvePoints, Store
+from trainers.config import RunSpec
+from trainers.outcome import JobOutcome
 
 logger = logging.getLogger(__name__)
 
 JobMessage = tuple[Literal["started", "event", "result", "error"], Any]
 """What a running job sends, in order: ("started", where it runs), ("event", progress fields)
-any number of times, then ("result", summary, curves and comparison) or ("error", reason)."""
+any number of times, then ("result", JobFinished) or ("error", reason)."""
+
+
+@dataclass(frozen=True, eq=False)
+class JobFinished:
+    """A job's result on its way to the store: the run's outcome and its loss curves at t = 0..T
+    (policy -> split -> losses), stored as curves of the job's study."""
+
+    outcome: JobOutcome
+    curves: dict[str, dict[str, list[float]]]
 
 
 def run_job(spec: dict[str, Any], send: Callable[[JobMessage], None]) -> None:
     """The job, in whichever process runs it: train, send progress, then the result or the error."""
-    from trainers import RunSpec, run
-    from trainers.run import ProgressEvent
+    from trainers.runner import ProgressEvent, run  # torch: only in the job's own process
 
     def progress(event: ProgressEvent) -> None:
-        iteration = None if event.iteration is None else dict(vars(event.iteration))
+        iteration = None if event.iteration is None else asdict(event.iteration)
         send(("event", {"phase": event.phase, "message": event.message, "progress": event.fraction,
                         "iteration": iteration}))  # fmt: skip
 
@@ -51,7 +64,7 @@ def run_job(spec: dict[str, Any], send: Callable[[JobMessage], None]) -> None:
         if outcome is not None:
             c = outcome.curves
             curves[outcome.policy] = {"test": c.test.tolist(), "desired": c.desired.tolist()}
-    send(("result", {"summary": result.summary(), "curves": curves, "comparison": result.comparison}))
+    send(("result", JobFinished(result.outcome, curves)))
 
 
 class RunningJob(ABC):
@@ -229,14 +242,13 @@ class JobExecutor(ABC):
                 job.terminate()
                 return
 
-    def _store_outcome(self, job_id: str, spec: dict[str, Any], result: dict[str, Any]) -> bool:
+    def _store_outcome(self, job_id: str, spec: dict[str, Any], finished: JobFinished) -> bool:
         """Curves as ordinary curves of the job's study, with the job's SUCCEEDED event, in one
-        transaction; the result keeps their ids and the run's comparison."""
+        transaction; the result keeps the run's outcome (its comparison included) and their ids."""
         job = self.store.get_job(job_id)
-        summary = result["summary"]
-        vocab = int(summary["label_space"])
+        vocab = finished.outcome.label_space
         curves: dict[str, tuple[CurveMeta, CurvePoints]] = {}
-        for policy, splits in result["curves"].items():
+        for policy, splits in finished.curves.items():
             for split, values in splits.items():
                 loss = np.asarray(values[1:], dtype=float)  # t = 1..T
                 meta = CurveMeta(
@@ -244,15 +256,4 @@ class JobExecutor(ABC):
                     vocab_size=vocab, request_id=f"{job_id}/{policy}/{split}", labels={"job_id": job_id},
                 )  # fmt: skip
                 curves[f"{policy}/{split}"] = (meta, CurvePoints(np.arange(1.0, loss.size + 1.0), loss, {}))
-        comparison = result.get("comparison")  # made by the run on the same test curves
-
-        def result_for(ids: dict[str, str]) -> dict[str, object]:
-            stored: dict[str, object] = {"summary": summary}
-            if comparison is not None:
-                from service.server.convert import comparison_to_pb
-
-                message = comparison_to_pb(comparison, ids["conventional/test"], [ids["optimal/test"]])
-                stored["comparison_pb"] = message.SerializeToString().hex()
-            return stored
-
-        return self.store.finish_job(job_id, curves, result_for)
+        return self.store.finish_job(job_id, curves, lambda ids: result_to_store(finished.outcome))

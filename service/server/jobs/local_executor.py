@@ -31,7 +31,7 @@ class LocalExecutor(JobExecutor):
     async def check_device(self, device: str) -> None:
         if device != "cuda":  # cpu and auto run anywhere; only cuda needs torch to say whether it is here
             return
-        from trainers.run import resolve_device  # torch: its loading holds the GIL, so only when asked
+        from trainers.runner import resolve_device  # torch: its loading holds the GIL, so only when asked
 
         await asyncio.to_thread(resolve_device, device)
 

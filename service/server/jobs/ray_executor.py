@@ -24,6 +24,7 @@ from ray import exceptions as ray_errors
 from fitting.errors import InvalidInputError
 from service.server.jobs.base import JobExecutor, JobMessage, RunningJob, run_job
 from service.server.store import Store
+from trainers.config import RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def stream_job(spec: dict[str, Any]) -> Iterator[JobMessage]:
 def task_options(job_id: str, spec: dict[str, Any]) -> dict[str, Any]:
     """What a job asks Ray for: one GPU when it trains on cuda ("auto" gets none, so it trains on
     CPU), one CPU in any case. No retries: a rerun would replay the job's events from the start."""
-    from trainers.config import RunSpec
-
     cuda = RunSpec.from_dict(spec).device == "cuda"
     return {"num_cpus": 1, "num_gpus": 1 if cuda else 0, "max_retries": 0, "name": f"scalinglaw-job-{job_id}"}
 

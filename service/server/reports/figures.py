@@ -20,6 +20,7 @@ from matplotlib.ticker import FuncFormatter
 import fitting
 from fitting.comparison import ComparisonResult
 from service.formatting import interval, number
+from trainers.outcome import JobOutcome
 
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 PLOT_POINTS = 2_000  # points drawn per curve: more are invisible at this size and cost memory and time
@@ -39,7 +40,7 @@ def render(
     comparison: ComparisonResult,
     *,
     fmt: str = "png",
-    job_summary: dict[str, Any] | None = None,
+    job_outcome: JobOutcome | None = None,
     x_min: float | None = None,
     bootstrap: int = 0,
 ) -> bytes:
@@ -47,12 +48,12 @@ def render(
     how the fits were made (range, law, resamples), so the figure can be read on its own."""
     if fmt not in MEDIA_TYPES:
         raise ValueError(f"no report format {fmt!r}: use {', '.join(MEDIA_TYPES)}")
-    panels = 3 if job_summary else 2
+    panels = 3 if job_outcome else 2
     fig, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 5.0), constrained_layout=True)
     _curves_panel(axes[0], curves, comparison, x_min)
     _ar_panel(axes[1], curves, comparison)
-    if job_summary:
-        _law_panel(axes[2], job_summary)
+    if job_outcome:
+        _law_panel(axes[2], job_outcome)
     fig.supxlabel(textwrap.fill(caption(comparison, x_min, bootstrap), 70 * panels), fontsize=8, color="0.3")
     out = io.BytesIO()
     fig.savefig(out, format=fmt, dpi=110)
@@ -142,7 +143,7 @@ def _ar_panel(ax: Any, curves: Sequence[LabelledCurve], comparison: ComparisonRe
             low = np.array([e.low for e in estimates])
             high = np.array([e.high for e in estimates])
             ax.fill_between(horizons, low, high, color=line.get_color(), alpha=0.25, label="AR fit, 95 % interval")
-        else:  # fits without their resamples (a job's stored comparison): the intervals it stored
+        else:  # fits without their resamples (a job stored before outcomes were typed): the intervals it stored
             fitted = [(a.horizon, a.ar_fit) for a in cand.accelerations if a.ar_fit.has_interval]
             _interval_bars(ax, fitted, line.get_color(), "s", "AR fit (95 % interval)")
         measured = [(a.horizon, a.ar_measured) for a in cand.accelerations if a.ar_measured.has_interval]
@@ -176,17 +177,16 @@ def _interval_bars(ax: Any, points: Sequence[tuple[float, Any]], color: Any, mar
                 label=f"{label}: {text}")  # fmt: skip
 
 
-def _law_panel(ax: Any, summary: dict[str, Any]) -> None:
+def _law_panel(ax: Any, outcome: JobOutcome) -> None:
     """SIM against CR for the two policies, on axes from 0, so the change between them is drawn
     to scale (a 0.3 % change in CR must not fill the panel), with the relative changes written."""
-    steps, vocab = summary["steps"], summary.get("label_space") or 2
-    points = [("conventional", summary["cr_conventional"], summary["sim_conventional"])]
-    if summary.get("cr_optimal") is not None:
-        points.append(("near-optimal", summary["cr_optimal"], summary["sim_optimal"]))
+    steps, vocab = outcome.steps, outcome.label_space or 2
+    points = [("conventional", outcome.conventional.cr, outcome.conventional.sim)]
+    if outcome.optimal is not None:
+        points.append(("near-optimal", outcome.optimal.cr, outcome.optimal.sim))
     for label, cr_value, sim in points:
         ax.plot([cr_value], [sim], "o", ms=8, label=f"{label}: CR {number(cr_value)}, SIM {number(sim)}")
-    history = summary.get("history", [])
-    crs = [steps * math.log2(vocab) / h["j_test"] for h in history]
+    crs = [steps * math.log2(vocab) / h.j_test for h in outcome.history]
     if crs:
         ax.plot(crs, [points[0][2]] * len(crs), "|", color="grey", ms=12, label="CR at each outer iteration")
     xs = [p[1] for p in points] + crs

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +24,8 @@ from trainers.adjoint import PolicyGradient, default_checkpoint_every
 from trainers.config import RunSpec
 from trainers.diagnostics import LawDiagnostics, measure_learning_law
 from trainers.gd import Trajectory, train, uniform_policy
-from trainers.search import OuterIteration, SearchResult, search_policy
+from trainers.outcome import JobOutcome, LawCheckpoint, OuterIteration, PolicyMetrics
+from trainers.search import SearchResult, search_policy
 from trainers.tasks.base import Task
 from trainers.tasks.perceptron import build_perceptron
 from trainers.tasks.transformer import build_transformer
@@ -46,99 +46,25 @@ ProgressFn = Callable[[ProgressEvent], None]
 
 @dataclass(frozen=True, eq=False)
 class PolicyOutcome:
+    """One policy's run as measured, in memory: its curves, the law fitted and its diagnostics
+    (the numbers it reports are in TrainingResult.outcome)."""
+
     policy: str  # "conventional" or "optimal"
     curves: Trajectory
-    auc: float  # test loss summed over t = 1..T, nats x steps
-    cr: float  # test compression ratio, fitting.CR_UNITS["paper"]
-    cr_desired: float  # the same on the desired set
     fit: fitting.FitResult
     diagnostics: LawDiagnostics
 
 
-@dataclass(frozen=True)
-class LawCheckpoint:
-    """The policy of one outer iteration, measured the paper's way (Fig. 7: SIM rises with CR)."""
-
-    iteration: int
-    cr_test: float
-    ar_test: float  # measured AR at T on the test curves (NaN where not a value)
-    ar_desired: float  # the same on the desired curves (what the search optimises)
-    sim: float
-    zero_weight_fraction: float
-
-
 @dataclass(frozen=True, eq=False)
 class TrainingResult:
+    """A run: what it reports (`outcome`, typed and JSON-able: summary.json, a job's result) and
+    what that was measured on (curves, fits, diagnostics, the selected policy)."""
+
     spec: RunSpec
-    device: str
-    n_params: int
-    label_space: int  # |V| of the compression ratios
+    outcome: JobOutcome
     conventional: PolicyOutcome
     optimal: PolicyOutcome | None
-    ar_fit: fitting.Estimate | None
-    ar_measured: fitting.MeasuredRatio | None  # test curves, read off the smoothed curves
-    ar_desired: fitting.MeasuredRatio | None  # the same on the desired curves
-    improvement: fitting.CoefficientImprovement | None
-    comparison: fitting.ComparisonResult | None  # everything above for the test curves, as CompareCurves gives it
     search: SearchResult | None
-    checkpoints: list[LawCheckpoint]
-    seconds: dict[str, float]
-    artifacts: str | None
-    warnings: list[str]
-
-    @property
-    def ar_empirical(self) -> float | None:
-        return None if self.ar_measured is None else self.ar_measured.value
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON summary (also what `python -m trainers --json` writes)."""
-
-        def params(outcome: PolicyOutcome | None) -> dict[str, float] | None:
-            return None if outcome is None else {k: outcome.fit.params[k] for k in ("L0", "B", "beta")}
-
-        opt = self.optimal
-        return {
-            "task": self.spec.task,
-            "steps": self.spec.steps,
-            "train_size": self._train_size(),
-            "n_params": self.n_params,
-            "label_space": self.label_space,
-            "ar_empirical": self.ar_empirical,
-            "ar_measured": _measured_dict(self.ar_measured),
-            "ar_desired_measured": _measured_dict(self.ar_desired),
-            "ar_fit": None if self.ar_fit is None else self.ar_fit.value,
-            "ar_fit_ci": None if self.ar_fit is None else [self.ar_fit.low, self.ar_fit.high],
-            "cr_conventional": self.conventional.cr,
-            "cr_optimal": None if opt is None else opt.cr,
-            "cr_desired_conventional": self.conventional.cr_desired,
-            "cr_desired_optimal": None if opt is None else opt.cr_desired,
-            "cr_units": fitting.CR_UNITS["paper"],
-            "sim_conventional": self.conventional.diagnostics.sim,
-            "sim_optimal": None if opt is None else opt.diagnostics.sim,
-            "zero_weight_fraction_optimal": None if opt is None else opt.diagnostics.zero_weight_fraction,
-            "well_learned_share_optimal": None if opt is None else opt.diagnostics.well_learned_share,
-            "fit_conventional": params(self.conventional),
-            "fit_optimal": params(opt),
-            "fit_r2": {"conventional": self.conventional.fit.r2, "optimal": None if opt is None else opt.fit.r2},
-            "fit_from": self.spec.fit_from,
-            "dB_over_B": None if self.improvement is None else self.improvement.B.value,
-            "dbeta_over_beta": None if self.improvement is None else self.improvement.beta.value,
-            "auc_conventional": self.conventional.auc,
-            "auc_optimal": None if opt is None else opt.auc,
-            "outer_iters": self.spec.search.outer_iters,
-            "best_iteration": None if self.search is None else self.search.best_iteration,
-            "snapshots_held": None if self.search is None else self.search.snapshots_held,
-            "history": [] if self.search is None else [vars(h) for h in self.search.history],
-            "law_checkpoints": [vars(c) for c in self.checkpoints],
-            "seconds": self.seconds["total"],
-            "timings": self.seconds,
-            "device": self.device,
-            "artifacts": self.artifacts,
-            "warnings": self.warnings,
-        }
-
-    def _train_size(self) -> int:
-        return self.spec.perceptron.train_size if self.spec.task == "perceptron" else self.spec.transformer.train_size
 
 
 def resolve_device(name: str) -> torch.device:
@@ -236,7 +162,7 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
     clock["diagnostics"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    optimal = ar_fit = ar_measured = ar_desired = improvement = comparison = None
+    optimal = comparison = ar_desired = None
     if optimal_curves is not None and opt_law is not None:
         # the same comparison the service's CompareCurves makes: shared-L0 fits on t >= fit_from,
         # AR at T from the fits and read off the curves, coefficient improvements
@@ -249,11 +175,8 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
             seed=spec.seed,
             vocab_sizes=[task.label_space, task.label_space],
         )
-        (candidate,) = comparison.candidates
         conventional_fit = comparison.baseline_fit
-        optimal = _outcome("optimal", optimal_curves, candidate.fit, opt_law, task.label_space)
-        ar_fit, ar_measured = candidate.accelerations[0].ar_fit, candidate.accelerations[0].ar_measured
-        improvement = candidate.improvement
+        optimal = PolicyOutcome("optimal", optimal_curves, comparison.candidates[0].fit, opt_law)
         ar_desired = fitting.acceleration_ratio_measured(
             steps, conventional_curves.desired[1:], steps, optimal_curves.desired[1:], float(spec.steps),
             bootstrap=spec.bootstrap, seed=spec.seed,
@@ -262,28 +185,30 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
         (conventional_fit,) = fitting.fit_joint(
             [(steps, conventional_curves.test[1:])], x_min=spec.fit_from, bootstrap=spec.bootstrap, seed=spec.seed
         )
-    conventional = _outcome("conventional", conventional_curves, conventional_fit, conv_law, task.label_space)
+    conventional = PolicyOutcome("conventional", conventional_curves, conventional_fit, conv_law)
     clock["fits"] = time.perf_counter() - tick
     clock["total"] = time.perf_counter() - started
 
-    result = TrainingResult(
-        spec=spec,
-        device=str(device),
-        n_params=int(task.theta0.numel()),
-        label_space=task.label_space,
-        conventional=conventional,
-        optimal=optimal,
-        ar_fit=ar_fit,
-        ar_measured=ar_measured,
-        ar_desired=ar_desired,
-        improvement=improvement,
-        comparison=comparison,
-        search=search,
-        checkpoints=checkpoints,
-        seconds=clock,
-        artifacts=spec.out_dir,
-        warnings=warnings,
-    )
+    candidate = None if comparison is None else comparison.candidates[0]
+    at_t = None if candidate is None else candidate.accelerations[0]  # the horizon T
+    improvement = None if candidate is None else candidate.improvement
+    law = None if optimal is None else optimal.diagnostics
+    outcome = JobOutcome(
+        task=spec.task, steps=spec.steps, train_size=task.n_train, n_params=int(task.theta0.numel()),
+        label_space=task.label_space, fit_from=spec.fit_from, outer_iters=spec.search.outer_iters, device=str(device),
+        conventional=_metrics(conventional, task.label_space),
+        optimal=None if optimal is None else _metrics(optimal, task.label_space),
+        ar_fit=None if at_t is None else at_t.ar_fit, ar_measured=None if at_t is None else at_t.ar_measured,
+        ar_desired=ar_desired, db_over_b=None if improvement is None else improvement.B.value,
+        dbeta_over_beta=None if improvement is None else improvement.beta.value,
+        zero_weight_fraction=None if law is None else law.zero_weight_fraction,
+        well_learned_share=None if law is None else law.well_learned_share,
+        best_iteration=None if search is None else search.best_iteration,
+        snapshots_held=None if search is None else search.snapshots_held,
+        history=() if search is None else tuple(search.history), checkpoints=tuple(checkpoints), timings=clock,
+        artifacts=spec.out_dir, warnings=tuple(warnings), comparison=comparison,
+    )  # fmt: skip
+    result = TrainingResult(spec=spec, outcome=outcome, conventional=conventional, optimal=optimal, search=search)
     if spec.out_dir:
         save_artifacts(result, Path(spec.out_dir))
     report(ProgressEvent("done", "finished", 1.0))
@@ -344,24 +269,15 @@ class _Baseline:
         )
 
 
-def _measured_dict(m: fitting.MeasuredRatio | None) -> dict[str, Any] | None:
-    if m is None:
-        return None
-    return {"value": m.value, "low": m.low, "high": m.high, "reach": m.reach.value, "bound": m.bound}
-
-
-def _outcome(
-    policy: str, curves: Trajectory, fit: fitting.FitResult, law: LawDiagnostics, labels: int
-) -> PolicyOutcome:
-    test = curves.test[1:]
-    return PolicyOutcome(
-        policy=policy,
-        curves=curves,
-        auc=fitting.auc(test),
-        cr=fitting.compression_ratio(test, labels),
-        cr_desired=fitting.compression_ratio(curves.desired[1:], labels),
-        fit=fit,
-        diagnostics=law,
+def _metrics(run: PolicyOutcome, labels: int) -> PolicyMetrics:
+    test = run.curves.test[1:]
+    return PolicyMetrics(
+        auc=float(fitting.auc(test)),
+        cr=float(fitting.compression_ratio(test, labels)),
+        cr_desired=float(fitting.compression_ratio(run.curves.desired[1:], labels)),
+        sim=float(run.diagnostics.sim),
+        fit={k: float(run.fit.params[k]) for k in ("L0", "B", "beta")},
+        r2=float(run.fit.r2),
     )
 
 
@@ -369,7 +285,7 @@ def save_artifacts(result: TrainingResult, out: Path) -> None:
     """config.json, summary.json, curves.csv, history.csv and policy.pt (the selected gamma)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(result.spec.to_dict(), indent=2))
-    (out / "summary.json").write_text(json.dumps(result.summary(), indent=2, default=float))
+    (out / "summary.json").write_text(json.dumps(result.outcome.summary(), indent=2, default=float))
     lines = ["policy,step,desired,holdout,test,train"]
     for outcome in (result.conventional, result.optimal):
         if outcome is None:
