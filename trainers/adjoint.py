@@ -13,7 +13,8 @@ come from one product with g_{t+1}, never from N per-example gradients. Three eq
   - "closed": the task's hand-written products (Task.closed_form; the perceptron has them).
 "auto" (the default) takes "closed" where the task has it, else "reverse".
 Parameters are kept only every k steps (default sqrt(T)); each segment is recomputed on the way
-back, so memory is O(sqrt(T) |theta|) instead of the reference code's O(T |theta|).
+back, so memory is O(sqrt(T) |theta|) instead of the reference code's O(T |theta|). A run keeps
+every step where that costs no more than the policy itself (default_checkpoint_every).
 """
 
 from __future__ import annotations
