@@ -14,7 +14,8 @@ import pytest
 
 import fitting
 from fitting import InvalidInputError
-from trainers import JobOutcome, PerceptronConfig, RunSpec, SearchConfig, TrainingResult, run
+from tests.trainers.test_config_and_run import TINY as SMALL
+from trainers import JobOutcome, SearchConfig, TrainingResult, run
 from trainers.report import write_report
 from trainers.reproduction import SeedRun, format_spread
 
@@ -29,13 +30,8 @@ SUMMARY_KEYS = [
     "timings", "device", "artifacts", "warnings",
 ]  # fmt: skip
 
-TINY = RunSpec(
-    steps=30,
-    perceptron=PerceptronConfig(dim=8, train_size=64, desired_size=64, test_size=64),
-    search=SearchConfig(outer_iters=2, law_checkpoints=2),
-    bootstrap=20,
-    device="cpu",
-)
+# a small search, with the Learning Law measured at two outer iterations
+TINY = replace(SMALL, search=replace(SMALL.search, law_checkpoints=2))
 
 _NO_TORCH = """
 import json
