@@ -3,6 +3,7 @@ reads back from its JSON whole, its comparison included."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 import fitting
 from fitting import InvalidInputError
+from fitting.comparison import CandidateResult
 from tests.trainers.test_config_and_run import TINY as SMALL
 from trainers import JobOutcome, SearchConfig, TrainingResult, run
 from trainers.report import write_report
@@ -90,6 +92,11 @@ def test_the_outcome_reads_back_from_its_json(searched: TrainingResult) -> None:
         b = fitting.acceleration_ratio(back.comparison.baseline_fit, after.fit, horizon)
         assert (a.value, a.low, a.high) == (b.value, b.low, b.high)
     assert after.accelerations[0].ar_measured.reach is before.accelerations[0].ar_measured.reach
+    # every field of fitting's results is kept, those added after this was written too (the verdicts)
+    stored = json.loads(text)["comparison"]
+    assert set(stored["baseline_fit"]) == {f.name for f in dataclasses.fields(fitting.FitResult)}
+    assert set(stored["candidates"][0]) == {f.name for f in dataclasses.fields(CandidateResult)}
+    assert (after.verdict is None) == (before.verdict is None) and repr(after.fit.verdict) == repr(before.fit.verdict)
 
 
 def test_a_summary_file_reads_back_without_a_comparison(searched: TrainingResult, tmp_path: Path) -> None:
