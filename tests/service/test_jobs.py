@@ -132,21 +132,29 @@ def test_a_caller_that_gives_up_mid_start_still_gets_a_job_that_runs(server: Run
     """Fault injection: the store is slow to take the job; the caller's deadline passes first."""
     store = server.parts.store
     create_job = store.create_job
-    gave_up = threading.Event()
+    gave_up, taken = threading.Event(), threading.Event()
+    stored: list[Any] = []
 
     def slow_create_job(**kwargs: Any) -> Any:
         gave_up.wait(30)  # the store takes the job only once the caller has given up
-        return create_job(**kwargs)
+        result = create_job(**kwargs)
+        stored.append(result[0])
+        taken.set()
+        return result
 
     store.create_job = slow_create_job  # type: ignore[method-assign]
     try:
         with ScalingLawClient(server.target, timeout=0.3, retries=0) as impatient, pytest.raises(ClientError) as err:
             impatient.start_training("perceptron", steps=10, device="cpu", config=TINY, request_id="impatient")
         assert err.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+        gave_up.set()
+        assert taken.wait(30), "the call the caller left did not go on to store the job"
     finally:
+        gave_up.set()
         store.create_job = create_job  # type: ignore[method-assign]
     with ScalingLawClient(server.target, timeout=60) as client:
         retried = client.start_training("perceptron", steps=10, device="cpu", config=TINY, request_id="impatient")
+        assert retried.id == stored[0].id  # the job the first call stored
         assert list(client.watch(retried.id))[-1].state == "SUCCEEDED"  # submitted, not left QUEUED
 
 
