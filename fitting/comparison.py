@@ -28,7 +28,7 @@ from fitting.ratios_measured import (
 )
 from fitting.result import Estimate, FitResult
 from fitting.shared_floor import SharedFloorTest, check_shared_floor
-from fitting.verdict import Verdict, judge_agreement
+from fitting.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,25 @@ def compare_curves(
             )
         )
     return ComparisonResult(fits[0], summarize_curve(base_x, base_loss, sizes[0]), out, floor_test)
+
+
+AGREE_WITHOUT_INTERVALS = 0.05  # relative difference of two point values taken as agreement
+
+
+def judge_agreement(fitted: Estimate, measured: Estimate, what: str) -> tuple[bool, str]:
+    """Whether a fit-based number and the same number measured on the curves agree: their
+    intervals overlap, or, without intervals, their values are within 5 % of each other."""
+    if not (math.isfinite(fitted.value) and math.isfinite(measured.value)):
+        return True, f"{what}: nothing to compare"
+    if fitted.has_interval and measured.has_interval:
+        agree = fitted.low <= measured.high and measured.low <= fitted.high
+        how = f"{fitted:.3g} vs {measured:.3g}"  # value [low, high] each
+    else:
+        scale = max(abs(fitted.value), abs(measured.value), 1e-300)
+        agree = abs(fitted.value - measured.value) / scale <= AGREE_WITHOUT_INTERVALS
+        how = f"{fitted.value:.3g} vs {measured.value:.3g}"
+    word = "agree" if agree else "disagree"
+    return agree, f"{what} from the fits and measured {word}: {how}"
 
 
 def judge_comparison(

@@ -17,26 +17,21 @@ r_i = log L_i - log L_law(x_i), in order of x:
   are reported for the reader (a misfit shows in all three) but decide nothing alone: a flat, noisy
   curve has a low r^2 and a law that holds, and a smoothed curve has autocorrelated residuals.
 
-In a comparison, the AR read off the fitted laws and the AR measured on the curves must agree where
-both exist: their intervals overlap, or their values are within 5 % of each other without intervals.
+In a comparison, the AR read off the fitted laws and the AR measured on the curves must also agree
+where both exist (fitting/comparison.py, judge_agreement).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # result.py holds a Verdict on every FitResult
-    from fitting.result import Estimate
 
 WINDOWS = 10  # windows of log x for the systematic part
 MIN_WINDOW = 12  # points per window at least
 FLOOR = 0.003  # a systematic relative error below this is not a misfit worth a warning
 Z_OFF = 3.5  # standard errors past which a window's median is off
-AGREE_WITHOUT_INTERVALS = 0.05  # relative difference of two point values taken as agreement
 
 
 @dataclass(frozen=True)
@@ -94,21 +89,6 @@ def judge_residuals(x: np.ndarray, residuals: np.ndarray, log_loss: np.ndarray) 
         f"{abs(medians[k]):.2%} at x {edges[k]:.3g}-{edges[k + 1]:.3g} ({_z_text(z[k])} standard errors)"
     )
     return Verdict(False, reason, r2, systematic, lag1, runs_z)
-
-
-def judge_agreement(fitted: Estimate, measured: Estimate, what: str) -> tuple[bool, str]:
-    """Whether a fit-based number and the same number measured on the curves agree."""
-    if not (math.isfinite(fitted.value) and math.isfinite(measured.value)):
-        return True, f"{what}: nothing to compare"
-    if fitted.has_interval and measured.has_interval:
-        agree = fitted.low <= measured.high and measured.low <= fitted.high
-        how = f"{fitted:.3g} vs {measured:.3g}"  # value [low, high] each
-    else:
-        scale = max(abs(fitted.value), abs(measured.value), 1e-300)
-        agree = abs(fitted.value - measured.value) / scale <= AGREE_WITHOUT_INTERVALS
-        how = f"{fitted.value:.3g} vs {measured.value:.3g}"
-    word = "agree" if agree else "disagree"
-    return agree, f"{what} from the fits and measured {word}: {how}"
 
 
 def autocorrelation(r: np.ndarray) -> float:

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 import fitting
+from fitting.comparison import judge_agreement
 from fitting.result import Estimate
-from fitting.verdict import judge_agreement, judge_residuals, runs_test
+from fitting.verdict import judge_residuals, runs_test
 
 SCHEDULES = Path(__file__).resolve().parents[1] / "data" / "schedules"
 X = np.arange(1.0, 1201.0)
