@@ -38,3 +38,14 @@ def step_power_curve(
 ) -> tuple[np.ndarray, np.ndarray]:
     x = np.geomspace(10, 1e5, n)
     return x, noisy("step_power", x, {"L0": L0, "B": B, "beta": beta}, rng, sigma)
+
+
+def ar1(rng: np.random.Generator, phi: float, n: int) -> np.ndarray:
+    """n steps of a unit-variance AR(1) process with lag-1 correlation phi: noise that remembers,
+    as smoothed training logs have."""
+    e = rng.standard_normal(n)
+    out = np.empty(n)
+    out[0] = e[0]
+    for i in range(1, n):
+        out[i] = phi * out[i - 1] + np.sqrt(1 - phi**2) * e[i]
+    return out

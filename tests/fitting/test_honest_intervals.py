@@ -12,17 +12,10 @@ from hypothesis import strategies as st
 
 import fitting
 
+from .conftest import ar1
+
 TRUE = {"L0": 0.5, "B": 3e3, "beta": 0.3}
 LAW = fitting.get_law("step_power")
-
-
-def ar1(rng: np.random.Generator, phi: float, n: int) -> np.ndarray:
-    e = rng.standard_normal(n)
-    out = np.empty(n)
-    out[0] = e[0]
-    for i in range(1, n):
-        out[i] = phi * out[i - 1] + math.sqrt(1 - phi**2) * e[i]
-    return out
 
 
 def holds(estimate: float, low: float, high: float) -> bool:

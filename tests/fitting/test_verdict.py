@@ -15,6 +15,8 @@ from fitting.comparison import judge_agreement
 from fitting.result import Estimate
 from fitting.verdict import judge_residuals, runs_test
 
+from .conftest import ar1
+
 SCHEDULES = Path(__file__).resolve().parents[1] / "data" / "schedules"
 X = np.arange(1.0, 1201.0)
 CLEAN = 0.5 + (3e3 / X) ** 0.3
@@ -25,15 +27,6 @@ def verdict(x: np.ndarray, loss: np.ndarray) -> fitting.verdict.Verdict:
     fit = fitting.fit_curve(x, loss)
     residuals = np.log(loss) - np.log(fitting.get_law("step_power").evaluate(x, fit.params))
     return judge_residuals(x, residuals, np.log(loss))
-
-
-def ar1(rng: np.random.Generator, phi: float, n: int) -> np.ndarray:
-    e = rng.standard_normal(n)
-    out = np.empty(n)
-    out[0] = e[0]
-    for i in range(1, n):
-        out[i] = phi * out[i - 1] + np.sqrt(1 - phi**2) * e[i]
-    return out
 
 
 NOISES = {
