@@ -3,6 +3,7 @@
 Pure numpy/scipy/lmfit; no torch, grpc, storage or environment.
 """
 
+from fitting.backtest import BacktestCurve, BacktestResult, BacktestRow, backtest
 from fitting.batch import fit_batch
 from fitting.comparison import ComparisonResult, compare_curves
 from fitting.compression import CR_UNITS, auc, compression_ratio
@@ -52,6 +53,9 @@ __all__ = [
     "CR_UNITS",
     "LAWS",
     "AlreadyExistsError",
+    "BacktestCurve",
+    "BacktestResult",
+    "BacktestRow",
     "CoefficientImprovement",
     "ComparisonResult",
     "Estimate",
@@ -76,6 +80,7 @@ __all__ = [
     "acceleration_ratio_empirical",
     "acceleration_ratio_measured",
     "auc",
+    "backtest",
     "coefficient_improvement",
     "compare_curves",
     "compression_ratio",
