@@ -3,7 +3,14 @@
 Pure numpy/scipy/lmfit; no torch, grpc, storage or environment.
 """
 
-from fitting.backtest import BacktestCurve, BacktestResult, BacktestRow, backtest
+from fitting.backtest import (
+    DEFAULT_TRAIN_FRACTIONS,
+    BacktestCurve,
+    BacktestResult,
+    BacktestRow,
+    backtest,
+    check_train_fractions,
+)
 from fitting.batch import fit_batch
 from fitting.comparison import ComparisonResult, compare_curves
 from fitting.compression import CR_UNITS, auc, compression_ratio
@@ -51,6 +58,7 @@ from fitting.single import fit_curve
 
 __all__ = [
     "CR_UNITS",
+    "DEFAULT_TRAIN_FRACTIONS",
     "LAWS",
     "AlreadyExistsError",
     "BacktestCurve",
@@ -81,6 +89,7 @@ __all__ = [
     "acceleration_ratio_measured",
     "auc",
     "backtest",
+    "check_train_fractions",
     "coefficient_improvement",
     "compare_curves",
     "compression_ratio",

@@ -104,12 +104,7 @@ def backtest(
         raise InvalidInputError("no laws given", field="laws")
     if not curves and not pairs:
         raise InvalidInputError("no curves given", field="curves")
-    fractions = [float(f) for f in train_fractions]
-    for i, f in enumerate(fractions):
-        if not 0 < f < 1:
-            raise InvalidInputError(f"must be within (0, 1), got {f}", field="train_fractions", index=i)
-    if curves and not fractions:
-        raise InvalidInputError("no train fractions for the curves", field="train_fractions")
+    fractions = check_train_fractions(train_fractions, bool(curves))
     resolved = [_resolve(law, i, options) for i, law in enumerate(laws)]
     for i, (fit_on, predict_on) in enumerate(pairs):
         if fit_on is predict_on or fit_on.name == predict_on.name:
@@ -128,6 +123,17 @@ def backtest(
             [_score(law, name, train, train.x.size, target, math.nan, opts) for law, name, opts in resolved]
         )
     return BacktestResult(tuple(rows))
+
+
+def check_train_fractions(train_fractions: Sequence[float], split: bool = True) -> list[float]:
+    """The fractions, each within (0, 1); some where curves are to be split (split)."""
+    fractions = [float(f) for f in train_fractions]
+    for i, f in enumerate(fractions):
+        if not 0 < f < 1:
+            raise InvalidInputError(f"must be within (0, 1), got {f}", field="train_fractions", index=i)
+    if split and not fractions:
+        raise InvalidInputError("no train fractions for the curves", field="train_fractions")
+    return fractions
 
 
 def _resolve(law: str | Law, index: int, options: FitOptions) -> tuple[Law, str, FitOptions]:
