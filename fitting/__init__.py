@@ -3,6 +3,14 @@
 Pure numpy/scipy/lmfit; no torch, grpc, storage or environment.
 """
 
+from fitting.backtest import (
+    DEFAULT_TRAIN_FRACTIONS,
+    BacktestCurve,
+    BacktestResult,
+    BacktestRow,
+    backtest,
+    check_train_fractions,
+)
 from fitting.batch import fit_batch
 from fitting.comparison import ComparisonResult, compare_curves
 from fitting.compression import CR_UNITS, auc, compression_ratio
@@ -50,8 +58,12 @@ from fitting.single import fit_curve
 
 __all__ = [
     "CR_UNITS",
+    "DEFAULT_TRAIN_FRACTIONS",
     "LAWS",
     "AlreadyExistsError",
+    "BacktestCurve",
+    "BacktestResult",
+    "BacktestRow",
     "CoefficientImprovement",
     "ComparisonResult",
     "Estimate",
@@ -76,6 +88,8 @@ __all__ = [
     "acceleration_ratio_empirical",
     "acceleration_ratio_measured",
     "auc",
+    "backtest",
+    "check_train_fractions",
     "coefficient_improvement",
     "compare_curves",
     "compression_ratio",

@@ -8,6 +8,7 @@ DataFrames, one row per thing a researcher would plot or filter on, with plain c
     fits_frame(fits)            one row per fit and parameter: value, stderr, ci_low, ci_high
     comparison_frame(result)    one row per candidate and horizon: AR from the fits with its
                                 interval, AR read off the curves, and the candidate's coefficients
+    backtest_frame(rows)        one row per law and setting: its errors on the held-out part
 
 NaN marks a value the data does not give, as everywhere in the client.
 """
@@ -161,6 +162,28 @@ class ComparisonInfo(BaseModel):
         return comparison_frame(self)
 
 
+class BacktestRowInfo(BaseModel):
+    """One law in one backtest setting: fitted on fit_on's first train_fraction of its x range (NaN:
+    on all of fit_on, a pair), predicting the rest (of predict_on). Errors are (P - L) / L: final_error
+    signed at the last held-out point, mean and worst of its size; coverage the share of held-out
+    points inside the 95 % band (NaN without bootstrap). status "failed": no fit (message says why)."""
+
+    law: str
+    fit_on: str
+    predict_on: str
+    train_fraction: float
+    final_error: float
+    mean_error: float
+    worst_error: float
+    coverage: float
+    n_train: int
+    n_held_out: int
+    status: str
+    message: str = ""
+    rank: int = 0  # 1: the lowest mean error of its setting; 0: no fit
+    n_bootstrap: int = 0
+
+
 class JobInfo(BaseModel):
     id: str
     state: str  # QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
@@ -224,6 +247,20 @@ def comparison_from_pb(reply: pb.Comparison) -> ComparisonInfo:
             for c in reply.candidates
         ],
     )
+
+
+def backtest_from_pb(reply: pb.BacktestLawsResponse) -> list[BacktestRowInfo]:
+    return [_backtest_row_from_pb(r) for r in reply.rows]
+
+
+def _backtest_row_from_pb(r: pb.BacktestRow) -> BacktestRowInfo:
+    status = pb.FitStatus.Name(r.status).removeprefix("FIT_STATUS_").lower() if r.status else "failed"
+    return BacktestRowInfo(
+        law=r.law, fit_on=r.fit_on, predict_on=r.predict_on, train_fraction=r.train_fraction,
+        final_error=r.final_error, mean_error=r.mean_error, worst_error=r.worst_error, coverage=r.coverage,
+        n_train=r.n_train, n_held_out=r.n_held_out, status=status, message=r.message, rank=r.rank,
+        n_bootstrap=r.n_bootstrap,
+    )  # fmt: skip
 
 
 def measured_from_pb(m: pb.MeasuredRatio) -> MeasuredInfo:
@@ -325,3 +362,8 @@ def comparison_frame(result: ComparisonInfo) -> pd.DataFrame:
 def _with_extra(columns: list[str], rows: list[dict[str, object]]) -> list[str]:
     extra = sorted({k for row in rows for k in row} - set(columns))
     return [*columns, *extra]
+
+
+def backtest_frame(rows: Sequence[BacktestRowInfo]) -> pd.DataFrame:
+    """One row per law and setting, in the reply's order (each setting's laws by mean error)."""
+    return pd.DataFrame([r.model_dump() for r in rows], columns=list(BacktestRowInfo.model_fields))

@@ -195,6 +195,33 @@ def measured(m: c.MeasuredInfo | None) -> str:
     return interval(m.value, m.low, m.high)
 
 
+def backtest_table(rows: Sequence[c.BacktestRowInfo], names: Mapping[str, str] | None = None) -> Table:
+    """The leaderboard: setting by setting (a curve and its train fraction, or fit on -> predict),
+    each setting's laws by mean error, the first ranked 1."""
+    names = names or {}
+    columns = ("setting", "rank", "law", "final err", "mean err", "worst err", "in band", "train/held-out", "status")
+    out = []
+    for r in rows:
+        fit_on, predict_on = names.get(r.fit_on, r.fit_on), names.get(r.predict_on, r.predict_on)
+        setting = f"{fit_on} -> {predict_on}" if r.fit_on != r.predict_on else f"{fit_on} @ {r.train_fraction:g}"
+        out.append((
+            setting, str(r.rank) if r.rank else MISSING, r.law, _error(r.final_error, "+"), _error(r.mean_error),
+            _error(r.worst_error), percent(r.coverage), f"{r.n_train}/{r.n_held_out}", r.status,
+        ))  # fmt: skip
+    failed = [f"{r.law} on {names.get(r.fit_on, r.fit_on)}: {r.message}" for r in rows if r.status == "failed"]
+    note = "errors (P - L) / L on the held-out part; final err signed (< 0: predicts too low a loss); " + (
+        "in band: held-out points inside the 95 % prediction band" if any(r.n_bootstrap for r in rows)
+        else "no band without --bootstrap"
+    )  # fmt: skip
+    return Table("Backtest: fitted on the first part, predicting the rest", columns, out,
+                 note="\n".join([note, *failed]))  # fmt: skip
+
+
+def _error(value: float, sign: str = "") -> str:
+    """A relative error in percent to 0.01 % (a good extrapolation is off by tenths of one)."""
+    return MISSING if value != value else f"{100 * value:{sign}.2f}%"
+
+
 def jobs_table(jobs: Sequence[c.JobInfo], now: datetime | None = None) -> Table:
     now = now or datetime.now(UTC)
     rows = [

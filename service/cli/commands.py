@@ -10,6 +10,7 @@
     scalinglaw fits CURVE_ID [--json]
     scalinglaw compare BASELINE CANDIDATE... [--law L] [--shared P ... | --separate] [--x-min X] [--x-max X]
                        [--method robust|paper] [--horizon T ...] [--target-loss L ...] [--json]
+    scalinglaw backtest CURVE... [--law L ...] [--train-fraction F ...] [--fit-on ID --predict-on ID ...] [--json]
     scalinglaw train perceptron|transformer-lm [--steps T] [--outer-iters K] [--watch] [--json]
     scalinglaw jobs [--study S] [--state running] [--json]
     scalinglaw jobs JOB_ID [--watch | --cancel] [--json]
@@ -56,6 +57,7 @@ from pydantic import ValidationError  # noqa: E402
 from service import client as c  # noqa: E402
 from service import formatting, report_formats  # noqa: E402
 from service import result_tables as tables  # noqa: E402
+from service.cli import backtest as cli_backtest  # noqa: E402
 from service.cli import jobs as cli_jobs  # noqa: E402
 from service.cli import logs as cli_logs  # noqa: E402
 from service.cli.completion import completion_script  # noqa: E402
@@ -221,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_comparison_fit_arguments(compare, "")
     compare.add_argument("--json", action="store_true", help=as_json)
 
+    cli_backtest.add_backtest(sub, as_json)
+
     completion = sub.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh"], help="the shell: source the output from its rc file")
     return parser
@@ -300,6 +304,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 return _job_out(args, followed)
             job = client.cancel_job(args.job_id) if args.cancel else client.get_job(args.job_id)
             return _job_out(args, job)
+        if args.command == "backtest":
+            return cli_backtest.run_backtest(args, client, curve_names)
         if args.command == "delete":
             for curve_id in args.curve_ids:
                 client.delete_curve(curve_id)

@@ -1,7 +1,7 @@
 """The Python client: what a user imports to talk to a scalinglaw server. It needs neither torch,
 fitting/ nor the server (tests/test_layout.py checks it).
 
-    client.py       ScalingLawClient: uploads, fits, comparisons, jobs, reports
+    client.py       ScalingLawClient: uploads, fits, comparisons, backtests, jobs, reports
     errors.py       the closed set of exceptions it raises, translated from gRPC in one place
     importers/      curves read from table files, TensorBoard event files and MLflow runs
     log_upload.py   a source's curves uploaded in turn; those stored deleted again if one fails
@@ -24,6 +24,7 @@ from service.client.errors import (
     Unavailable,
 )
 from service.models import (
+    BacktestRowInfo,
     CandidateInfo,
     ComparisonInfo,
     CurveInfo,
@@ -32,6 +33,7 @@ from service.models import (
     JobEventInfo,
     JobInfo,
     MeasuredInfo,
+    backtest_frame,
     comparison_frame,
     curves_frame,
     fits_frame,
@@ -39,6 +41,7 @@ from service.models import (
 
 __all__ = [
     "AlreadyExists",
+    "BacktestRowInfo",
     "CandidateInfo",
     "ClientError",
     "ComparisonInfo",
@@ -57,6 +60,7 @@ __all__ = [
     "ServerError",
     "Unauthenticated",
     "Unavailable",
+    "backtest_frame",
     "comparison_frame",
     "curves_frame",
     "fits_frame",

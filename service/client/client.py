@@ -30,11 +30,13 @@ from service.client.errors import (
 from service.client.importers import LogCurve, LogReadError
 from service.client.log_upload import upload_log_curves
 from service.models import (
+    BacktestRowInfo,
     ComparisonInfo,
     CurveInfo,
     FitInfo,
     JobEventInfo,
     JobInfo,
+    backtest_from_pb,
     comparison_from_pb,
     curve_from_pb,
     fit_from_pb,
@@ -464,3 +466,27 @@ class ScalingLawClient:
         )  # fmt: skip
         reply = self._call(lambda: self._stub.CompareCurves(request, timeout=self.timeout, metadata=self._metadata))
         return comparison_from_pb(reply)
+
+    def backtest(
+        self,
+        curve_ids: Sequence[str] = (),
+        *,
+        laws: Sequence[str] = ("step_power",),
+        train_fractions: Sequence[float] = (),
+        pairs: Sequence[tuple[str, str]] | None = None,
+        bootstrap: int = 100,
+        x_min: float | None = None,
+        x_max: float | None = None,
+        seed: int = 0,
+    ) -> list[BacktestRowInfo]:
+        """Each law fitted on the first train_fractions of each curve's x range (default 0.5 and
+        0.8) and on the first curve of each pair (fit on, predict), scored on what it did not see;
+        setting by setting, each setting's laws by mean error (backtest_frame makes a DataFrame).
+        bootstrap: resamples of the 95 % prediction band (0: no band, no coverage)."""
+        options = self._options(method="robust", x_min=x_min, x_max=x_max, bootstrap=bootstrap, seed=seed, fixed=None)
+        request = pb.BacktestLawsRequest(
+            curve_ids=list(curve_ids), laws=list(laws), train_fractions=list(train_fractions), options=options,
+            pairs=[pb.CurvePair(fit_on=a, predict_on=b) for a, b in pairs or ()],
+        )  # fmt: skip
+        reply = self._call(lambda: self._stub.BacktestLaws(request, timeout=self.timeout, metadata=self._metadata))
+        return backtest_from_pb(reply)

@@ -11,7 +11,17 @@ from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from fitting import Estimate, FitOptions, FitResult, FitStatus, get_law
+from fitting import (
+    DEFAULT_TRAIN_FRACTIONS,
+    BacktestResult,
+    BacktestRow,
+    Estimate,
+    FitOptions,
+    FitResult,
+    FitStatus,
+    check_train_fractions,
+    get_law,
+)
 from fitting.comparison import CandidateResult, ComparisonResult, CurveSummary, HorizonAR, SpeedUpAt
 from fitting.errors import InvalidInputError, ScalingLawError
 from fitting.ratios_fitted import CoefficientImprovement
@@ -19,6 +29,7 @@ from fitting.ratios_measured import MeasuredRatio, Reach
 from fitting.shared_floor import SharedFloorTest
 from fitting.verdict import Verdict
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from service.server import limits
 from service.server.jobs.results import JobComparison, StoredResult, stored_result
 from service.server.store import CurveMeta, JobRecord, StoredCurve
 from trainers.config import RunSpec
@@ -100,6 +111,45 @@ def _checked_law(text: str) -> str:
     except InvalidInputError as exc:
         raise type(exc)(exc.message, field=f"options.{exc.field}", index=exc.index) from None
     return text
+
+
+def backtest_request(
+    request: pb.BacktestLawsRequest,
+) -> tuple[list[str], list[tuple[str, str]], list[str], list[float], FitOptions]:
+    """A BacktestLawsRequest checked, before any curve is read: the curves to split, the pairs (fit on,
+    predict), the laws (each parsed now, so a bad one names laws[i]), the fractions and the options."""
+    split_ids, pairs = list(request.curve_ids), [(p.fit_on, p.predict_on) for p in request.pairs]
+    limits.check_backtest_counts(len(request.laws), len(request.train_fractions))
+    if request.laws and request.options.law:
+        raise InvalidInputError("give the laws in laws, or one law here, not both", field="options.law")
+    for index, law in enumerate(request.laws):
+        try:
+            get_law(law)
+        except InvalidInputError as exc:
+            raise type(exc)(exc.message, field="laws", index=index) from None
+    laws = list(request.laws) or [request.options.law or "step_power"]
+    asked = list(request.train_fractions) or (list(DEFAULT_TRAIN_FRACTIONS) if split_ids else [])
+    fractions = check_train_fractions(asked, split=bool(split_ids))
+    for index, (fit_on, predict_on) in enumerate(pairs):
+        if not fit_on or not predict_on or fit_on == predict_on:
+            raise InvalidInputError("needs two different curve ids, fit_on and predict_on", field="pairs", index=index)
+    if not split_ids and not pairs:
+        raise InvalidInputError("no curve ids and no pairs given", field="curve_ids")
+    return split_ids, pairs, laws, fractions, fit_options(request.options)
+
+
+def backtest_to_pb(result: BacktestResult) -> pb.BacktestLawsResponse:
+    return pb.BacktestLawsResponse(rows=[_backtest_row_to_pb(r) for r in result.rows])
+
+
+def _backtest_row_to_pb(r: BacktestRow) -> pb.BacktestRow:
+    status = pb.FIT_STATUS_UNSPECIFIED if r.status == "failed" else _FIT_STATUS[FitStatus(r.status)]
+    return pb.BacktestRow(
+        law=r.law, fit_on=r.fit_on, predict_on=r.predict_on, train_fraction=r.train_fraction,
+        final_error=r.final_error, mean_error=r.mean_error, worst_error=r.worst_error, coverage=r.coverage,
+        n_train=r.n_train, n_held_out=r.n_held_out, status=status, message=r.message, rank=r.rank,
+        n_bootstrap=r.n_bootstrap,
+    )  # fmt: skip
 
 
 def report_format(value: int) -> str:

@@ -24,6 +24,8 @@ from trainers.config import RunSpec
 from trainers.footprint import estimate_peak_bytes
 
 DEFAULT_RESAMPLES = 200  # CompareCurves and RenderReport when the request does not say
+MAX_BACKTEST_LAWS = 16  # laws one backtest compares; each is parsed on the event loop
+MAX_TRAIN_FRACTIONS = 16
 REPLY_MARGIN = 4096  # bytes of a listing reply kept for its token and framing
 
 
@@ -71,6 +73,35 @@ def check_resamples(points: int, resamples: int, field: str, settings: Settings)
             f"{points} points x {max(1, resamples)} resamples = {cost} point-resamples; max_point_resamples is "
             f"{limit}: {hint}fit fewer points (x_min, x_max)",
             field=field,
+        )
+
+
+def check_backtest_counts(n_laws: int, n_fractions: int) -> None:
+    """Before any law is parsed: at most MAX_BACKTEST_LAWS laws and MAX_TRAIN_FRACTIONS fractions."""
+    if n_laws > MAX_BACKTEST_LAWS:
+        raise LimitExceededError(f"{n_laws} laws; one backtest compares at most {MAX_BACKTEST_LAWS}", field="laws")
+    if n_fractions > MAX_TRAIN_FRACTIONS:
+        raise LimitExceededError(
+            f"{n_fractions} fractions; one backtest takes at most {MAX_TRAIN_FRACTIONS}", field="train_fractions"
+        )
+
+
+def check_backtest_cost(points_fitted: int, n_laws: int, resamples: int, settings: Settings) -> None:
+    """A backtest fits every law on every curve at every train fraction (and on every pair's first
+    curve): points_fitted (the points of those curves in range, times the fractions, at most) x
+    laws x max(1, resamples) against max_point_resamples, as a fit of that many points would be."""
+    if resamples > settings.max_bootstrap:
+        raise LimitExceededError(
+            f"{resamples} resamples asked; max_bootstrap is {settings.max_bootstrap}", field="options.bootstrap"
+        )
+    cost = points_fitted * n_laws * max(1, resamples)
+    limit = settings.max_point_resamples
+    if cost > limit:
+        raise LimitExceededError(
+            f"{points_fitted} points fitted (curves x train fractions) x {n_laws} laws x {max(1, resamples)} "
+            f"resamples = {cost} point-resamples; max_point_resamples is {limit}: ask for fewer resamples, laws "
+            "or fractions, or fit fewer points (x_min, x_max)",
+            field="options.bootstrap",
         )
 
 

@@ -206,6 +206,19 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         )
         return convert.comparison_to_pb(result, request.baseline_id, candidate_ids)
 
+    async def BacktestLaws(self, request: pb.BacktestLawsRequest, context: Any) -> pb.BacktestLawsResponse:
+        split_ids, pairs, laws, fractions, options = convert.backtest_request(request)
+        limits.check_curve_ids(split_ids, "curve_ids", self.settings)
+        ids = list(dict.fromkeys([*split_ids, *(cid for pair in pairs for cid in pair)]))
+        loaded = dict(
+            zip(ids, [p for _, p in await self._curves(ids, "curve_ids" if split_ids else "pairs")], strict=True)
+        )
+        in_range = {cid: limits.points_in_range(p.x, options.x_min, options.x_max) for cid, p in loaded.items()}
+        fitted = sum(in_range[cid] for cid in split_ids) * len(fractions) + sum(in_range[a] for a, _ in pairs)
+        limits.check_backtest_cost(fitted, len(laws), options.bootstrap, self.settings)
+        result = await self._compute(work.backtest_curves, loaded, split_ids, pairs, laws, fractions, options)
+        return convert.backtest_to_pb(result)
+
     # -- training jobs --------------------------------------------------------------------------
 
     async def StartTraining(self, request: pb.StartTrainingRequest, context: Any) -> pb.Job:

@@ -49,6 +49,17 @@ def compare_curves(
     )  # fmt: skip
 
 
+def backtest_curves(
+    curves: Mapping[str, CurvePoints], split_ids: list[str], pairs: list[tuple[str, str]], laws: list[str],
+    fractions: list[float], options: fitting.FitOptions,
+) -> fitting.BacktestResult:  # fmt: skip
+    """The curves split_ids at each fraction and the pairs (fit on, predict), by curve id."""
+    named = {cid: fitting.BacktestCurve(cid, p.x, p.loss, p.columns) for cid, p in curves.items()}
+    return fitting.backtest(
+        [named[cid] for cid in split_ids], laws, fractions, [(named[a], named[b]) for a, b in pairs], options=options
+    )
+
+
 def render_curves_report(
     curves: list[CurvePoints], labels: list[str], ids: list[str], vocab_sizes: list[int],
     options: fitting.FitOptions, target_losses: list[float], *, fmt: str, share_nothing: bool = False,

@@ -770,3 +770,63 @@ class Report(_message.Message):
     content: bytes
     media_type: str
     def __init__(self, content: _Optional[bytes] = ..., media_type: _Optional[str] = ...) -> None: ...
+
+class CurvePair(_message.Message):
+    __slots__ = ("fit_on", "predict_on")
+    FIT_ON_FIELD_NUMBER: _ClassVar[int]
+    PREDICT_ON_FIELD_NUMBER: _ClassVar[int]
+    fit_on: str
+    predict_on: str
+    def __init__(self, fit_on: _Optional[str] = ..., predict_on: _Optional[str] = ...) -> None: ...
+
+class BacktestLawsRequest(_message.Message):
+    __slots__ = ("curve_ids", "laws", "train_fractions", "pairs", "options")
+    CURVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    LAWS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FRACTIONS_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    curve_ids: _containers.RepeatedScalarFieldContainer[str]
+    laws: _containers.RepeatedScalarFieldContainer[str]
+    train_fractions: _containers.RepeatedScalarFieldContainer[float]
+    pairs: _containers.RepeatedCompositeFieldContainer[CurvePair]
+    options: FitOptions
+    def __init__(self, curve_ids: _Optional[_Iterable[str]] = ..., laws: _Optional[_Iterable[str]] = ..., train_fractions: _Optional[_Iterable[float]] = ..., pairs: _Optional[_Iterable[_Union[CurvePair, _Mapping]]] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ...) -> None: ...
+
+class BacktestRow(_message.Message):
+    __slots__ = ("law", "fit_on", "predict_on", "train_fraction", "final_error", "mean_error", "worst_error", "coverage", "n_train", "n_held_out", "status", "message", "rank", "n_bootstrap")
+    LAW_FIELD_NUMBER: _ClassVar[int]
+    FIT_ON_FIELD_NUMBER: _ClassVar[int]
+    PREDICT_ON_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    FINAL_ERROR_FIELD_NUMBER: _ClassVar[int]
+    MEAN_ERROR_FIELD_NUMBER: _ClassVar[int]
+    WORST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    N_TRAIN_FIELD_NUMBER: _ClassVar[int]
+    N_HELD_OUT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    N_BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
+    law: str
+    fit_on: str
+    predict_on: str
+    train_fraction: float
+    final_error: float
+    mean_error: float
+    worst_error: float
+    coverage: float
+    n_train: int
+    n_held_out: int
+    status: FitStatus
+    message: str
+    rank: int
+    n_bootstrap: int
+    def __init__(self, law: _Optional[str] = ..., fit_on: _Optional[str] = ..., predict_on: _Optional[str] = ..., train_fraction: _Optional[float] = ..., final_error: _Optional[float] = ..., mean_error: _Optional[float] = ..., worst_error: _Optional[float] = ..., coverage: _Optional[float] = ..., n_train: _Optional[int] = ..., n_held_out: _Optional[int] = ..., status: _Optional[_Union[FitStatus, str]] = ..., message: _Optional[str] = ..., rank: _Optional[int] = ..., n_bootstrap: _Optional[int] = ...) -> None: ...
+
+class BacktestLawsResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[BacktestRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[BacktestRow, _Mapping]]] = ...) -> None: ...

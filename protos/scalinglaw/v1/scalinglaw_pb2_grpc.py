@@ -104,6 +104,11 @@ class ScalingLawServiceStub:
                 request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.RenderReportRequest.SerializeToString,
                 response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.Report.FromString,
                 _registered_method=True)
+        self.BacktestLaws = channel.unary_unary(
+                '/scalinglaw.v1.ScalingLawService/BacktestLaws',
+                request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsRequest.SerializeToString,
+                response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsResponse.FromString,
+                _registered_method=True)
 
 
 class ScalingLawServiceServicer:
@@ -200,6 +205,14 @@ class ScalingLawServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BacktestLaws(self, request, context):
+        """Can an extrapolation be trusted? Each law fitted on the first part of each curve (or on one
+        curve of a pair) and scored on the part it did not see.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ScalingLawServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -272,6 +285,11 @@ def add_ScalingLawServiceServicer_to_server(servicer, server):
                     servicer.RenderReport,
                     request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.RenderReportRequest.FromString,
                     response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.Report.SerializeToString,
+            ),
+            'BacktestLaws': grpc.unary_unary_rpc_method_handler(
+                    servicer.BacktestLaws,
+                    request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsRequest.FromString,
+                    response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -652,6 +670,33 @@ class ScalingLawService:
             '/scalinglaw.v1.ScalingLawService/RenderReport',
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.RenderReportRequest.SerializeToString,
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BacktestLaws(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scalinglaw.v1.ScalingLawService/BacktestLaws',
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsRequest.SerializeToString,
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsResponse.FromString,
             options,
             channel_credentials,
             insecure,
