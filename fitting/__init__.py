@@ -27,6 +27,7 @@ from fitting.learning_law import (
     well_learned_ratios,
     well_learned_share,
 )
+from fitting.predict import PredictionResult, predict
 from fitting.ratios_fitted import (
     CoefficientImprovement,
     acceleration_ratio,
@@ -63,6 +64,7 @@ __all__ = [
     "MeasuredRatio",
     "NotFoundError",
     "Param",
+    "PredictionResult",
     "Reach",
     "ScalingLawError",
     "SimCrFit",
@@ -83,6 +85,7 @@ __all__ = [
     "measure_curve",
     "measured_acceleration",
     "measured_speedup",
+    "predict",
     "sim_statistics",
     "speedup_at_loss",
     "steps_to_loss",
