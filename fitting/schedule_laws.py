@@ -197,7 +197,7 @@ def _multi_power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np
     typical = np.exp(np.where(has, log_eta, 0.0).sum(axis=(1, 2)) / n_has)  # (b,) geometric mean rate
     x = np.broadcast_to(inputs["x"], loss.shape)
     x_last = np.where(mask > 0, x, 0.0).max(axis=1)  # (b,)
-    alphas = np.array([0.1, 0.2, 0.35, 0.5, 0.7, 1.0])
+    alphas = np.geomspace(0.05, 2.0, 16)
     with np.errstate(over="ignore"):
         powers = np.exp(-alphas[:, None, None] * np.log(inputs["S1"])[None])  # (S, b, m)
     grid = (len(alphas), len(loss))
