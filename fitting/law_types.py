@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fitting.errors import InvalidInputError
+
 Arrays = Mapping[str, np.ndarray]
 LogModel = Callable[[Arrays, Arrays], np.ndarray]
 LogModelGrad = Callable[[Arrays, Arrays], tuple[np.ndarray, dict[str, np.ndarray]]]
@@ -91,6 +93,9 @@ class Law:
         """L at the given inputs: an array for single-input laws, a mapping for multi-input (for a law
         with `derive`, the whole curve: its summaries are computed from these points alone)."""
         inputs = x if isinstance(x, Mapping) else {self.inputs[0]: x}
+        missing = [name for name in self.inputs if name not in inputs]
+        if missing:
+            raise InvalidInputError(f"law {self.name} takes inputs {', '.join(self.inputs)}", field=missing[0])
         arrays = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
         if self.derive is not None:
             arrays = self.derive(arrays, arrays["x"] > 0)
