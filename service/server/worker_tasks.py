@@ -98,7 +98,8 @@ def job_spec(request: Any, settings: Settings) -> tuple[dict[str, Any], str, int
 
 
 def _inputs(points: CurvePoints, law: fitting.Law | None) -> Any:
-    """x, or the named input columns a multi-input law needs."""
+    """x, or the named inputs a multi-input law needs (a schedule law's are x and the column lr)."""
     if law is not None and len(law.inputs) > 1:
-        return {name: points.columns[name] for name in law.inputs if name in points.columns}
+        named = {"x": points.x, **points.columns}
+        return {name: named[name] for name in law.inputs if name in named}
     return points.x
