@@ -36,6 +36,7 @@ from fitting.learning_law import (
     well_learned_share,
 )
 from fitting.options import FitOptions, ParamSpec
+from fitting.predict import PredictionResult, predict
 from fitting.ratios_fitted import (
     CoefficientImprovement,
     acceleration_ratio,
@@ -79,6 +80,7 @@ __all__ = [
     "NotFoundError",
     "Param",
     "ParamSpec",
+    "PredictionResult",
     "Reach",
     "ScalingLawError",
     "SimCrFit",
@@ -102,6 +104,7 @@ __all__ = [
     "measure_curve",
     "measured_acceleration",
     "measured_speedup",
+    "predict",
     "sim_statistics",
     "speedup_at_loss",
     "steps_to_loss",

@@ -51,8 +51,8 @@ def prepare_fit(
             raise InvalidInputError(
                 f"{name!r} is not a parameter of {law.name} ({', '.join(law.param_names)})", field="shared"
             )
-    if (options.x_min is not None or options.x_max is not None) and len(law.inputs) > 1:
-        raise InvalidInputError("a fitting range applies to single-input laws only", field="x_min")
+    if (options.x_min is not None or options.x_max is not None) and not law.along_x:
+        raise InvalidInputError("a fitting range applies to laws of a curve along x only", field="x_min")
     if options.method == "paper":
         if law.name != "step_power":
             raise InvalidInputError(f"the paper's procedure fits step_power only, not {law.name}", field="method")

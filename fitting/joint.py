@@ -16,6 +16,7 @@ from fitting.pipeline import (
     best_start,
     bootstrap_rows,
     build_result,
+    join_inputs,
     pad,
     robust_extra,
     row_problem,
@@ -51,7 +52,7 @@ def fit_joint(
 def joint_problem(law: Law, data: Sequence[CurveData], shared: tuple[str, ...], fixed: Mapping[str, float]) -> Problem:
     """All points in one row; shared parameters get one column, the others one per curve."""
     group = np.concatenate([np.full(d.n_points, g) for g, d in enumerate(data)])
-    inputs = {name: np.concatenate([d.inputs[name] for d in data])[None, :] for name in law.inputs}
+    inputs = join_inputs(data)
     log_loss = np.log(np.concatenate([d.loss for d in data]))[None, :]
     columns, free, col = {}, [], 0
     for p in law.params:

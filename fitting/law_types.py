@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fitting.errors import InvalidInputError
+
 Arrays = Mapping[str, np.ndarray]
 LogModel = Callable[[Arrays, Arrays], np.ndarray]
 LogModelGrad = Callable[[Arrays, Arrays], tuple[np.ndarray, dict[str, np.ndarray]]]
 # guess(inputs (b, m) each, loss (b, m), mask (b, m)) -> starts, shape (S, b, P), natural values
 Guess = Callable[[Arrays, np.ndarray, np.ndarray], np.ndarray]
+# derive(inputs of the whole curve (n,) each, fitted (n,) bool) -> the arrays log_model reads, each
+# with the points on its first axis ((n,) or (n, K)); raises InvalidInputError naming the input
+Derive = Callable[[Arrays, np.ndarray], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,14 @@ class Param:
 @dataclass(frozen=True, eq=False)
 class Law:
     """A scaling law. `log_model(inputs, params)` returns log L; `log_model_grad`, when given,
-    returns log L and d log L / d(internal parameter) per parameter (else finite differences)."""
+    returns log L and d log L / d(internal parameter) per parameter (else finite differences).
+
+    `derive`, when given, turns a curve's inputs into what log_model reads, from the whole curve
+    before a fitting range or subsampling selects points (the schedule laws' sums over every step:
+    fitting/schedule.py). Its laws take a curve: inputs ("x", ...) with x strictly increasing.
+    A derived array may have more axes after the points' ((n, K)); where curves of different K are
+    stacked, zeros fill the missing entries, which must then contribute nothing.
+    """
 
     name: str
     formula: str
@@ -60,6 +72,12 @@ class Law:
     decreasing: bool = True
     description: str = ""
     extra: Mapping[str, object] = field(default_factory=dict)
+    derive: Derive | None = None
+
+    @property
+    def along_x(self) -> bool:
+        """A law of one curve's points along x (steps): x strictly increasing, the range applies to x."""
+        return len(self.inputs) == 1 or self.derive is not None
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -72,8 +90,14 @@ class Law:
         raise KeyError(name)
 
     def evaluate(self, x: np.ndarray | Arrays, params: Mapping[str, float]) -> np.ndarray:
-        """L at the given inputs: an array for single-input laws, a mapping for multi-input."""
+        """L at the given inputs: an array for single-input laws, a mapping for multi-input (for a law
+        with `derive`, the whole curve: its summaries are computed from these points alone)."""
         inputs = x if isinstance(x, Mapping) else {self.inputs[0]: x}
+        missing = [name for name in self.inputs if name not in inputs]
+        if missing:
+            raise InvalidInputError(f"law {self.name} takes inputs {', '.join(self.inputs)}", field=missing[0])
         arrays = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
+        if self.derive is not None:
+            arrays = self.derive(arrays, arrays["x"] > 0)
         values = {k: np.asarray(params[k], dtype=float) for k in self.param_names}
         return np.exp(self.log_model(arrays, values))

@@ -16,6 +16,7 @@ from fitting.expression import expression_law
 from fitting.formula import MAX_CHARS, excerpt
 from fitting.law_types import Arrays, Law, Param
 from fitting.linear import nonneg_linear_fit
+from fitting.schedule_laws import LR_ANNEALING, MULTI_POWER
 
 # ---------------------------------------------------------------------------------------------
 # step_power: L0 + (B/x)^beta, the paper's law.
@@ -242,7 +243,7 @@ BNSL = Law(
 )
 
 
-LAWS: dict[str, Law] = {law.name: law for law in (STEP_POWER, POWER, CHINCHILLA, BNSL)}
+LAWS: dict[str, Law] = {law.name: law for law in (STEP_POWER, POWER, CHINCHILLA, BNSL, LR_ANNEALING, MULTI_POWER)}
 
 
 def get_law(law: str | Law) -> Law:

@@ -37,18 +37,41 @@ _Z95 = 1.959963984540054
 
 
 def pad(law: Law, curves: Sequence[CurveData]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Stack curves into (b, m) arrays; padding repeats the last point and has mask 0."""
+    """Stack curves into (b, m) arrays; padding repeats the last point and has mask 0.
+
+    A derived input with more axes, (n, K), becomes (b, m, K_max), its missing entries zero."""
     m = max(c.n_points for c in curves)
     mask = np.zeros((len(curves), m))
     loss = np.ones((len(curves), m))
-    inputs = {name: np.ones((len(curves), m)) for name in law.inputs}
+    shapes = trailing_shapes(curves)
+    inputs = {name: np.ones((len(curves), m, *shape)) for name, shape in shapes.items()}
     for i, c in enumerate(curves):
         n = c.n_points
         mask[i, :n] = 1.0
         loss[i, :n], loss[i, n:] = c.loss, c.loss[-1]
-        for name in law.inputs:
-            inputs[name][i, :n], inputs[name][i, n:] = c.inputs[name], c.inputs[name][-1]
+        for name, arr in inputs.items():
+            v = widen(c.inputs[name], shapes[name])
+            arr[i, :n], arr[i, n:] = v, v[-1]
     return inputs, loss, mask
+
+
+def join_inputs(curves: Sequence[CurveData]) -> dict[str, np.ndarray]:
+    """Every curve's points one after another in one row, (1, sum n[, K_max]) (joint fits)."""
+    shapes = trailing_shapes(curves)
+    return {name: np.concatenate([widen(c.inputs[name], k) for c in curves])[None] for name, k in shapes.items()}
+
+
+def trailing_shapes(curves: Sequence[CurveData]) -> dict[str, tuple[int, ...]]:
+    """Each input's shape after the points' axis, the largest over the curves (() for (n,) inputs)."""
+    return {
+        name: tuple(np.max([c.inputs[name].shape[1:] for c in curves], axis=0).tolist()) if first.ndim > 1 else ()
+        for name, first in curves[0].inputs.items()
+    }
+
+
+def widen(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(n, *K) -> (n, *shape), zeros after each axis's own entries."""
+    return np.pad(v, [(0, 0), *((0, k - j) for j, k in zip(v.shape[1:], shape, strict=True))])
 
 
 def row_problem(
@@ -61,8 +84,14 @@ def row_problem(
 
 
 def with_logs(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add "log_<name>" for every input: laws read it instead of taking logs every step."""
-    return {**inputs, **{f"log_{k}": np.log(v) for k, v in inputs.items() if not k.startswith("log_")}}
+    """Add "log_<name>" for every positive per-point input: laws read it instead of taking logs
+    every step (a derived input may be signed, or per bin, and then has none)."""
+    logs = {f"log_{k}": np.log(v) for k, v in inputs.items() if not k.startswith("log_") and _positive_points(v)}
+    return {**inputs, **logs}
+
+
+def _positive_points(v: np.ndarray) -> bool:
+    return v.ndim <= 2 and bool(np.all(v > 0))
 
 
 def to_internal(law: Law, natural: np.ndarray) -> np.ndarray:
@@ -92,7 +121,7 @@ def subsample(problem: Problem, k: int = SUBSAMPLE_POINTS) -> Problem:
         lo = np.where(valid, lx, np.inf).min(axis=1, keepdims=True)
         hi = np.where(valid, lx, -np.inf).max(axis=1, keepdims=True)
         pos = (lx - lo) / np.maximum(hi - lo, 1e-300)
-    else:  # unordered multi-input data: evenly spaced in index
+    else:  # multi-input data (a schedule law's annealing is late: not log-spaced): evenly spaced in index
         pos = np.arange(m)[None, :] / np.maximum(valid.sum(axis=1, keepdims=True) - 1, 1)
     bucket = np.floor(pos * (k - 1) + 0.5)
     keep = valid & np.concatenate([np.ones((b, 1), bool), bucket[:, 1:] != bucket[:, :-1]], axis=1)
@@ -103,7 +132,7 @@ def subsample(problem: Problem, k: int = SUBSAMPLE_POINTS) -> Problem:
     sub_mask = keep[rows, idx].astype(float)
     return Problem(
         law=problem.law,
-        inputs={name: np.broadcast_to(v, (b, m))[rows, idx] for name, v in problem.inputs.items()},
+        inputs={name: np.broadcast_to(v, (b, m, *v.shape[2:]))[rows, idx] for name, v in problem.inputs.items()},
         log_loss=problem.log_loss[rows, idx],
         mask=sub_mask,
         columns=problem.columns,
@@ -135,7 +164,8 @@ def solve_rows(
     law = problem.law
     sub = subsample(problem)
     exp_loss = np.exp(sub.log_loss)
-    guesses = law.guess({k: np.broadcast_to(v, exp_loss.shape) for k, v in sub.inputs.items()}, exp_loss, sub.mask)
+    inputs = {k: np.broadcast_to(v, exp_loss.shape + v.shape[2:]) for k, v in sub.inputs.items()}
+    guesses = law.guess(inputs, exp_loss, sub.mask)
     starts = to_internal(law, guesses)
     for j, p in enumerate(law.params):
         if p.name in fixed:

@@ -29,7 +29,7 @@ class CurveData:
 
     @property
     def x_range(self) -> tuple[float, float]:
-        first = next(iter(self.inputs.values()))
+        first = self.inputs.get("x", next(iter(self.inputs.values())))
         return float(first.min()), float(first.max())
 
 
@@ -81,43 +81,47 @@ def prepare_curve(
 ) -> CurveData:
     """Validate one curve and keep x_min <= x <= x_max (inclusive, on the law's first input).
 
-    The range itself is checked by FitOptions, against the law by entry.prepare_fit."""
+    The range itself is checked by FitOptions, against the law by entry.prepare_fit. A law with
+    `derive` (the schedule laws) gets its inputs derived from the whole curve first; on such a
+    curve a row whose loss is NaN carries the schedule only (lr at a step without a loss)."""
     loss_arr = as_float_array(loss, f"{prefix}loss")
     if loss_arr.size == 0:
         raise InvalidInputError("curve is empty", field=f"{prefix}loss")
     inputs = _prepare_inputs(x, law, prefix)
-    # A single-input curve's x is checked > 0 inside the fitting range only (below). Without an
-    # explicit x_min, its points at x <= 0 (step 0 of a log) are left out rather than refused; they
-    # can only lead the curve, as x must increase. Given an x_min, the range is the caller's and a
-    # point at x <= 0 inside it is an error as before.
-    single = len(law.inputs) == 1
-    skip_nonpositive = x_min is None and single
+    # A curve's x is checked > 0 inside the fitting range only (below). Without an explicit x_min,
+    # its points at x <= 0 (step 0 of a log) are left out rather than refused; they can only lead
+    # the curve, as x must increase. Given an x_min, the range is the caller's and a point at
+    # x <= 0 inside it is an error as before.
+    along = law.along_x
+    skip_nonpositive = x_min is None and along
     for name, arr in inputs.items():
-        field = f"{prefix}x" if single else f"{prefix}x.{name}"
+        field = input_field(law, name, prefix)
         if arr.size != loss_arr.size:
             raise InvalidInputError(f"has {arr.size} points but loss has {loss_arr.size}", field=field)
         check_finite(arr, field)
-        if not single:
+        if not along:
             check_positive(arr, field, "the law takes logs of its inputs")
-    check_finite(loss_arr, f"{prefix}loss")
-    check_positive(loss_arr, f"{prefix}loss", "fits are made on log loss")
-    if len(law.inputs) == 1:
-        xs = inputs[law.inputs[0]]
-        bad = np.diff(xs) <= 0
+    schedule_only = np.isnan(loss_arr) if law.derive is not None else np.zeros(loss_arr.size, dtype=bool)
+    check_finite(np.where(schedule_only, 1.0, loss_arr), f"{prefix}loss")
+    check_positive(np.where(schedule_only, 1.0, loss_arr), f"{prefix}loss", "fits are made on log loss")
+    first = inputs[law.inputs[0]]
+    if along:
+        bad = np.diff(first) <= 0
         if bad.any():
             i = first_index(bad) + 1
             raise InvalidInputError(
-                f"must be strictly increasing, got {xs[i]} after {xs[i - 1]}", field=f"{prefix}x", index=i
+                f"must be strictly increasing, got {first[i]} after {first[i - 1]}",
+                field=input_field(law, law.inputs[0], prefix),
+                index=i,
             )
-    keep = np.ones(loss_arr.size, dtype=bool)
-    first = inputs[law.inputs[0]]
+    keep = ~schedule_only
     if skip_nonpositive:
         keep &= first > 0
     if x_min is not None:
         keep &= first >= x_min
     if x_max is not None:
         keep &= first <= x_max
-    if single:
+    if along:
         check_positive(np.where(keep, first, 1.0), f"{prefix}x", "the law takes logs of its inputs")
     needed = (len(law.params) if n_free is None else n_free) + 1
     if keep.sum() < needed:
@@ -125,8 +129,23 @@ def prepare_curve(
             f"{int(keep.sum())} points in range but law {law.name} needs at least {needed}",
             field=f"{prefix}loss",
         )
-    left_out = int((first <= 0).sum()) if skip_nonpositive else 0
-    return CurveData({k: v[keep] for k, v in inputs.items()}, loss_arr[keep], left_out)
+    left_out = int(((first <= 0) & ~schedule_only).sum()) if skip_nonpositive else 0
+    derived = inputs
+    if law.derive is not None:  # from the whole curve: the schedule's sums run over every step
+        try:
+            derived = law.derive(inputs, keep)
+        except InvalidInputError as exc:
+            name = exc.field or law.inputs[0]
+            raise InvalidInputError(exc.message, field=input_field(law, name, prefix), index=exc.index) from exc
+    return CurveData({k: v[keep] for k, v in derived.items()}, loss_arr[keep], left_out)
+
+
+def input_field(law: Law, name: str, prefix: str = "") -> str:
+    """The field an error on an input names: x for a single input or for the curve's steps, the
+    column's own name for a schedule law's lr, else x.<name> (an input of the mapping x)."""
+    if len(law.inputs) == 1 or (law.derive is not None and name == law.inputs[0]):
+        return f"{prefix}x"
+    return f"{prefix}{name}" if law.derive is not None else f"{prefix}x.{name}"
 
 
 def left_out_note(results: list[FitResult], data: Sequence[CurveData]) -> list[FitResult]:
@@ -149,9 +168,9 @@ def _prepare_inputs(x: Any, law: Law, prefix: str) -> dict[str, np.ndarray]:
         if missing:
             raise InvalidInputError(
                 f"missing input {missing[0]!r} of law {law.name} (inputs: {', '.join(law.inputs)})",
-                field=f"{prefix}x.{missing[0]}",
+                field=input_field(law, missing[0], prefix),
             )
-        return {name: as_float_array(x[name], f"{prefix}x.{name}") for name in law.inputs}
+        return {name: as_float_array(x[name], input_field(law, name, prefix)) for name in law.inputs}
     if len(law.inputs) > 1:
         raise InvalidInputError(
             f"law {law.name} takes inputs {', '.join(law.inputs)}: pass a mapping or DataFrame",

@@ -103,7 +103,8 @@ def _render(
 
 
 def _inputs(points: CurvePoints, law: fitting.Law) -> Any:
-    """x, or the named input columns a multi-input law needs."""
+    """x, or the named inputs a multi-input law needs (a schedule law's are x and the column lr)."""
     if len(law.inputs) > 1:
-        return {name: points.columns[name] for name in law.inputs if name in points.columns}
+        named = {"x": points.x, **points.columns}
+        return {name: named[name] for name in law.inputs if name in named}
     return points.x

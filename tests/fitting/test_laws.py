@@ -30,6 +30,8 @@ def test_evaluation_is_finite_at_extreme_inputs(name: str) -> None:
     truth, _ = RECOVERY_CASES[name]
     big = {"B": 1e40} if "B" in truth and name == "step_power" else {}
     x = {k: np.array([1e-3, 1.0, 1e12]) for k in law.inputs} if len(law.inputs) > 1 else np.array([1e-3, 1.0, 1e12])
+    if law.derive is not None:  # a schedule that rises, then falls to 0, over a very long curve
+        x = {"x": np.array([1e-3, 1.0, 1e3, 1e12]), "lr": np.array([1e-3, 1.0, 1e-6, 0.0])}
     values = law.evaluate(x, {**truth, **big})
     assert np.all(np.isfinite(np.log(values)))
 
@@ -43,7 +45,8 @@ def test_recovers_known_parameters_from_noisy_curve(name: str) -> None:
     fit = fit_curve(x, loss, name)
     assert fit.status is FitStatus.CONVERGED, fit.message
     for key, value in truth.items():
-        assert fit.params[key] == pytest.approx(value, rel=tolerance[key]), key
+        if tolerance[key] is not None:
+            assert fit.params[key] == pytest.approx(value, rel=tolerance[key]), key
     assert fit.r2 > 0.99
     assert fit.rmse < 0.01
 
@@ -55,8 +58,13 @@ def test_guess_gives_finite_starts_inside_bounds(name: str) -> None:
     law = LAWS[name]
     x = inputs_for(name, rng, n=50)
     loss = noisy(name, x, truth, rng, sigma=0.01)
-    inputs = {k: np.asarray(v)[None, :] for k, v in (x.items() if isinstance(x, dict) else [(law.inputs[0], x)])}
-    starts = law.guess(inputs, loss[None, :], np.ones((1, loss.size)))
+    inputs = {k: np.asarray(v) for k, v in (x.items() if isinstance(x, dict) else [(law.inputs[0], x)])}
+    keep = np.ones(loss.size, dtype=bool)
+    if law.derive is not None:  # the guess sees the derived schedule summaries, after step 0
+        keep = inputs["x"] > 0
+        inputs = {k: v[keep] for k, v in law.derive(inputs, keep).items()}
+    inputs = {k: v[None] for k, v in inputs.items()}
+    starts = law.guess(inputs, loss[None, keep], np.ones((1, int(keep.sum()))))
     assert starts.ndim == 3 and starts.shape[1:] == (1, len(law.params))
     assert np.all(np.isfinite(starts))
 
