@@ -10,6 +10,7 @@
     scalinglaw fits CURVE_ID [--json]
     scalinglaw compare BASELINE CANDIDATE... [--law L] [--shared P ... | --separate] [--x-min X] [--x-max X]
                        [--method robust|paper] [--horizon T ...] [--target-loss L ...] [--json]
+    scalinglaw predict FIT_OR_CURVE --schedule FILE [--lr-col lr] [--law L] [--bootstrap N] [--out FILE.csv]
     scalinglaw backtest CURVE... [--law L ...] [--train-fraction F ...] [--fit-on ID --predict-on ID ...] [--json]
     scalinglaw train perceptron|transformer-lm [--steps T] [--outer-iters K] [--watch] [--json]
     scalinglaw jobs [--study S] [--state running] [--json]
@@ -60,6 +61,7 @@ from service import result_tables as tables  # noqa: E402
 from service.cli import backtest as cli_backtest  # noqa: E402
 from service.cli import jobs as cli_jobs  # noqa: E402
 from service.cli import logs as cli_logs  # noqa: E402
+from service.cli import predict as cli_predict  # noqa: E402
 from service.cli.completion import completion_script  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -224,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help=as_json)
 
     cli_backtest.add_backtest(sub, as_json)
+    cli_predict.add_predict(sub, as_json)
 
     completion = sub.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh"], help="the shell: source the output from its rc file")
@@ -306,6 +309,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return _job_out(args, job)
         if args.command == "backtest":
             return cli_backtest.run_backtest(args, client, curve_names)
+        if args.command == "predict":
+            return cli_predict.run_predict(args, client)
         if args.command == "delete":
             for curve_id in args.curve_ids:
                 client.delete_curve(curve_id)

@@ -5,7 +5,6 @@ returns pydantic models (service/models.py) and raises a closed set of exception
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 import warnings
@@ -19,7 +18,8 @@ import pandas as pd
 
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
-from service import report_formats, wire
+from service import wire
+from service.client.analysis import AnalysisCalls
 from service.client.arguments import as_columns, in_caller_terms, learning_rates
 from service.client.errors import (
     DuplicateCurveWarning,
@@ -30,16 +30,10 @@ from service.client.errors import (
 from service.client.importers import LogCurve, LogReadError
 from service.client.log_upload import upload_log_curves
 from service.models import (
-    BacktestRowInfo,
-    ComparisonInfo,
     CurveInfo,
-    FitInfo,
     JobEventInfo,
     JobInfo,
-    backtest_from_pb,
-    comparison_from_pb,
     curve_from_pb,
-    fit_from_pb,
     job_from_pb,
 )
 
@@ -59,8 +53,9 @@ def _read_log(read: Callable[[], list[LogCurve]]) -> list[LogCurve]:
         raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, str(exc), []) from None
 
 
-class ScalingLawClient:
-    """client = ScalingLawClient("127.0.0.1:50051", token=None)."""
+class ScalingLawClient(AnalysisCalls):
+    """client = ScalingLawClient("127.0.0.1:50051", token=None). Curves and jobs here; fits,
+    comparisons, reports, backtests and predictions in AnalysisCalls (service/client/analysis.py)."""
 
     def __init__(
         self,
@@ -348,145 +343,3 @@ class ScalingLawClient:
                 yield JobEventInfo(seq=e.seq, phase=e.phase, message=e.message, progress=e.progress, state=state)
         except grpc.RpcError as err:
             raise translate(err) from None
-
-    def report(
-        self,
-        *,
-        job_id: str | None = None,
-        baseline_id: str | None = None,
-        candidate_ids: Sequence[str] = (),
-        fmt: str | None = None,
-        path: str | os.PathLike[str] | None = None,
-        x_min: float | None = None,
-        bootstrap: int = 0,
-        target_losses: Sequence[float] = (),
-        law: str | None = None,
-        shared: Sequence[str] | None = None,
-        x_max: float | None = None,
-        method: str = "robust",
-    ) -> bytes:
-        """A report of a job or of stored curves, rendered by the server and written to `path` when
-        given. The format is `fmt` (png, svg, pdf or html), else `path`'s extension, else png. html
-        is one self-contained page of the figure, the fitted laws, the tables and the settings;
-        target_losses add its speed-up table (curves only). A job's report draws the comparison the
-        job stored, so the fit options (law, shared, x_min, x_max, method, bootstrap) are for
-        curves, as in compare(); bootstrap 0: the server's choice."""
-        chosen = fmt or (report_formats.format_of(path) if path else "png")
-        if chosen is None or chosen not in report_formats.FORMATS.values():
-            reason = report_formats.unknown_format(path or "") if chosen is None else f"no report format {chosen!r}"
-            raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, reason, [f"fmt: {reason}"])
-        formats = {
-            "png": pb.REPORT_FORMAT_PNG, "svg": pb.REPORT_FORMAT_SVG, "pdf": pb.REPORT_FORMAT_PDF,
-            "html": pb.REPORT_FORMAT_HTML,
-        }  # fmt: skip
-        options = self._options(
-            method=method, law=law, shared=list(shared or []), x_min=x_min, x_max=x_max, bootstrap=bootstrap, fixed=None
-        )
-        request = pb.RenderReportRequest(
-            format=formats[chosen], target_losses=list(target_losses), options=options,
-            share_nothing=shared is not None and not shared,
-        )  # fmt: skip
-        if job_id:
-            request.job_id = job_id
-        else:
-            request.curves.CopyFrom(pb.CurveSet(baseline_id=baseline_id or "", candidate_ids=list(candidate_ids)))
-        reply = self._call(lambda: self._stub.RenderReport(request, timeout=self.timeout, metadata=self._metadata))
-        content = bytes(reply.content)
-        if path:
-            with open(path, "wb") as fh:
-                fh.write(content)
-        return content
-
-    # -- fits -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _options(**kw: Any) -> pb.FitOptions:
-        method = {"robust": pb.FIT_METHOD_ROBUST, "paper": pb.FIT_METHOD_PAPER}[kw.pop("method")]
-        opts = pb.FitOptions(method=method, **{k: v for k, v in kw.items() if v is not None and k != "fixed"})
-        opts.fixed.update(kw.get("fixed") or {})
-        return opts
-
-    def fit(
-        self,
-        curve_ids: Sequence[str],
-        *,
-        law: str = "step_power",
-        shared: Sequence[str] = (),
-        x_min: float | None = None,
-        x_max: float | None = None,
-        fixed: Mapping[str, float] | None = None,
-        method: str = "robust",
-        loss_fn: str = "huber",
-        delta: float | None = None,
-        bootstrap: int = 0,
-        seed: int = 0,
-    ) -> list[FitInfo]:
-        options = self._options(
-            law=law, shared=list(shared), x_min=x_min, x_max=x_max, fixed=fixed, method=method,
-            loss_fn=loss_fn, delta=delta, bootstrap=bootstrap, seed=seed,
-        )  # fmt: skip
-        request = pb.FitCurvesRequest(curve_ids=list(curve_ids), options=options)
-        # not retried: each call stores its fits, so a retry after a lost reply would store them twice
-        reply = self._call(
-            lambda: self._stub.FitCurves(request, timeout=self.timeout, metadata=self._metadata), idempotent=False
-        )
-        return [fit_from_pb(f) for f in reply.fits]
-
-    def list_fits(self, curve_id: str) -> list[FitInfo]:
-        """Every fit stored for the curve, oldest first."""
-        request = pb.ListFitsRequest(curve_id=curve_id)
-        reply = self._call(lambda: self._stub.ListFits(request, timeout=self.timeout, metadata=self._metadata))
-        return [fit_from_pb(f) for f in reply.fits]
-
-    def compare(
-        self,
-        baseline_id: str,
-        candidate_ids: Sequence[str],
-        *,
-        horizons: Sequence[float] = (),
-        target_losses: Sequence[float] = (),
-        law: str = "step_power",
-        shared: Sequence[str] | None = None,
-        x_min: float | None = None,
-        x_max: float | None = None,
-        method: str = "robust",
-        bootstrap: int = 200,
-        seed: int = 0,
-    ) -> ComparisonInfo:
-        """The baseline against each candidate. shared: the parameters fitted once for all curves;
-        () fits everything per curve; None (default) shares L0 unless the data reject one floor
-        (ComparisonInfo.shared_floor says which, and why)."""
-        options = self._options(
-            law=law, shared=list(shared or []), x_min=x_min, x_max=x_max, method=method, bootstrap=bootstrap,
-            seed=seed, fixed=None,
-        )  # fmt: skip
-        request = pb.CompareCurvesRequest(
-            baseline_id=baseline_id, candidate_ids=list(candidate_ids), options=options,
-            horizons=list(horizons), target_losses=list(target_losses), share_nothing=shared is not None and not shared,
-        )  # fmt: skip
-        reply = self._call(lambda: self._stub.CompareCurves(request, timeout=self.timeout, metadata=self._metadata))
-        return comparison_from_pb(reply)
-
-    def backtest(
-        self,
-        curve_ids: Sequence[str] = (),
-        *,
-        laws: Sequence[str] = ("step_power",),
-        train_fractions: Sequence[float] = (),
-        pairs: Sequence[tuple[str, str]] | None = None,
-        bootstrap: int = 100,
-        x_min: float | None = None,
-        x_max: float | None = None,
-        seed: int = 0,
-    ) -> list[BacktestRowInfo]:
-        """Each law fitted on the first train_fractions of each curve's x range (default 0.5 and
-        0.8) and on the first curve of each pair (fit on, predict), scored on what it did not see;
-        setting by setting, each setting's laws by mean error (backtest_frame makes a DataFrame).
-        bootstrap: resamples of the 95 % prediction band (0: no band, no coverage)."""
-        options = self._options(method="robust", x_min=x_min, x_max=x_max, bootstrap=bootstrap, seed=seed, fixed=None)
-        request = pb.BacktestLawsRequest(
-            curve_ids=list(curve_ids), laws=list(laws), train_fractions=list(train_fractions), options=options,
-            pairs=[pb.CurvePair(fit_on=a, predict_on=b) for a, b in pairs or ()],
-        )  # fmt: skip
-        reply = self._call(lambda: self._stub.BacktestLaws(request, timeout=self.timeout, metadata=self._metadata))
-        return backtest_from_pb(reply)

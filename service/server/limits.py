@@ -204,3 +204,14 @@ def corpus_path(value: str, settings: Settings) -> str:
 def reply_budget(settings: Settings) -> int:
     """Bytes of items one listing reply may carry: the message limit, less room for the rest."""
     return settings.max_message_bytes - REPLY_MARGIN
+
+
+def check_prediction(x: Sequence[float], lr: Sequence[float], settings: Settings) -> None:
+    """A prediction's steps: at most max_points of them, and one learning rate each when given."""
+    if not x:
+        raise InvalidInputError("give the steps to predict at", field="x")
+    if len(x) > settings.max_points:
+        raise LimitExceededError(f"{len(x)} steps; one prediction takes at most max_points ({settings.max_points})",
+                                 field="x")  # fmt: skip
+    if lr and len(lr) != len(x):
+        raise InvalidInputError(f"{len(lr)} learning rates for {len(x)} steps", field="lr")

@@ -163,6 +163,26 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             ]
         )
 
+    async def PredictCurve(self, request: pb.PredictCurveRequest, context: Any) -> pb.PredictCurveResponse:
+        limits.check_prediction(request.x, request.lr, self.settings)
+        options = convert.fit_options(request.options)
+        points, stored, curve_id = None, None, request.curve_id
+        if request.HasField("fit_id"):
+            curve_id, record = await asyncio.to_thread(self.store.get_fit, request.fit_id)
+            stored = convert.fit_from_pb(convert.stored_fit_to_pb(record, curve_id))
+        elif request.HasField("curve_id"):
+            ((_, points),) = await self._curves([request.curve_id], "curve_id")
+            limits.check_resamples(points.x.size, options.bootstrap, "options.bootstrap", self.settings)
+        else:
+            raise InvalidInputError("give a fit_id or a curve_id", field="source")
+        fit, predicted = await self._compute(
+            work.predict_curve, points, options, stored, list(request.x), list(request.lr)
+        )
+        return pb.PredictCurveResponse(
+            fit=convert.fit_to_pb(fit, curve_id, request.fit_id), x=predicted.x.tolist(), loss=predicted.loss.tolist(),
+            low=predicted.low.tolist(), high=predicted.high.tolist(),
+        )  # fmt: skip
+
     async def ListFits(self, request: pb.ListFitsRequest, context: Any) -> pb.ListFitsResponse:
         await asyncio.to_thread(self.store.get_curve, request.curve_id)  # NOT_FOUND for an unknown curve
         stored = await asyncio.to_thread(self.store.list_fits, request.curve_id)

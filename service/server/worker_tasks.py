@@ -102,6 +102,17 @@ def _render(
     return html.page(models.comparison_from_pb(message), names, figure, settings, target_losses).encode()
 
 
+def predict_curve(
+    points: CurvePoints | None, options: fitting.FitOptions, stored: fitting.FitResult | None, x: list[float],
+    lr: list[float],
+) -> tuple[fitting.FitResult, fitting.PredictionResult]:  # fmt: skip
+    """A stored fit, or the curve fitted now, applied at x (under the schedule lr, for a schedule law)."""
+    fit = stored if stored is not None else fit_curves([points], options)[0] if points is not None else None
+    if fit is None:
+        raise fitting.InvalidInputError("give a fit_id or a curve_id", field="source")
+    return fit, fitting.predict(fit, x, lr=lr or None)
+
+
 def _inputs(points: CurvePoints, law: fitting.Law) -> Any:
     """x, or the named inputs a multi-input law needs (a schedule law's are x and the column lr)."""
     if len(law.inputs) > 1:

@@ -830,3 +830,31 @@ class BacktestLawsResponse(_message.Message):
     ROWS_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[BacktestRow]
     def __init__(self, rows: _Optional[_Iterable[_Union[BacktestRow, _Mapping]]] = ...) -> None: ...
+
+class PredictCurveRequest(_message.Message):
+    __slots__ = ("fit_id", "curve_id", "options", "x", "lr")
+    FIT_ID_FIELD_NUMBER: _ClassVar[int]
+    CURVE_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    LR_FIELD_NUMBER: _ClassVar[int]
+    fit_id: str
+    curve_id: str
+    options: FitOptions
+    x: _containers.RepeatedScalarFieldContainer[float]
+    lr: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, fit_id: _Optional[str] = ..., curve_id: _Optional[str] = ..., options: _Optional[_Union[FitOptions, _Mapping]] = ..., x: _Optional[_Iterable[float]] = ..., lr: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class PredictCurveResponse(_message.Message):
+    __slots__ = ("fit", "x", "loss", "low", "high")
+    FIT_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    fit: FitResult
+    x: _containers.RepeatedScalarFieldContainer[float]
+    loss: _containers.RepeatedScalarFieldContainer[float]
+    low: _containers.RepeatedScalarFieldContainer[float]
+    high: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, fit: _Optional[_Union[FitResult, _Mapping]] = ..., x: _Optional[_Iterable[float]] = ..., loss: _Optional[_Iterable[float]] = ..., low: _Optional[_Iterable[float]] = ..., high: _Optional[_Iterable[float]] = ...) -> None: ...

@@ -109,6 +109,11 @@ class ScalingLawServiceStub:
                 request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsRequest.SerializeToString,
                 response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsResponse.FromString,
                 _registered_method=True)
+        self.PredictCurve = channel.unary_unary(
+                '/scalinglaw.v1.ScalingLawService/PredictCurve',
+                request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveRequest.SerializeToString,
+                response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveResponse.FromString,
+                _registered_method=True)
 
 
 class ScalingLawServiceServicer:
@@ -213,6 +218,14 @@ class ScalingLawServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PredictCurve(self, request, context):
+        """A law fitted on one curve (a stored fit, or a curve fitted now) applied at other steps or under
+        another learning-rate schedule: the predicted curve with a 95 % band.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ScalingLawServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -290,6 +303,11 @@ def add_ScalingLawServiceServicer_to_server(servicer, server):
                     servicer.BacktestLaws,
                     request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsRequest.FromString,
                     response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsResponse.SerializeToString,
+            ),
+            'PredictCurve': grpc.unary_unary_rpc_method_handler(
+                    servicer.PredictCurve,
+                    request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveRequest.FromString,
+                    response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -697,6 +715,33 @@ class ScalingLawService:
             '/scalinglaw.v1.ScalingLawService/BacktestLaws',
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsRequest.SerializeToString,
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.BacktestLawsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PredictCurve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scalinglaw.v1.ScalingLawService/PredictCurve',
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveRequest.SerializeToString,
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveResponse.FromString,
             options,
             channel_credentials,
             insecure,

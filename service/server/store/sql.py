@@ -262,6 +262,14 @@ class Store:
                 )
             return ids
 
+    def get_fit(self, fit_id: str) -> tuple[str, dict[str, object]]:
+        """(curve id, the fit as list_fits gives it)."""
+        with self._backend.connection() as db:
+            row = db.execute("SELECT curve_id, result FROM fits WHERE id = ?", (fit_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no fit {fit_id!r}", field="fit_id")
+        return row[0], {"id": fit_id, **json.loads(row[1])}
+
     def list_fits(self, curve_id: str) -> list[dict[str, object]]:
         key = self._backend.row_key
         with self._backend.connection() as db:
