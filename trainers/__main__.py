@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report", help="preset runs: write the reproduction report (markdown, figures) here")
     parser.add_argument("--steps", type=int, help="inner GD steps T (default: 2000 perceptron, 4000 LM)")
     parser.add_argument("--eta", type=float, help="inner learning rate (default 0.1)")
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine", "wsd", "step"],
+                        help="the inner rate over the steps (default constant; trainers/schedule.py)")  # fmt: skip
     parser.add_argument("--train-size", type=int, help="N training examples")
     parser.add_argument("--desired-size", type=int, help="K desired examples (a share is held out)")
     parser.add_argument("--test-size", type=int)
@@ -78,8 +80,8 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
         law_checkpoints=args.law_checkpoints,
     )  # fmt: skip
     top = given(
-        steps=args.steps, eta=args.eta, seed=args.seed, device=args.device, dtype=args.dtype,
-        bootstrap=args.bootstrap, out_dir=args.out_dir,
+        steps=args.steps, eta=args.eta, lr_schedule=args.lr_schedule, seed=args.seed, device=args.device,
+        dtype=args.dtype, bootstrap=args.bootstrap, out_dir=args.out_dir,
     )  # fmt: skip
     spec = replace(base, search=replace(base.search, **search), **top)
     if task == "perceptron":

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, jvp
 
+from trainers.gd import Rates
+from trainers.schedule import step_rates
 from trainers.tasks.base import AutogradGradients, Task
 
 
@@ -116,12 +118,14 @@ def _reverse_step(
 
 
 def policy_gradient(
-    task: Task, gamma: torch.Tensor, eta: float, *, checkpoint_every: int | None = None, mode: str = "auto"
+    task: Task, gamma: torch.Tensor, eta: float | Rates, *, checkpoint_every: int | None = None, mode: str = "auto"
 ) -> PolicyGradient:
-    """J and dJ/dgamma for the policy gamma (T, N), checkpointing every k steps (default sqrt(T))."""
+    """J and dJ/dgamma for the policy gamma (T, N), checkpointing every k steps (default sqrt(T)).
+    eta: one rate, or the rate of each update (a schedule)."""
     mode = resolve_mode(task, mode)
     gradients = task.gradients
     steps = gamma.shape[0]
+    rates = step_rates(eta, steps)
     k = checkpoint_every or math.ceil(math.sqrt(steps))
     theta = task.theta0.clone()
     snapshots: dict[int, torch.Tensor] = {}
@@ -132,7 +136,7 @@ def policy_gradient(
         with torch.no_grad():
             evals[t] = task.eval_losses(theta)
         g, _ = gradients.weighted_grad(theta, gamma[t])
-        theta = theta - eta * g
+        theta = theta - rates[t] * g
     with torch.no_grad():
         evals[steps] = task.eval_losses(theta)
 
@@ -144,16 +148,16 @@ def policy_gradient(
         end = min(start + k, steps)
         for t in range(start, end - 1):
             g, _ = gradients.weighted_grad(segment[-1], gamma[t])
-            segment.append(segment[-1] - eta * g)
+            segment.append(segment[-1] - rates[t] * g)
         held = max(held, len(snapshots) + len(segment))
         for t in range(end - 1, start - 1, -1):
             theta_t = segment[t - start]
             if mode == "reverse":
-                dj[t], change = _reverse_step(task, theta_t, gamma[t], g_next, eta, with_desired=t >= 1)
+                dj[t], change = _reverse_step(task, theta_t, gamma[t], g_next, rates[t], with_desired=t >= 1)
             else:
                 hvp, directional = weighted_hvp_and_jvp(task, theta_t, gamma[t], g_next, mode)
-                dj[t] = -eta * directional
-                change = gradients.mean_grad(theta_t, task.desired) - eta * hvp if t >= 1 else hvp
+                dj[t] = -rates[t] * directional
+                change = gradients.mean_grad(theta_t, task.desired) - rates[t] * hvp if t >= 1 else hvp
             if t >= 1:
                 g_next = g_next + change
     return PolicyGradient(

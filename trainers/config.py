@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fitting.errors import InvalidInputError
+from trainers.schedule import SCHEDULES
 
 TASKS = ("perceptron", "transformer_lm")
 DEVICES = ("auto", "cpu", "cuda")
@@ -77,6 +78,7 @@ class RunSpec:
     task: Literal["perceptron", "transformer_lm"] = "perceptron"
     steps: int = 2000  # T
     eta: float = 0.1
+    lr_schedule: str = "constant"  # the inner rate over the steps: constant, cosine, wsd, step (trainers/schedule.py)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float64"] = "auto"  # auto: float64 perceptron, float32 LM
@@ -92,6 +94,7 @@ class RunSpec:
         _choice("task", self.task, TASKS)
         _choice("device", self.device, DEVICES)
         _choice("dtype", self.dtype, DTYPES)
+        _choice("lr_schedule", self.lr_schedule, SCHEDULES)
         _choice("search.optimizer", self.search.optimizer, OPTIMIZERS)
         if not isinstance(self.steps, int) or self.steps < 2:
             raise InvalidInputError(f"must be an integer >= 2, got {self.steps!r}", field="steps")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 import fitting
-from trainers.gd import train
+from trainers.gd import Rates, train
 from trainers.tasks.base import Task
 
 
@@ -38,7 +38,7 @@ class LawDiagnostics:
         }
 
 
-def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float, every: int) -> LawDiagnostics:
+def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float | Rates, every: int) -> LawDiagnostics:
     """Train under gamma and measure CT every `every` steps."""
     steps = gamma.shape[0]
     rows: list[tuple[int, torch.Tensor, torch.Tensor]] = []

@@ -6,13 +6,16 @@ theta_{t+1} = theta_t - eta * grad sum_n gamma[t, n] l(x_n, theta_t), the gradie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from trainers.schedule import step_rates
 from trainers.tasks.base import Task
+
+Rates = Sequence[float] | np.ndarray  # one learning rate per update
 
 
 def uniform_policy(task: Task, steps: int) -> torch.Tensor:
@@ -40,12 +43,14 @@ StepHook = Callable[[int, torch.Tensor, torch.Tensor], None]  # (t, theta_t, per
 
 
 def train(
-    task: Task, steps: int, eta: float, gamma: torch.Tensor | None = None, *, on_step: StepHook | None = None
+    task: Task, steps: int, eta: float | Rates, gamma: torch.Tensor | None = None, *, on_step: StepHook | None = None
 ) -> Trajectory:
-    """Run T steps of GD under gamma (None: uniform) from task.theta0, recording every loss.
+    """Run T steps of GD under gamma (None: uniform) from task.theta0, recording every loss. eta:
+    one rate, or the rate of each update (a schedule, trainers/schedule.py).
 
     on_step, when given, sees theta_t before each update (diagnostics measure there)."""
     gamma = uniform_policy(task, steps) if gamma is None else gamma
+    rates = step_rates(eta, steps)
     theta = task.theta0.clone()
     curves = torch.empty((steps + 1, 4), dtype=theta.dtype, device=theta.device)  # one copy to host at the end
     for t in range(steps + 1):
@@ -59,6 +64,6 @@ def train(
         curves[t, 3] = losses.mean()
         if on_step is not None:
             on_step(t, theta, losses)
-        theta = theta - eta * grad
+        theta = theta - rates[t] * grad
     host = curves.cpu().numpy().T
     return Trajectory(host[0], host[1], host[2], host[3], theta)

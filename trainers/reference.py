@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import torch
 
+from trainers.gd import Rates
+from trainers.schedule import step_rates
 from trainers.tasks.base import Task
 
 
-def unrolled_policy_gradient(task: Task, gamma: torch.Tensor, eta: float) -> tuple[float, torch.Tensor]:
-    """J and dJ/dgamma by autograd through the whole unrolled loop (memory O(T |theta|) graphs)."""
+def unrolled_policy_gradient(task: Task, gamma: torch.Tensor, eta: float | Rates) -> tuple[float, torch.Tensor]:
+    """J and dJ/dgamma by autograd through the whole unrolled loop (memory O(T |theta|) graphs);
+    eta: one rate or one per update."""
+    rates = step_rates(eta, gamma.shape[0])
     gamma = gamma.detach().clone().requires_grad_(True)
     theta = task.theta0.clone()
     total = theta.new_zeros(())
@@ -17,7 +21,7 @@ def unrolled_policy_gradient(task: Task, gamma: torch.Tensor, eta: float) -> tup
             theta if theta.requires_grad else theta.requires_grad_(True), task.train.inputs, task.train.targets
         )
         (g,) = torch.autograd.grad((gamma[t] * losses).sum(), theta, create_graph=True)
-        theta = theta - eta * g
+        theta = theta - rates[t] * g
         total = total + task.mean_loss(theta, task.desired)
     (dj,) = torch.autograd.grad(total, gamma)
     return float(total.detach()), dj

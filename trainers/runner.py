@@ -25,6 +25,7 @@ from trainers.config import RunSpec
 from trainers.diagnostics import LawDiagnostics, measure_learning_law
 from trainers.gd import Trajectory, train, uniform_policy
 from trainers.outcome import JobOutcome, LawCheckpoint, OuterIteration, PolicyMetrics
+from trainers.schedule import lr_schedule
 from trainers.search import SearchResult, search_policy
 from trainers.tasks.base import Task
 from trainers.tasks.perceptron import build_perceptron
@@ -117,9 +118,10 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
     steps = np.arange(1, spec.steps + 1, dtype=float)
     every = spec.search.diagnostics_every or max(1, spec.steps // 50)
 
+    rates = lr_schedule(spec.lr_schedule, spec.eta, spec.steps)  # the rate of each update
     report(ProgressEvent("conventional", "training with the uniform policy", 0.0))
     tick = time.perf_counter()
-    conventional_curves = train(task, spec.steps, spec.eta)
+    conventional_curves = train(task, spec.steps, rates)
     clock["conventional_run"] = time.perf_counter() - tick
     warnings = [w for w in [instability_warning(conventional_curves.train, spec.eta)] if w]
     for warning in warnings:
@@ -141,24 +143,24 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
 
         def on_policy(k: int, gamma: torch.Tensor, pg: PolicyGradient) -> None:
             if k in inspect:
-                law = measure_learning_law(task, gamma, spec.eta, every)
+                law = measure_learning_law(task, gamma, rates, every)
                 checkpoints.append(baseline.checkpoint(k, pg, law, task.label_space))
 
         tick = time.perf_counter()
         search = search_policy(
-            task, spec.steps, spec.eta, spec.search,
+            task, spec.steps, rates, spec.search,
             checkpoint_every=spec.search.checkpoint_every or default_checkpoint_every(task, spec.steps),
             progress=on_iteration, on_policy=on_policy,
         )  # fmt: skip
         clock["search"] = time.perf_counter() - tick
         report(ProgressEvent("optimal", "training with the selected policy", done + weights["search"]))
-        optimal_curves = train(task, spec.steps, spec.eta, search.gamma)
+        optimal_curves = train(task, spec.steps, rates, search.gamma)
 
     report(ProgressEvent("diagnostics", "measuring the Learning Law", 1.0 - weights["diagnostics"]))
     tick = time.perf_counter()
     uniform = uniform_policy(task, spec.steps)
-    conv_law = measure_learning_law(task, uniform, spec.eta, every)
-    opt_law = measure_learning_law(task, search.gamma, spec.eta, every) if search is not None else None
+    conv_law = measure_learning_law(task, uniform, rates, every)
+    opt_law = measure_learning_law(task, search.gamma, rates, every) if search is not None else None
     clock["diagnostics"] = time.perf_counter() - tick
 
     tick = time.perf_counter()

@@ -19,7 +19,7 @@ import torch
 from fitting.errors import ScalingLawError
 from trainers.adjoint import PolicyGradient, policy_gradient
 from trainers.config import SearchConfig
-from trainers.gd import uniform_policy
+from trainers.gd import Rates, uniform_policy
 from trainers.outcome import OuterIteration
 from trainers.simplex import project_to_simplex
 from trainers.tasks.base import Task
@@ -81,7 +81,7 @@ def tie_gradient(grad: torch.Tensor, blocks: int) -> torch.Tensor:
 def search_policy(
     task: Task,
     steps: int,
-    eta: float,
+    eta: float | Rates,
     cfg: SearchConfig,
     *,
     checkpoint_every: int | None = None,

@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=["paper", "lm-cpu"], help="a named configuration the other flags change")
     train.add_argument("--steps", type=int, default=0, help="inner steps T (0: the task's default)")
     train.add_argument("--eta", type=float, default=0.0, help="inner learning rate (0: the task's default)")
+    train.add_argument("--lr-schedule", choices=["constant", "cosine", "wsd", "step"], default="",
+                       help="the inner rate over the steps (default constant); curves carry it as lr")  # fmt: skip
     train.add_argument("--train-size", type=int, default=0, help="training examples N (0: the task's default)")
     train.add_argument("--outer-iters", type=int, default=0, help="policy-search iterations (0: the default)")
     train.add_argument("--outer-lr", type=float, default=0.0, help="policy-search learning rate (0: the default)")
@@ -282,7 +284,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 search["optimizer"] = args.optimizer
             job = client.start_training(
                 args.task, steps=args.steps, eta=args.eta, seed=args.seed, device=args.device, study=args.study,
-                config=config, search=search, preset=args.preset or "",
+                config=config, search=search, preset=args.preset or "", lr_schedule=args.lr_schedule,
             )  # fmt: skip
             if args.watch:
                 followed = cli_jobs.follow(client, job.id, args)

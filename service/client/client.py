@@ -279,9 +279,11 @@ class ScalingLawClient(AnalysisCalls):
         config: Mapping[str, Any] | None = None,
         search: Mapping[str, Any] | None = None,
         preset: str = "",
+        lr_schedule: str = "",
     ) -> JobInfo:
         """Start a run; zero/unset fields take the trainer's defaults, or the preset's when one is
-        named ("paper": the paper's perceptron protocol, docs/reproduction.md)."""
+        named ("paper": the paper's perceptron protocol, docs/reproduction.md). lr_schedule:
+        constant, cosine, wsd or step; the job's curves carry each step's rate (column lr)."""
         kinds = {"perceptron": pb.TASK_PERCEPTRON, "transformer_lm": pb.TASK_TRANSFORMER_LM}
         kinds["transformer-lm"] = pb.TASK_TRANSFORMER_LM
         devices = {"auto": pb.DEVICE_AUTO, "cpu": pb.DEVICE_CPU, "cuda": pb.DEVICE_CUDA}
@@ -293,6 +295,7 @@ class ScalingLawClient(AnalysisCalls):
             task=kinds.get(task, pb.TASK_UNSPECIFIED), steps=steps, eta=eta, seed=seed,
             device=devices.get(device, pb.DEVICE_UNSPECIFIED), bootstrap=bootstrap, study=study,
             request_id=request_id or uuid.uuid4().hex, search=pb.SearchConfig(**search), preset=preset,
+            lr_schedule=lr_schedule,
         )  # fmt: skip
         if task == "perceptron":
             request.perceptron.CopyFrom(pb.PerceptronConfig(**(config or {})))

@@ -388,7 +388,7 @@ def spec_from_request(r: pb.StartTrainingRequest) -> RunSpec:
     if base.task != task:
         raise InvalidInputError(f"preset {r.preset!r} is for the task {base.task}, not {task}", field="preset")
     spec = base.to_dict()
-    top = {"steps": r.steps, "eta": r.eta, "seed": r.seed, "bootstrap": r.bootstrap}
+    top = {"steps": r.steps, "eta": r.eta, "seed": r.seed, "bootstrap": r.bootstrap, "lr_schedule": r.lr_schedule}
     spec.update({k: v for k, v in top.items() if v})
     spec["device"] = _lookup(_DEVICES, r.device, pb.Device.Name, "device")
     if r.HasField("perceptron"):

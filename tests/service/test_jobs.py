@@ -21,8 +21,9 @@ TINY = {"dim": 8, "train_size": 64, "desired_size": 64, "test_size": 64}
 
 def test_job_runs_streams_events_and_stores_its_curves(client: ScalingLawClient) -> None:
     job = client.start_training(
-        "perceptron", steps=60, device="cpu", bootstrap=20, study="jobs", config=TINY, search={"outer_iters": 2}
-    )
+        "perceptron", steps=60, device="cpu", bootstrap=20, study="jobs", config=TINY, search={"outer_iters": 2},
+        lr_schedule="wsd",
+    )  # fmt: skip
     assert job.state in ("QUEUED", "RUNNING")
     events = list(client.watch(job.id))
     assert [e.seq for e in events] == list(range(1, len(events) + 1))  # no gaps
@@ -35,6 +36,9 @@ def test_job_runs_streams_events_and_stores_its_curves(client: ScalingLawClient)
     assert {c.policy for c in stored} == {"conventional", "optimal"}
     assert {c.split for c in stored} == {"test", "desired"}
     assert sorted(done.curve_ids) == sorted(c.id for c in stored)
+    assert all(c.columns == ["lr"] for c in stored)  # each step's rate rides with the curve
+    rates = client.read_curve(stored[0].id)["lr"].to_numpy()
+    assert rates[0] == rates[47] == 0.1 and rates[-1] < 0.02  # the wsd schedule: stable, then the decay
     tests = {c.policy: c.id for c in stored if c.split == "test"}
     assert done.comparison is not None  # the run's own comparison, over the stored test curves
     assert done.comparison.baseline_id == tests["conventional"]

@@ -586,7 +586,7 @@ class SearchConfig(_message.Message):
     def __init__(self, outer_iters: _Optional[int] = ..., outer_lr: _Optional[float] = ..., optimizer: _Optional[_Union[Optimizer, str]] = ..., holdout: _Optional[float] = ..., policy_blocks: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., warmup: _Optional[int] = ..., law_checkpoints: _Optional[int] = ...) -> None: ...
 
 class StartTrainingRequest(_message.Message):
-    __slots__ = ("task", "steps", "eta", "perceptron", "transformer", "search", "device", "seed", "bootstrap", "study", "request_id", "preset")
+    __slots__ = ("task", "steps", "eta", "perceptron", "transformer", "search", "device", "seed", "bootstrap", "study", "request_id", "preset", "lr_schedule")
     TASK_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     ETA_FIELD_NUMBER: _ClassVar[int]
@@ -599,6 +599,7 @@ class StartTrainingRequest(_message.Message):
     STUDY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PRESET_FIELD_NUMBER: _ClassVar[int]
+    LR_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     task: Task
     steps: int
     eta: float
@@ -611,7 +612,8 @@ class StartTrainingRequest(_message.Message):
     study: str
     request_id: str
     preset: str
-    def __init__(self, task: _Optional[_Union[Task, str]] = ..., steps: _Optional[int] = ..., eta: _Optional[float] = ..., perceptron: _Optional[_Union[PerceptronConfig, _Mapping]] = ..., transformer: _Optional[_Union[TransformerConfig, _Mapping]] = ..., search: _Optional[_Union[SearchConfig, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., seed: _Optional[int] = ..., bootstrap: _Optional[int] = ..., study: _Optional[str] = ..., request_id: _Optional[str] = ..., preset: _Optional[str] = ...) -> None: ...
+    lr_schedule: str
+    def __init__(self, task: _Optional[_Union[Task, str]] = ..., steps: _Optional[int] = ..., eta: _Optional[float] = ..., perceptron: _Optional[_Union[PerceptronConfig, _Mapping]] = ..., transformer: _Optional[_Union[TransformerConfig, _Mapping]] = ..., search: _Optional[_Union[SearchConfig, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., seed: _Optional[int] = ..., bootstrap: _Optional[int] = ..., study: _Optional[str] = ..., request_id: _Optional[str] = ..., preset: _Optional[str] = ..., lr_schedule: _Optional[str] = ...) -> None: ...
 
 class LearningLawStats(_message.Message):
     __slots__ = ("sim", "zero_weight_fraction", "well_learned_share")

@@ -28,6 +28,7 @@ from service.server.jobs.results import result_to_store
 from service.server.store import CurveMeta, CurvePoints, Store
 from trainers.config import RunSpec
 from trainers.outcome import JobOutcome
+from trainers.schedule import lr_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -247,13 +248,17 @@ class JobExecutor(ABC):
         transaction; the result keeps the run's outcome (its comparison included) and their ids."""
         job = self.store.get_job(job_id)
         vocab = finished.outcome.label_space
+        # the rate in force up to each logged loss: loss t follows updates 0..t-1, the last at rates[t-1]
+        rates = lr_schedule(spec.get("lr_schedule", "constant"), float(spec["eta"]), int(spec["steps"]))
         curves: dict[str, tuple[CurveMeta, CurvePoints]] = {}
         for policy, splits in finished.curves.items():
             for split, values in splits.items():
                 loss = np.asarray(values[1:], dtype=float)  # t = 1..T
+                columns = {"lr": rates[: loss.size]} if rates.size >= loss.size else {}
                 meta = CurveMeta(
                     name=f"{job_id} {policy} {split}", policy=policy, study=job.study, split=split,
                     vocab_size=vocab, request_id=f"{job_id}/{policy}/{split}", labels={"job_id": job_id},
+                    extra_columns=tuple(columns),
                 )  # fmt: skip
-                curves[f"{policy}/{split}"] = (meta, CurvePoints(np.arange(1.0, loss.size + 1.0), loss, {}))
+                curves[f"{policy}/{split}"] = (meta, CurvePoints(np.arange(1.0, loss.size + 1.0), loss, columns))
         return self.store.finish_job(job_id, curves, lambda ids: result_to_store(finished.outcome))
