@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.signal import lfilter
 
 CORRELATED = 0.2  # lag-1 correlation of the residuals above which a fit's bootstrap goes by blocks
 
@@ -35,10 +36,10 @@ def block_length(residuals: np.ndarray) -> int:
     return int(min(max(1, math.ceil(length)), max(1, n // 10)))
 
 
-def block_signs(rng: np.random.Generator, draws: int, n: int, block: int) -> np.ndarray:
-    """(draws, n) random signs, each constant over a block of `block` consecutive points."""
-    signs = rng.choice((-1.0, 1.0), size=(draws, -(-n // block)))
-    return np.repeat(signs, block, axis=1)[:, :n]
+def block_sign_draws(rng: np.random.Generator, draws: int, n: int, block: int) -> np.ndarray:
+    """(draws, blocks) random signs, one per block of `block` consecutive points (the last block
+    may be shorter)."""
+    return rng.choice((-1.0, 1.0), size=(draws, -(-n // block)))
 
 
 def ar1_draws(rng: np.random.Generator, draws: int, residuals: np.ndarray, n_params: int = 0) -> np.ndarray:
@@ -52,9 +53,7 @@ def ar1_draws(rng: np.random.Generator, draws: int, residuals: np.ndarray, n_par
     innovations = innovations - innovations.mean()
     n = residuals.size
     u = innovations[rng.integers(0, innovations.size, size=(draws, n))]
-    out = np.empty((draws, n))
-    out[:, 0] = u[:, 0] / math.sqrt(max(1.0 - rho * rho, 1e-4))  # the stationary start
-    for t in range(1, n):
-        out[:, t] = rho * out[:, t - 1] + u[:, t]
+    u[:, 0] /= math.sqrt(max(1.0 - rho * rho, 1e-4))  # the stationary start
+    out = lfilter([1.0], [1.0, -rho], u, axis=1)  # out[t] = rho out[t - 1] + u[t], in C
     n_eff = n * (1.0 - rho) / (1.0 + rho)
     return out * math.sqrt(n_eff / max(n_eff - n_params, 1.0))
