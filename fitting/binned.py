@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitting.engine import Problem, Scale, robust_curvature, robust_weight, solve
-from fitting.resampling import CORRELATED, ar1_draws, lag1
+from fitting.resampling import CORRELATED, Sieve, lag1
 
 BIN_ABOVE = 2000  # points of a curve past which its resamples are refitted on bins
 BINS = 500  # log-spaced bins per curve (fewer where they would be empty)
@@ -97,13 +97,13 @@ def bootstrap_binned(
     scale = float(np.asarray(delta).reshape(-1)[0])  # the row's one scale
     for c in curves:
         resid = residuals[c.points]
-        correlated = lag1(resid) > CORRELATED
+        sieve = Sieve(resid, n_free) if lag1(resid) > CORRELATED else None
         psi_r, h_r = _psi_and_curvature(resid, loss_fn, scale)  # independent draws pick these
         for start in range(0, n_boot, _DRAWS_AT_ONCE):
             rows = slice(start, min(start + _DRAWS_AT_ONCE, n_boot))
             draws = rows.stop - rows.start
-            if correlated:  # remembered noise: an AR(1) sieve, then each draw through the loss
-                psi, h = _psi_and_curvature(ar1_draws(rng, draws, resid, n_free), loss_fn, scale)
+            if sieve is not None:  # remembered noise: an AR(1) sieve, then each draw through the loss
+                psi, h = _psi_and_curvature(sieve.draws(rng, draws), loss_fn, scale)
             else:
                 picks = rng.integers(0, resid.size, size=(draws, resid.size))
                 psi, h = psi_r[picks], h_r[picks]
