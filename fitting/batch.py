@@ -59,4 +59,6 @@ def fit_rows(
     solution, scale = solve_rows(problem, fixed, options.loss_fn, options.delta)
     if polish is not None:
         solution = polish(problem, solution, options.loss_fn, float(scale[0, 0]))
-    return results_for_rows(problem, solution, curves, fixed, options.loss_fn, scale, options.bootstrap, rng)
+    return results_for_rows(
+        problem, solution, curves, fixed, options.loss_fn, scale, options.bootstrap, rng, options.resample_bins
+    )

@@ -124,6 +124,8 @@ class Problem:
     inputs: name -> (b, m) or (1, m); log_loss, mask: (b, m).
     group: None when each row is one curve; else (m,) curve index of each point (joint fits),
     and columns[name] gives one column per curve (shared parameters repeat a column).
+    weight: None, or (b, m) factors on each point's residual and Jacobian row (the root of a
+    point's weight in the cost: a bin standing for many points, fitting/binned.py).
     """
 
     law: Law
@@ -133,6 +135,7 @@ class Problem:
     columns: dict[str, np.ndarray]
     free: np.ndarray
     group: np.ndarray | None = None
+    weight: np.ndarray | None = None
 
     @property
     def n_columns(self) -> int:
@@ -159,6 +162,7 @@ class Problem:
             inputs={k: take(v) for k, v in self.inputs.items()},
             log_loss=self.log_loss[idx],
             mask=self.mask[idx],
+            weight=None if self.weight is None else self.weight[idx],
         )
 
     def natural(self, theta: np.ndarray, override: tuple[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -202,6 +206,8 @@ class Problem:
             np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         if not self.free.all():
             jac[:, :, ~self.free] = 0.0
+        if self.weight is not None:
+            jac *= self.weight[..., None]
         return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
 
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
@@ -211,6 +217,8 @@ class Problem:
         if not finite.all():
             r[~finite] = _BAD_RESIDUAL
         r *= self.mask  # 0 or 1
+        if self.weight is not None:
+            r *= self.weight
         return r
 
     def _log_model_and_gradients(self, theta: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -94,10 +94,12 @@ def _fit_members(prepared: PreparedFit, data: list[CurveData]) -> list[FitResult
     start = best_start(problem, np.stack(starts), loss_fn, float(np.median(scales)))
     solution, scale = solve_scaled(problem, start, loss_fn, delta)
     cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)[0]
-    samples = None
+    samples, bins = None, np.zeros(len(data), dtype=int)
     if bootstrap:
         rng = np.random.default_rng(options.seed)
-        samples = bootstrap_rows(problem, solution, 0, bootstrap, rng, loss_fn, scale, groups=problem.group)
+        samples, bins = bootstrap_rows(
+            problem, solution, 0, bootstrap, rng, loss_fn, scale, groups=problem.group, bins=options.resample_bins
+        )
     out = []
     for g, d in enumerate(data):
         cols = np.array([problem.columns[p.name][g] for p in law.params])
@@ -119,6 +121,7 @@ def _fit_members(prepared: PreparedFit, data: list[CurveData]) -> list[FitResult
                 samples=None if samples is None else samples[:, cols],
                 shared=shared,
                 extra=robust_extra(loss_fn, scale),
+                resample_bins=int(bins[g]),
             )
         )
     return out

@@ -1,6 +1,6 @@
 """FitOptions: the options every fit entry point takes, checked once, as one frozen object.
 
-    FitOptions(law, x_min, x_max, loss_fn, delta, bootstrap, seed, method, params)
+    FitOptions(law, x_min, x_max, loss_fn, delta, bootstrap, seed, method, params, resample_bins)
      +-- params: name -> ParamSpec(fixed, bounds, start, shared)
 
 fit_curve, fit_batch, fit_joint and compare_curves take `options=FitOptions(...)` or the same
@@ -21,6 +21,7 @@ from fitting.laws import get_law
 from fitting.validation import check_range
 
 METHODS = ("robust", "paper")
+MIN_BINS = 16  # fewer bins than this would not show a curve's shape to its resamples' fits
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ class FitOptions:
     in log-loss units (None: estimated from the residuals). bootstrap: residual-bootstrap
     resamples for percentile intervals (0: Wald). method: "robust" (multi-start + lmfit
     refinement) or "paper" (the Learning-Law paper's grid and log-linear regression, step_power
-    only). params: per parameter name, what is fixed, bounded, started from or shared."""
+    only). params: per parameter name, what is fixed, bounded, started from or shared.
+    resample_bins: the log-spaced bins per curve a long curve's resamples are refitted on (None:
+    fitting/binned.py's default past its BIN_ABOVE points; 0: every point, the slow way)."""
 
     law: str | Law = "step_power"
     x_min: float | None = None
@@ -57,6 +60,7 @@ class FitOptions:
     seed: int = 0
     method: str = "robust"
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    resample_bins: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))  # a copy: the caller's dict may change later
@@ -74,6 +78,11 @@ class FitOptions:
         if self.method not in METHODS:
             raise InvalidInputError(
                 f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}", field="method"
+            )
+        bins = self.resample_bins
+        if bins is not None and (bins < 0 or 0 < bins < MIN_BINS):
+            raise InvalidInputError(
+                f"must be 0 (every point) or at least {MIN_BINS}, got {self.resample_bins}", field="resample_bins"
             )
         check_range(self.x_min, self.x_max)
 
@@ -144,6 +153,7 @@ class FitOptions:
             "bounds": {name: list(box) for name, box in self.bounds.items()},
             "starts": self.starts,
             "shared": list(self.shared),
+            "resample_bins": self.resample_bins,
         }
 
 
@@ -160,6 +170,7 @@ class FitKeywords(TypedDict, total=False):
     method: str
     bounds: Mapping[str, tuple[float, float]] | None
     starts: Mapping[str, float] | None
+    resample_bins: int | None
 
 
 class JointKeywords(FitKeywords, total=False):

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from fitting.binned import binned_note, bootstrap_binned, needs_bins
 from fitting.engine import Problem, Scale, Solution, covariance, estimate_scale, robust_cost, solve
 from fitting.law_types import Law, Param
 from fitting.resampling import CORRELATED, ar1_draws, lag1
@@ -217,22 +218,29 @@ def bootstrap_rows(
     loss_fn: str,
     delta: Scale,
     groups: np.ndarray | None = None,
-) -> np.ndarray:
-    """Residual bootstrap of one row in log space: (n_boot, P) internal parameter samples.
+    bins: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residual bootstrap of one row in log space: (n_boot, P) internal parameter samples, and the
+    bins each curve's resamples were refitted on (0: every point), one per curve of the row.
 
     Residuals are resampled within each curve (group) so joint fits keep each curve's noise: drawn
-    independently where they are uncorrelated, by the dependent wild bootstrap where their lag-1
-    correlation passes CORRELATED (fitting/resampling.py), or the intervals would be far too narrow.
+    independently where they are uncorrelated, by the AR(1) sieve where their lag-1 correlation
+    passes CORRELATED (fitting/resampling.py), or the intervals would be far too narrow. A long
+    curve's resamples are refitted on log-spaced bins (fitting/binned.py; `bins`: how many, None
+    the default, 0 never), as their cost would grow with its points.
     """
     one = problem.rows(np.array([row]))
     valid = np.flatnonzero(one.mask[0] > 0)
-    fitted = one.log_model(solution.theta[row : row + 1])[0]
     resid = solution.residuals[row]
-    log_loss = np.repeat(one.log_loss, n_boot, axis=0)
     labels = np.zeros(len(valid), dtype=int) if groups is None else groups[valid]
+    if needs_bins(one, labels, bins):
+        theta = solution.theta[row : row + 1]
+        return bootstrap_binned(one, theta, resid, labels, n_boot, rng, loss_fn, delta, bins, BOOT_FTOL)
+    fitted = one.log_model(solution.theta[row : row + 1])[0]
+    log_loss = np.repeat(one.log_loss, n_boot, axis=0)
     for g in np.unique(labels):
         pts = valid[labels == g]
-        if lag1(resid[pts]) > CORRELATED:  # remembered noise: signs by blocks, each residual in place
+        if lag1(resid[pts]) > CORRELATED:  # remembered noise: an AR(1) sieve
             log_loss[:, pts] = fitted[pts] + ar1_draws(rng, n_boot, resid[pts], int(problem.free.sum()))
         else:
             picks = rng.choice(pts, size=(n_boot, len(pts)), replace=True)
@@ -251,7 +259,7 @@ def bootstrap_rows(
     for start in range(0, n_boot, BOOT_BLOCK):  # blocks keep the Jacobian in cache
         idx = np.arange(start, min(start + BOOT_BLOCK, n_boot))
         chunks.append(solve(boot.rows(idx), theta0[idx], loss_fn=loss_fn, delta=delta, ftol=BOOT_FTOL).theta)
-    return np.concatenate(chunks)
+    return np.concatenate(chunks), np.zeros(len(np.unique(labels)), dtype=int)
 
 
 def build_result(
@@ -272,8 +280,10 @@ def build_result(
     shared: tuple[str, ...] = (),
     method: str = "robust",
     extra: Mapping[str, float] | None = None,
+    resample_bins: int = 0,
 ) -> FitResult:
-    """A FitResult from one curve's internal parameters (P,), covariance (P, P) and residuals."""
+    """A FitResult from one curve's internal parameters (P,), covariance (P, P) and residuals;
+    resample_bins: the bins its resamples were refitted on (0: every point), said in its message."""
     names = law.param_names
     natural = to_natural(law, theta)
     params = {n: float(v) for n, v in zip(names, natural, strict=True)}
@@ -309,6 +319,11 @@ def build_result(
     ss_res = float((residuals**2).sum())
     ss_tot = float(((log_loss - log_loss.mean()) ** 2).sum())
     status, message = _status(law, theta, var, free, converged)
+    extra = dict(extra or {})
+    if 0 < resample_bins < n_points and samples is not None:
+        extra["resample_bins"] = float(resample_bins)
+        note = binned_note(resample_bins, n_points, len(samples))
+        message = f"{message}; {note}" if message else note
     return FitResult(
         law=law.name,
         params=params,
@@ -328,7 +343,7 @@ def build_result(
         fixed=tuple(fixed),
         shared=shared,
         samples=nat_samples,
-        extra=dict(extra or {}),
+        extra=extra,
     )
 
 
@@ -390,13 +405,17 @@ def results_for_rows(
     scale: np.ndarray,
     n_boot: int,
     rng: np.random.Generator,
+    resample_bins: int | None = None,
 ) -> list[FitResult]:
-    """scale: the robust scale each row was fitted with, (b, 1); resamples keep their row's."""
+    """scale: the robust scale each row was fitted with, (b, 1); resamples keep their row's.
+    resample_bins: bins a long curve's resamples are refitted on (None: the default, 0: never)."""
     cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)
     out = []
     for i, data in enumerate(curves):
         n = data.n_points
-        samples = bootstrap_rows(problem, solution, i, n_boot, rng, loss_fn, scale[i]) if n_boot else None
+        samples, bins = None, np.zeros(1, dtype=int)
+        if n_boot:
+            samples, bins = bootstrap_rows(problem, solution, i, n_boot, rng, loss_fn, scale[i], bins=resample_bins)
         out.append(
             build_result(
                 problem.law,
@@ -413,6 +432,7 @@ def results_for_rows(
                 fixed=fixed,
                 samples=samples,
                 extra=robust_extra(loss_fn, scale[i]),
+                resample_bins=int(bins[0]),
             )
         )
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.signal import lfilter
 
 CORRELATED = 0.2  # lag-1 correlation of the residuals above which a fit's bootstrap goes by blocks
 
@@ -35,26 +36,34 @@ def block_length(residuals: np.ndarray) -> int:
     return int(min(max(1, math.ceil(length)), max(1, n // 10)))
 
 
-def block_signs(rng: np.random.Generator, draws: int, n: int, block: int) -> np.ndarray:
-    """(draws, n) random signs, each constant over a block of `block` consecutive points."""
-    signs = rng.choice((-1.0, 1.0), size=(draws, -(-n // block)))
-    return np.repeat(signs, block, axis=1)[:, :n]
+def block_sign_draws(rng: np.random.Generator, draws: int, n: int, block: int) -> np.ndarray:
+    """(draws, blocks) random signs, one per block of `block` consecutive points (the last block
+    may be shorter)."""
+    return rng.choice((-1.0, 1.0), size=(draws, -(-n // block)))
 
 
 def ar1_draws(rng: np.random.Generator, draws: int, residuals: np.ndarray, n_params: int = 0) -> np.ndarray:
-    """(draws, n) noise with the residuals' lag-1 memory: an AR(1) sieve bootstrap. The residuals
-    are whitened, e_t - rho e_(t-1), their innovations drawn with replacement and filtered again,
-    so the draws carry the slow part of the noise that a fitted law absorbs from its residuals.
+    """(draws, n) noise with the residuals' lag-1 memory: an AR(1) sieve bootstrap (Sieve)."""
+    return Sieve(residuals, n_params).draws(rng, draws)
+
+
+class Sieve:
+    """The AR(1) sieve of a curve's residuals, drawn from as often as needed. The residuals are
+    whitened, e_t - rho e_(t-1), their innovations drawn with replacement and filtered again, so
+    the draws carry the slow part of the noise that a fitted law absorbs from its residuals.
     The fit took n_params of the noise's n (1 - rho) / (1 + rho) effective degrees of freedom
     with it; the draws are scaled back up by that share, as s^2 = RSS / (n - p) is for white noise."""
-    rho = min(max(lag1(residuals), 0.0), 0.98)
-    innovations = residuals[1:] - rho * residuals[:-1]
-    innovations = innovations - innovations.mean()
-    n = residuals.size
-    u = innovations[rng.integers(0, innovations.size, size=(draws, n))]
-    out = np.empty((draws, n))
-    out[:, 0] = u[:, 0] / math.sqrt(max(1.0 - rho * rho, 1e-4))  # the stationary start
-    for t in range(1, n):
-        out[:, t] = rho * out[:, t - 1] + u[:, t]
-    n_eff = n * (1.0 - rho) / (1.0 + rho)
-    return out * math.sqrt(n_eff / max(n_eff - n_params, 1.0))
+
+    def __init__(self, residuals: np.ndarray, n_params: int = 0):
+        self.rho = min(max(lag1(residuals), 0.0), 0.98)
+        innovations = residuals[1:] - self.rho * residuals[:-1]
+        self.innovations = innovations - innovations.mean()
+        self.n = residuals.size
+        n_eff = self.n * (1.0 - self.rho) / (1.0 + self.rho)
+        self.scale = math.sqrt(n_eff / max(n_eff - n_params, 1.0))
+
+    def draws(self, rng: np.random.Generator, draws: int) -> np.ndarray:
+        """(draws, n) noise."""
+        u = self.innovations[rng.integers(0, self.innovations.size, size=(draws, self.n))]
+        u[:, 0] /= math.sqrt(max(1.0 - self.rho * self.rho, 1e-4))  # the stationary start
+        return lfilter([1.0], [1.0, -self.rho], u, axis=1) * self.scale  # out[t] = rho out[t - 1] + u[t], in C

@@ -83,6 +83,7 @@ class FitInfo(BaseModel):
     ci_method: str
     shared: list[str]
     n_left_out: int = 0  # points at x <= 0 a fit without x_min left out (message says so too)
+    n_bootstrap: int = 0  # the resamples its intervals come from (0: Wald intervals)
     param_names: list[str] = []  # the law's own parameter order (step_power: L0, B, beta); empty: unknown
     formula: str = ""  # the law as people write it, e.g. "L0 + (B / x)^beta"
     verdict: VerdictInfo = VerdictInfo()
@@ -285,7 +286,7 @@ def fit_from_pb(f: pb.FitResult) -> FitInfo:
         ci={k: (v.low, v.high) for k, v in f.ci.items()}, r2=f.r2, rmse=f.rmse, n_points=f.n_points,
         status=pb.FitStatus.Name(f.status).removeprefix("FIT_STATUS_").lower(), message=f.message,
         method="paper" if f.method == pb.FIT_METHOD_PAPER else "robust", ci_method=f.ci_method, shared=list(f.shared),
-        n_left_out=f.n_left_out, param_names=list(f.param_names), formula=f.formula,
+        n_left_out=f.n_left_out, n_bootstrap=f.n_bootstrap, param_names=list(f.param_names), formula=f.formula,
         verdict=verdict_from_pb(f.verdict),
     )  # fmt: skip
 

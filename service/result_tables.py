@@ -74,7 +74,8 @@ def fit_table(fits: Sequence[c.FitInfo], names: Mapping[str, str] | None = None)
         )
         for fit in fits
     ]
-    return Table("Fits (95 % intervals in brackets)", columns, rows, note=_poor_note(fits, names))
+    note = "\n".join(filter(None, (_intervals_note(fits, names), _poor_note(fits, names))))
+    return Table("Fits (95 % intervals in brackets)", columns, rows, note=note)
 
 
 def verdict_word(v: c.VerdictInfo) -> str:
@@ -95,6 +96,16 @@ def _floor_note(comparison: c.ComparisonInfo) -> str:
     return f"floor: {comparison.shared_floor.reason}" if comparison.shared_floor.tested else ""
 
 
+def _intervals_note(fits: Sequence[c.FitInfo], names: Mapping[str, str]) -> str:
+    """How many resamples the intervals come from (a comparison's are the server's choice unless
+    asked for), and what each fit says of itself (a long curve's resamples refitted on bins, points
+    left out, a parameter run to its bound)."""
+    counts = sorted({f.n_bootstrap for f in fits if f.n_bootstrap})
+    lines = [f"intervals: {' or '.join(map(str, counts))} bootstrap resamples"] if counts else []
+    lines += [f"{names.get(f.curve_id) or f.curve_id}: {f.message}" for f in fits if f.message]
+    return "\n".join(lines)
+
+
 def _poor_note(fits: Sequence[c.FitInfo], names: Mapping[str, str]) -> str:
     """One line per fit whose law does not describe its curve, with the reason."""
     lines = [f"poor: {names.get(f.curve_id, f.curve_id)}: {f.verdict.reason}" for f in fits if f.verdict.poor]
@@ -113,6 +124,7 @@ def comparison_tables(
 
     fits = [(comparison.baseline_id, "baseline", comparison.baseline_fit, comparison.baseline_cr)]
     fits += [(cand.curve_id, "candidate", cand.fit, cand.cr) for cand in comparison.candidates]
+    curve_fits = [f for *_, f, _ in fits]
     params = param_order(comparison.baseline_fit)
     shared = set(comparison.baseline_fit.shared)
     cr_note = f"CR: {comparison.cr_units}; '-' where the curve has no vocabulary size" if comparison.cr_units else ""
@@ -125,7 +137,8 @@ def comparison_tables(
              verdict_word(fit.verdict))
             for cid, role, fit, cr in fits
         ],
-        note="\n".join(filter(None, (cr_note, _floor_note(comparison), _poor_note([f for *_, f, _ in fits], names)))),
+        note="\n".join(filter(None, (cr_note, _floor_note(comparison), _intervals_note(curve_fits, names),
+                                      _poor_note(curve_fits, names)))),
     )  # fmt: skip
     poor = [cand for cand in comparison.candidates if cand.verdict.poor]
     warning = "".join(f"\n(!) {name(cand.curve_id)}: not to be read bare: {cand.verdict.reason}" for cand in poor)

@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="AR at this step T (repeatable; default: last step x1, x10, x100, x1000)")  # fmt: skip
     compare.add_argument("--target-loss", type=float, action="append", default=[],
                          help="speed-up to reach this loss (repeatable)")  # fmt: skip
-    compare.add_argument("--bootstrap", type=int, default=200, help="resamples for the intervals (default 200)")
+    compare.add_argument("--bootstrap", type=int, default=0,
+                         help="resamples for the intervals (default 0: the server picks, 200 if it can)")  # fmt: skip
     add_comparison_fit_arguments(compare, "")
     compare.add_argument("--json", action="store_true", help=as_json)
 
@@ -423,7 +424,8 @@ def run_cli(argv: list[str] | None) -> int:
     except c.ClientError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for violation in exc.field_violations:
-            print(f"  {violation}", file=sys.stderr)
+            if violation != exc.message:  # the message is most often its one violation: said once
+                print(f"  {violation}", file=sys.stderr)
         return EXIT_CODES.get(type(exc), 1)
 
 

@@ -163,12 +163,13 @@ class AnalysisCalls:
         x_min: float | None = None,
         x_max: float | None = None,
         method: str = "robust",
-        bootstrap: int = 200,
+        bootstrap: int = 0,
         seed: int = 0,
     ) -> ComparisonInfo:
         """The baseline against each candidate. shared: the parameters fitted once for all curves;
         () fits everything per curve; None (default) shares L0 unless the data reject one floor
-        (ComparisonInfo.shared_floor says which, and why)."""
+        (ComparisonInfo.shared_floor says which, and why). bootstrap 0 (default): the server's
+        choice, 200 resamples where the limits allow (each fit's n_bootstrap says how many)."""
         options = self._options(
             law=law, shared=list(shared or []), x_min=x_min, x_max=x_max, method=method, bootstrap=bootstrap,
             seed=seed, fixed=None,

@@ -4,10 +4,12 @@ Each check raises LimitExceededError (RESOURCE_EXHAUSTED) naming the setting tha
 InvalidInputError (INVALID_ARGUMENT) for a request that is wrong whatever the limits. The servicer
 and the upload assembler call these; no check here reads more than the request and metadata.
 
-The cost of a fit is counted in point-resamples: the points each curve has inside the fitting
-range, times the resamples asked for (a fit without bootstrap counts once), summed over the
-request's curves. Measured peak memory is 160-350 bytes per point-resample (a bootstrap refits
-every resample at once), so `max_point_resamples` bounds the memory and, near enough, the time.
+The cost of a fit is counted in point-resamples: per curve, the larger of its points inside the
+fitting range (the fit to every point) and the resamples asked for times the points each resample
+is refitted on (all of them on a short curve; on a long one the log-spaced bins of
+fitting/binned.py, so its resamples cost what a short curve's do), summed over the request's
+curves. Measured peak memory is 160-350 bytes per point-resample (a bootstrap refits every resample
+at once), so `max_point_resamples` bounds the memory and, near enough, the time.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from fitting.errors import InvalidInputError, LimitExceededError
+import fitting
+from fitting.binned import resample_points
+from fitting.errors import InvalidInputError, LimitExceededError, ScalingLawError
 from service.server.store import CurveMeta
 from service.settings import Settings
 from trainers.config import RunSpec
@@ -59,18 +63,23 @@ def points_in_range(x: np.ndarray, x_min: float | None, x_max: float | None) -> 
     return max(hi - lo, 0)
 
 
-def check_resamples(points: int, resamples: int, field: str, settings: Settings) -> None:
-    """points (in range, all curves) x max(1, resamples) against max_point_resamples, and
-    resamples against max_bootstrap."""
+def check_resamples(points: Sequence[int], options: fitting.FitOptions, field: str, settings: Settings) -> None:
+    """The resamples of `options` against max_bootstrap, and the point-resamples of curves with
+    `points` each (in range) against max_point_resamples; a refusal says what would pass."""
+    resamples = options.bootstrap
     if resamples > settings.max_bootstrap:  # memory grows with resamples x points
-        raise LimitExceededError(f"{resamples} resamples asked; max_bootstrap is {settings.max_bootstrap}", field=field)
-    cost = points * max(1, resamples)
+        raise LimitExceededError(
+            f"{resamples} resamples asked; max_bootstrap is {settings.max_bootstrap}: "
+            f"ask for at most {settings.max_bootstrap}",
+            field=field,
+        )
+    cost = point_resamples(points, options, resamples)
     limit = settings.max_point_resamples
     if cost > limit:
-        most = limit // points if points else 0
+        most = affordable_resamples(points, options, settings)
         hint = f"ask for at most {most} resamples, or " if resamples > 1 and most >= 1 else ""
         raise LimitExceededError(
-            f"{points} points x {max(1, resamples)} resamples = {cost} point-resamples; max_point_resamples is "
+            f"{sum(points)} points x {max(1, resamples)} resamples = {cost} point-resamples; max_point_resamples is "
             f"{limit}: {hint}fit fewer points (x_min, x_max)",
             field=field,
         )
@@ -105,10 +114,32 @@ def check_backtest_cost(points_fitted: int, n_laws: int, resamples: int, setting
         )
 
 
-def default_resamples(points: int, settings: Settings) -> int:
+def point_resamples(points: Sequence[int], options: fitting.FitOptions, resamples: int) -> int:
+    """What fitting curves of `points` each with `resamples` costs (the module's docstring)."""
+    try:
+        n_inputs = len(options.resolve_law().inputs)
+    except ScalingLawError:  # the fit refuses such a law itself, naming its field; count every point
+        n_inputs = 0
+    each = [resample_points(n, n_inputs, options.resample_bins) for n in points]
+    return sum(max(n, max(1, resamples) * r) for n, r in zip(points, each, strict=True))
+
+
+def affordable_resamples(points: Sequence[int], options: fitting.FitOptions, settings: Settings) -> int:
+    """The most resamples within max_bootstrap and max_point_resamples (0 where none are)."""
+    low, high = 0, settings.max_bootstrap
+    while low < high:  # the cost grows with the resamples: bisect
+        mid = (low + high + 1) // 2
+        if point_resamples(points, options, mid) <= settings.max_point_resamples:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def default_resamples(points: Sequence[int], options: fitting.FitOptions, settings: Settings) -> int:
     """A comparison's resamples when the request leaves them to the server: DEFAULT_RESAMPLES, or
-    fewer where the curves are long (the reply's n_bootstrap says how many); at least one."""
-    return max(1, min(DEFAULT_RESAMPLES, settings.max_bootstrap, settings.max_point_resamples // max(points, 1)))
+    fewer where the curves are too long for them (the reply's n_bootstrap says how many); at least one."""
+    return max(1, min(DEFAULT_RESAMPLES, affordable_resamples(points, options, settings)))
 
 
 def check_count(values: Sequence[object], field: str, settings: Settings) -> None:

@@ -152,7 +152,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         options = convert.fit_options(request.options)
         loaded = await self._curves(list(request.curve_ids), "curve_ids")
         points = _points_in_range(loaded, options.x_min, options.x_max)
-        limits.check_resamples(points, options.bootstrap, "options.bootstrap", self.settings)
+        limits.check_resamples(points, options, "options.bootstrap", self.settings)
         fits = await self._compute(work.fit_curves, [p for _, p in loaded], options)
         record = options.to_dict()
         rows = [(cid, record, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
@@ -172,7 +172,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             stored = convert.fit_from_pb(convert.stored_fit_to_pb(record, curve_id))
         elif request.HasField("curve_id"):
             ((_, points),) = await self._curves([request.curve_id], "curve_id")
-            limits.check_resamples(points.x.size, options.bootstrap, "options.bootstrap", self.settings)
+            limits.check_resamples([points.x.size], options, "options.bootstrap", self.settings)
         else:
             raise InvalidInputError("give a fit_id or a curve_id", field="source")
         fit, predicted = await self._compute(
@@ -206,9 +206,10 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         limits.check_count(target_losses, "target_losses", self.settings)
         loaded = await self._comparison_curves(baseline_id, candidate_ids, f"{prefix}candidate_ids")
         points = _points_in_range(loaded, fit_options.x_min, fit_options.x_max)
-        bootstrap = fit_options.bootstrap or limits.default_resamples(points, self.settings)
-        limits.check_resamples(points, bootstrap, "options.bootstrap", self.settings)
-        return loaded, replace(fit_options, bootstrap=bootstrap)
+        bootstrap = fit_options.bootstrap or limits.default_resamples(points, fit_options, self.settings)
+        chosen = replace(fit_options, bootstrap=bootstrap)
+        limits.check_resamples(points, chosen, "options.bootstrap", self.settings)
+        return loaded, chosen
 
     async def CompareCurves(self, request: pb.CompareCurvesRequest, context: Any) -> pb.Comparison:
         candidate_ids = list(request.candidate_ids)
@@ -396,9 +397,9 @@ def _labels(loaded: list[tuple[StoredCurve, CurvePoints]]) -> list[str]:
 
 def _points_in_range(
     loaded: list[tuple[StoredCurve, CurvePoints]], x_min: float | None, x_max: float | None = None
-) -> int:
-    """Points the request fits: those of every curve within its fitting range."""
-    return sum(limits.points_in_range(p.x, x_min, x_max) for _, p in loaded)
+) -> list[int]:
+    """Points the request fits, per curve: those within its fitting range."""
+    return [limits.points_in_range(p.x, x_min, x_max) for _, p in loaded]
 
 
 def _item_size(message: Any) -> int:

@@ -92,6 +92,8 @@ def test_the_options_own_their_parameters() -> None:
         ({"x_min": math.inf}, "x_min"),
         ({"x_max": math.nan}, "x_max"),
         ({"x_min": 5.0, "x_max": 5.0}, "x_min"),
+        ({"resample_bins": 3}, "resample_bins"),
+        ({"resample_bins": -1}, "resample_bins"),
     ],
 )
 def test_construction_checks_name_the_option(fields: dict[str, Any], field: str) -> None:

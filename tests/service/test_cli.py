@@ -25,8 +25,8 @@ from tests.service.processes import ROOT, Spawn
 from .conftest import RunningServer, needs_openssl, self_signed_certificate, start
 
 
-def write_curve(path: Path, params: dict[str, float], seed: int) -> Path:
-    steps = np.arange(1.0, 2001.0)
+def write_curve(path: Path, params: dict[str, float], seed: int, points: int = 2000) -> Path:
+    steps = np.arange(1.0, points + 1.0)
     rng = np.random.default_rng(seed)
     loss = get_law("step_power").evaluate(steps, params) * np.exp(0.002 * rng.standard_normal(steps.size))
     pd.DataFrame({"step": steps, "loss": loss}).to_csv(path, index=False)
@@ -62,6 +62,23 @@ def test_upload_list_fit_compare(server: RunningServer, tmp_path: Path, capsys: 
     assert json.loads(capsys.readouterr().out) == [fit]
     assert main([*target, "compare", ids[0], ids[1], "--x-min", "200", "--bootstrap", "50"]) == 0
     assert "AR fit [low, high]" in capsys.readouterr().out
+
+
+def test_long_curves_compare_with_default_flags(
+    server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Past 2,000 points the resamples are refitted on log-spaced bins, so the server affords its
+    200 resamples on long curves, and the tables say how the intervals were made."""
+    paths = [
+        str(write_curve(tmp_path / f"{i}.csv", {"L0": 2.0, "B": 3e3 * (1 + i / 2), "beta": 0.3}, i, points=5000))
+        for i in range(3)
+    ]
+    assert main(["--target", server.target, "upload", *paths, "--json"]) == 0
+    ids = [row["id"] for row in json.loads(capsys.readouterr().out)]
+    assert main(["--target", server.target, "compare", *ids]) == 0
+    out = capsys.readouterr().out
+    assert "intervals: 200 bootstrap resamples" in out
+    assert out.count("200 resamples refitted on") == 3 and "(the estimate uses every point)" in out
 
 
 def test_exit_codes(server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,7 +202,8 @@ def test_exit_codes_4_5_and_6_through_a_server_process(
     assert main([*target, "--token", "wrong", "curves"]) == 5
     assert main([*authed, "fit", short]) == 4  # failed precondition: three points for three parameters
     assert main([*authed, "fit", curve, "--bootstrap", "101"]) == 4  # resource exhausted: over max_bootstrap
-    assert "bootstrap" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("max_bootstrap is 100") == 1 and "ask for at most 100" in err  # said once, with its fix
     assert main([*authed, "fit", curve, "--bootstrap", "100"]) == 0  # the limit itself is fine
     server.kill()
     assert main([*authed, "curves"]) == 6  # unavailable: nothing answers at the target any more

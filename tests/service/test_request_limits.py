@@ -118,6 +118,21 @@ def test_points_times_resamples_over_the_limit_is_refused_before_the_work(
     assert reply.baseline_fit.n_bootstrap == 20_000 // 600
 
 
+def test_long_curves_resamples_cost_their_bins(stub: pb_grpc.ScalingLawServiceStub, limited: RunningServer) -> None:
+    """Past 2,000 points a curve's resamples are refitted on at most 500 log-spaced bins
+    (fitting/binned.py), so they cost that many points each: 3 curves of 3,000 points afford 13
+    resamples under 20,000 point-resamples (counted by every point, they afforded 2)."""
+    x = np.arange(1.0, 3001.0)
+    with ScalingLawClient(limited.target, timeout=TIMEOUT) as client:
+        a, b, c = (client.upload_curve(x, 2.0 + (300.0 * k / x) ** 0.5, chunk_points=1000).id for k in (1, 2, 3))
+    reply = stub.CompareCurves(pb.CompareCurvesRequest(baseline_id=a, candidate_ids=[b, c]), timeout=TIMEOUT)
+    assert reply.baseline_fit.n_bootstrap == 13
+    assert "13 resamples refitted on" in reply.baseline_fit.message
+    fit = pb.FitCurvesRequest(curve_ids=[a, b, c], options=pb.FitOptions(bootstrap=30))
+    code, message, _ = failure(lambda: stub.FitCurves(fit, timeout=TIMEOUT))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "ask for at most 13 resamples" in message
+
+
 def test_horizon_and_target_counts_are_capped(stub: pb_grpc.ScalingLawServiceStub, ids: list[str]) -> None:
     a, b, _ = ids
     for field in ("horizons", "target_losses"):
