@@ -6,6 +6,7 @@ A job's configuration is not: it loads no torch, and the server checks it (limit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import fitting
@@ -69,8 +70,13 @@ def render_curves_report(
     result = compare_curves(curves, vocab_sizes, options, None, target_losses, share_nothing)
     message = convert.comparison_to_pb(result, ids[0], ids[1:])
     settings = html.curves_settings(options.x_min, options.bootstrap)
+    backtest = None
+    if fmt == "html":  # can the law's extrapolation be trusted? its backtest on these curves, no band
+        named = dict(zip(ids, curves, strict=True))
+        backtest = backtest_curves(named, ids, [], [options.law if isinstance(options.law, str) else options.law.name],
+                                   list(fitting.DEFAULT_TRAIN_FRACTIONS), replace(options, bootstrap=0))  # fmt: skip
     return _render(curves, labels, result, message, fmt=fmt, x_min=options.x_min, job_outcome=None,
-                   settings=settings, target_losses=target_losses)  # fmt: skip
+                   settings=settings, target_losses=target_losses, backtest=backtest)  # fmt: skip
 
 
 def render_job_report(
@@ -87,7 +93,7 @@ def render_job_report(
 def _render(
     curves: Sequence[CurvePoints], labels: Sequence[str], result: ComparisonResult, message: pb.Comparison, *,
     fmt: str, x_min: float | None, job_outcome: JobOutcome | None, settings: Mapping[str, str],
-    target_losses: Sequence[float],
+    target_losses: Sequence[float], backtest: fitting.BacktestResult | None = None,
 ) -> bytes:  # fmt: skip
     """The figure in `fmt`; for html, the page around it as SVG, its tables made from the reply
     models of `message` (the same comparison as `result`) as the client would get them."""
@@ -99,7 +105,8 @@ def _render(
         return figure
     ids = [message.baseline_id, *(c.curve_id for c in message.candidates)]
     names = dict(zip(ids, labels, strict=True))
-    return html.page(models.comparison_from_pb(message), names, figure, settings, target_losses).encode()
+    rows = models.backtest_from_pb(convert.backtest_to_pb(backtest)) if backtest is not None else None
+    return html.page(models.comparison_from_pb(message), names, figure, settings, target_losses, rows).encode()
 
 
 def predict_curve(

@@ -166,6 +166,7 @@ def test_report_format_follows_the_extension_and_html_stands_alone(
     for text in ("conventional", "near-optimal", "AR fit [low, high]", "Speed-up at target loss", "x_min", "39"):
         assert text in page, text
     assert "<code>L0 + (B / x)^beta</code>" in page  # the law as the server writes it: the CLI has no fitting/
+    assert "Backtest: fitted on the first part" in page and "near-optimal @ 0.8" in page  # trust in the law
     with ScalingLawClient(server.target) as client:  # the client writes the same kinds of file
         client.report(baseline_id=base, candidate_ids=[cand], path=str(tmp_path / "c.svg"), bootstrap=39)
     assert b"<svg" in (tmp_path / "c.svg").read_bytes()

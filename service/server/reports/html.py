@@ -17,7 +17,7 @@ from typing import Any
 
 from service import result_tables as tables
 from service.formatting import number
-from service.models import ComparisonInfo
+from service.models import BacktestRowInfo, ComparisonInfo
 
 MEDIA_TYPE = "text/html; charset=utf-8"
 
@@ -54,6 +54,7 @@ def page(
     svg: bytes,
     settings: Mapping[str, str],
     target_losses: Sequence[float] = (),
+    backtest: Sequence[BacktestRowInfo] | None = None,
 ) -> str:
     """The HTML text: a page that needs nothing but itself. `names` maps curve ids to what people
     call the curves; `settings` says what the report was asked for (the fits' own are added)."""
@@ -81,6 +82,7 @@ def page(
         _laws(comparison, names),
         "<h2>Tables</h2>",
         *(tables.to_html(t) for t in tables.comparison_tables(comparison, names, target_losses)),
+        *([tables.to_html(tables.backtest_table(backtest, names))] if backtest else []),
         "<h2>Settings</h2>",
         tables.to_html(settings_table),
         "</body></html>",
