@@ -56,7 +56,7 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
         ("test AUC (nats x steps)", result.baseline_auc, cand.auc),
         ("CR (paper units)", result.baseline_cr, cand.cr),
         ("SIM", s["sim_conventional"], s["sim_optimal"]),
-        ("L0 (shared)", fc.params["L0"], fo.params["L0"]),
+        ("L0 (shared)" if "L0" in fc.shared else "L0", fc.params["L0"], fo.params["L0"]),
         ("B", fc.params["B"], fo.params["B"]),
         ("beta", fc.params["beta"], fo.params["beta"]),
         ("fit r^2 (log L)", fc.r2, fo.r2),
@@ -65,6 +65,8 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
     for name, a, b in rows:
         print(f"{name:<28}{number(a):>16}{number(b):>16}")  # type: ignore[arg-type]
     print(f"CR units: {result.cr_units}")
+    if result.shared_floor.tested:
+        print(f"floor: {result.shared_floor.reason}")
     for who, v in laws.items():
         print(f"law on the {who} curve: {'describes it' if v.good else 'poor'} ({v.reason})")
     print("\nAcceleration ratio of the near-optimal policy (95 % bootstrap interval)")
