@@ -48,8 +48,8 @@ def _quiet_interrupt(kind: type[BaseException], value: BaseException, tb: Traceb
 
 
 sys.excepthook = _quiet_interrupt
-# gRPC's C core logs its own internals to stderr (e.g. an epoll error as a watched stream closes
-# on Ctrl-C); the CLI says what went wrong in its own words, so only a user's setting shows them
+# gRPC's C core logs its own internals to stderr; the CLI says what went wrong in its own words, so
+# only a user's setting shows them (a few, written before absl's logging starts, show regardless)
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 import grpc  # noqa: E402  (after the hook above, which must cover this import's second)
