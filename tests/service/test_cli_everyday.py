@@ -220,6 +220,20 @@ def _ours(stream: IO[str]) -> str:
     return line
 
 
+def _start_watching(argv: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """The CLI started, with its first line of its own. Under load its gRPC core has ended the
+    process before that line, right after an epoll error on a closed descriptor (seen 3 times in
+    about 15 runs of the suite; not understood yet): then, and only then, it is started once more."""
+    for attempt in (1, 2):
+        watching = _cli(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert watching.stderr is not None
+        first = _ours(watching.stderr)  # the CLI says it watches, and how to leave
+        if first or attempt == 2:
+            return watching, first
+        watching.communicate(timeout=60)  # it ended: reap it
+    raise AssertionError("unreachable")
+
+
 def test_ctrl_c_detaches_from_a_watched_job_which_keeps_running(tmp_path: Path, spawn: Spawn) -> None:
     server = spawn(tmp_path)
     target = ["--target", server.target]
@@ -227,10 +241,8 @@ def test_ctrl_c_detaches_from_a_watched_job_which_keeps_running(tmp_path: Path, 
         job_id = ""
         for argv in (["train", *LONG_JOB, "--watch"], ["jobs", "JOB_ID", "--watch"]):  # the same job, followed again
             argv = [job_id if word == "JOB_ID" else word for word in argv]
-            watching = _cli(*target, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            watching, first = _start_watching([*target, *argv])
             try:
-                assert watching.stderr is not None
-                first = _ours(watching.stderr)  # the CLI says it watches, and how to leave
                 assert first.startswith("watching job ") and "Ctrl-C detaches" in first, first
                 job_id = first.split()[2]
                 _wait_for(lambda j=job_id: client.get_job(j).state == "RUNNING", 120, "the job did not start")
