@@ -195,36 +195,35 @@ def verdict_from_pb(v: pb.Verdict) -> Verdict | None:
     return Verdict(v.good, v.reason, v.r2, v.systematic, v.lag1, v.runs_z) if v.judged else None
 
 
+def _number(value: float | None) -> float:
+    """A number as the store keeps it: null for "not available" (NaN), as JSON has no NaN."""
+    return math.nan if value is None else float(value)
+
+
 def _stored_verdict(stored: Mapping[str, Any] | None) -> pb.Verdict:
     """A verdict as FitResult.to_dict() keeps it (null for NaN); fits stored before verdicts have none."""
     if not stored:
         return pb.Verdict()
 
-    def number(value: float | None) -> float:
-        return math.nan if value is None else float(value)
-
     return pb.Verdict(
-        judged=True, good=bool(stored["good"]), reason=str(stored["reason"]), r2=number(stored.get("r2")),
-        systematic=number(stored.get("systematic")), lag1=number(stored.get("lag1")),
-        runs_z=number(stored.get("runs_z")),
+        judged=True, good=bool(stored["good"]), reason=str(stored["reason"]), r2=_number(stored.get("r2")),
+        systematic=_number(stored.get("systematic")), lag1=_number(stored.get("lag1")),
+        runs_z=_number(stored.get("runs_z")),
     )  # fmt: skip
 
 
 def stored_fit_to_pb(stored: Mapping[str, Any], curve_id: str) -> pb.FitResult:
     """A fit as the store keeps it (FitResult.to_dict() and its id; null for "not available")."""
 
-    def number(value: float | None) -> float:
-        return math.nan if value is None else float(value)
-
     lo, hi = stored["x_range"]
     param_names, formula = _law_text(stored["law"])
     return pb.FitResult(
         id=stored["id"], curve_id=curve_id, law=stored["law"],
-        params={k: number(v) for k, v in stored["params"].items()},
-        stderr={k: number(v) for k, v in stored["stderr"].items()},
-        ci={k: pb.Interval(low=number(a), high=number(b)) for k, (a, b) in stored["ci"].items()},
-        r2=number(stored["r2"]), rmse=number(stored["rmse"]), n_points=stored["n_points"],
-        x_range=pb.Interval(low=number(lo), high=number(hi)), status=_FIT_STATUS[FitStatus(stored["status"])],
+        params={k: _number(v) for k, v in stored["params"].items()},
+        stderr={k: _number(v) for k, v in stored["stderr"].items()},
+        ci={k: pb.Interval(low=_number(a), high=_number(b)) for k, (a, b) in stored["ci"].items()},
+        r2=_number(stored["r2"]), rmse=_number(stored["rmse"]), n_points=stored["n_points"],
+        x_range=pb.Interval(low=_number(lo), high=_number(hi)), status=_FIT_STATUS[FitStatus(stored["status"])],
         message=stored["message"], nfev=stored["nfev"],
         method=pb.FIT_METHOD_PAPER if stored["method"] == "paper" else pb.FIT_METHOD_ROBUST,
         ci_method=stored["ci_method"], shared=stored["shared"], fixed=stored["fixed"],
