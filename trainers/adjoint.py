@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, jvp
 
-from trainers.gd import Rates
-from trainers.schedule import step_rates
+from trainers.schedule import Rates, step_rates
 from trainers.tasks.base import AutogradGradients, Task
 
 

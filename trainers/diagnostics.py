@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 import fitting
-from trainers.gd import Rates, train
+from trainers.gd import train
+from trainers.schedule import Rates
 from trainers.tasks.base import Task
 
 

@@ -6,16 +6,14 @@ theta_{t+1} = theta_t - eta * grad sum_n gamma[t, n] l(x_n, theta_t), the gradie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from trainers.schedule import step_rates
+from trainers.schedule import Rates, step_rates
 from trainers.tasks.base import Task
-
-Rates = Sequence[float] | np.ndarray  # one learning rate per update
 
 
 def uniform_policy(task: Task, steps: int) -> torch.Tensor:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from trainers.gd import Rates
-from trainers.schedule import step_rates
+from trainers.schedule import Rates, step_rates
 from trainers.tasks.base import Task
 
 

@@ -19,6 +19,8 @@ SCHEDULES = ("constant", "cosine", "wsd", "step")
 FLOOR = 0.1  # where cosine and wsd end, as a share of eta
 DECAY_SHARE = 0.2  # wsd: the share of the steps that decays
 
+Rates = Sequence[float] | np.ndarray  # one learning rate per update
+
 
 def lr_schedule(name: str, eta: float, steps: int) -> np.ndarray:
     """(steps,) the rate of update t, t = 0..steps-1."""
@@ -36,7 +38,7 @@ def lr_schedule(name: str, eta: float, steps: int) -> np.ndarray:
     raise ValueError(f"no learning-rate schedule {name!r}: use {', '.join(SCHEDULES)}")
 
 
-def step_rates(eta: float | Sequence[float] | np.ndarray, steps: int) -> list[float]:
+def step_rates(eta: float | Rates, steps: int) -> list[float]:
     """One rate per update: a constant eta repeated, or a schedule's `steps` rates as they are."""
     if np.ndim(eta) == 0:
         return [float(eta)] * steps  # type: ignore[arg-type]

@@ -19,8 +19,9 @@ import torch
 from fitting.errors import ScalingLawError
 from trainers.adjoint import PolicyGradient, policy_gradient
 from trainers.config import SearchConfig
-from trainers.gd import Rates, uniform_policy
+from trainers.gd import uniform_policy
 from trainers.outcome import OuterIteration
+from trainers.schedule import Rates
 from trainers.simplex import project_to_simplex
 from trainers.tasks.base import Task
 
