@@ -10,8 +10,10 @@ come from one product with g_{t+1}, never from N per-example gradients. Three eq
   - "reverse": the weighted gradient G = J_l^T gamma_t is linear in gamma_t, so ONE
     double-backward of G . g_{t+1} with respect to (theta, gamma_t) gives (H_t g_{t+1}, J_l g_{t+1})
     (1.1-4x faster than "forward" on the CPU, bench/policy_search.py section 4);
-  - "closed": the task's hand-written products (Task.closed_form; the perceptron has them).
-"auto" (the default) takes "closed" where the task has it, else "reverse".
+  - "closed": the task's hand-written products (Task.closed_form; the perceptron has them);
+  - "fused": the logistic model's whole run in closed form (trainers.logistic_adjoint).
+"auto" (the default) takes "fused" for a logistic task, "closed" where the task has products,
+else "reverse".
 Parameters are kept only every k steps (default sqrt(T)); each segment is recomputed on the way
 back, so memory is O(sqrt(T) |theta|) instead of the reference code's O(T |theta|). A run keeps
 every step where that costs no more than the policy itself (default_checkpoint_every).
@@ -25,8 +27,10 @@ from dataclasses import dataclass
 import torch
 from torch.func import grad, jvp
 
+from trainers.logistic_adjoint import logistic_policy_gradient
 from trainers.schedule import Rates, step_rates
 from trainers.tasks.base import AutogradGradients, Task
+from trainers.tasks.perceptron import LogisticProducts
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,16 +43,29 @@ class PolicyGradient:
     snapshots_held: int  # most parameter vectors held at once
 
 
-MODES = ("reverse", "forward", "closed")
+MODES = ("reverse", "forward", "closed", "fused")
+
+
+def available_modes(task: Task) -> tuple[str, ...]:
+    """The adjoint modes this task can run: closed needs hand-written products, fused a logistic model."""
+    return tuple(
+        m for m in MODES
+        if (m != "closed" or task.closed_form is not None)
+        and (m != "fused" or isinstance(task.closed_form, LogisticProducts))
+    )  # fmt: skip
 
 
 def resolve_mode(task: Task, mode: str) -> str:
     if mode == "auto":
+        if isinstance(task.closed_form, LogisticProducts):
+            return "fused"
         return "closed" if task.closed_form is not None else "reverse"
     if mode not in MODES:
         raise ValueError(f"unknown adjoint mode {mode!r}; choose auto or one of {', '.join(MODES)}")
     if mode == "closed" and task.closed_form is None:
         raise ValueError(f"task {task.name} has no closed-form products")
+    if mode == "fused" and not isinstance(task.closed_form, LogisticProducts):
+        raise ValueError(f"task {task.name} is not a logistic model; the fused adjoint needs one")
     return mode
 
 
@@ -125,6 +142,13 @@ def policy_gradient(
     gradients = task.gradients
     steps = gamma.shape[0]
     rates = step_rates(eta, steps)
+    if mode == "fused":
+        assert isinstance(gradients, LogisticProducts)
+        dj, curves = logistic_policy_gradient(task, gradients.inputs, gradients.targets, gamma, rates)
+        return PolicyGradient(
+            J=float(curves[1:, 0].sum()), grad=dj, desired=curves[:, 0], holdout=curves[:, 1], test=curves[:, 2],
+            snapshots_held=steps + 1,
+        )  # fmt: skip
     k = checkpoint_every or math.ceil(math.sqrt(steps))
     theta = task.theta0.clone()
     snapshots: dict[int, torch.Tensor] = {}

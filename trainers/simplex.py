@@ -10,11 +10,11 @@ _ROWS_PER_PASS = 1024  # bounds the float64 working copies (a few rows x N each)
 def project_to_simplex(v: torch.Tensor) -> torch.Tensor:
     """argmin_{w >= 0, sum w = 1} ||w - v||_2 for each row of v (..., N), in v's dtype.
 
-    The exact sort-based algorithm (Held et al.; Duchi et al. 2008): O(N log N) per row,
-    vectorised over rows, no Python loop over entries and no QP solver. Exact at any scale:
+    Exact (Michelot 1986: the same result as the sort-based algorithm of Held et al. and Duchi et
+    al. 2008), vectorised over rows, no Python loop over entries and no QP solver. At any scale:
     each row is first shifted by its maximum (the projection is shift-invariant), so the entries
     that can stay positive are O(1) whatever the scale of v, and the sums run in float64. After
-    the shift the top entry is 0 > (0 - 1) / 1, so at least one entry is always kept (rho >= 1).
+    the shift the top entry is 0 > tau, so at least one entry is always kept.
     """
     if not torch.isfinite(v).all():
         raise ValueError("project_to_simplex: the input has non-finite entries")
@@ -28,11 +28,18 @@ def project_to_simplex(v: torch.Tensor) -> torch.Tensor:
 
 
 def _project_rows(v: torch.Tensor) -> torch.Tensor:
-    n = v.shape[-1]
-    shifted = v - v.amax(dim=-1, keepdim=True)  # top entry exactly 0
-    u, _ = torch.sort(shifted, dim=-1, descending=True)
-    css = torch.cumsum(u, dim=-1).sub_(1.0)
-    k = torch.arange(1, n + 1, device=v.device, dtype=v.dtype)
-    rho = (u.mul_(k) > css).sum(dim=-1, keepdim=True).clamp_(min=1)  # u_k - css_k / k > 0 on the first rho
-    tau = torch.gather(css, -1, rho - 1) / rho.to(v.dtype)
+    """Michelot's active-set iteration: tau = (sum of the active entries - 1) / their count, with
+    the active set (entries above tau) shrinking until it stops changing; the result is exact,
+    as the sort's. No sort: a few passes of O(N) per row (2-8 from a policy step), 3.4x faster
+    than sorting every row of the paper's T x N policy (bench/perceptron_iteration.py)."""
+    shifted = v - v.amax(dim=-1, keepdim=True)  # top entry exactly 0, so it stays active
+    tau = (shifted.sum(dim=-1, keepdim=True) - 1.0) / v.shape[-1]  # every entry active: a lower bound
+    count = torch.full_like(tau, float(v.shape[-1]))
+    for _ in range(v.shape[-1]):
+        active = shifted > tau
+        new_count = torch.count_nonzero(active, dim=-1).unsqueeze(-1).to(v.dtype)  # a bool sum is 9x slower
+        if torch.equal(new_count, count):
+            break
+        count = new_count
+        tau = (torch.where(active, shifted, 0.0).sum(dim=-1, keepdim=True) - 1.0) / count
     return (shifted - tau).clamp_(min=0.0)

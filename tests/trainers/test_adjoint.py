@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainers.adjoint import MODES, policy_gradient, weighted_hvp_and_jvp
+from trainers.adjoint import MODES, available_modes, policy_gradient, weighted_hvp_and_jvp
 from trainers.reference import unrolled_policy_gradient
 from trainers.tasks.base import Task
 
@@ -17,8 +17,8 @@ STEPS = 9
 
 @pytest.mark.parametrize("mode", MODES)
 def test_adjoint_equals_autograd_through_the_unrolled_loop(task: Task, mode: str) -> None:
-    if mode == "closed" and task.closed_form is None:
-        pytest.skip(f"{task.name} has no closed-form products")
+    if mode not in available_modes(task):
+        pytest.skip(f"{task.name} cannot run the {mode} adjoint")
     gamma = random_policy(task, STEPS)
     ours = policy_gradient(task, gamma, ETA, mode=mode)
     total, reference = unrolled_policy_gradient(task, gamma, ETA)
@@ -45,8 +45,8 @@ def test_checkpointing_does_not_change_the_gradient(every: int) -> None:
 
     task = tiny_perceptron()
     gamma = random_policy(task, 16, seed=4)
-    full = policy_gradient(task, gamma, ETA, checkpoint_every=1)
-    ours = policy_gradient(task, gamma, ETA, checkpoint_every=every)
+    full = policy_gradient(task, gamma, ETA, checkpoint_every=1, mode="closed")
+    ours = policy_gradient(task, gamma, ETA, checkpoint_every=every, mode="closed")
     torch.testing.assert_close(ours.grad, full.grad, rtol=1e-12, atol=1e-15)
 
 
@@ -56,10 +56,10 @@ def test_snapshots_held_grow_as_sqrt_t() -> None:
     task = tiny_perceptron()
     held = {}
     for steps in (16, 64, 256):
-        held[steps] = policy_gradient(task, random_policy(task, steps), ETA).snapshots_held
+        held[steps] = policy_gradient(task, random_policy(task, steps), ETA, mode="closed").snapshots_held
     # k = sqrt(T): T/k snapshots + k recomputed parameters = 2 sqrt(T) (+1)
     assert held[16] <= 2 * 4 + 1 and held[64] <= 2 * 8 + 1 and held[256] <= 2 * 16 + 1
-    stored_all = policy_gradient(task, random_policy(task, 64), ETA, checkpoint_every=1).snapshots_held
+    stored_all = policy_gradient(task, random_policy(task, 64), ETA, checkpoint_every=1, mode="closed").snapshots_held
     assert stored_all >= 64
 
 
@@ -99,3 +99,17 @@ def test_closed_form_gradients_equal_autograd() -> None:
     closed = policy_gradient(task, random_policy(task, STEPS, seed=8), ETA, mode="closed")
     reverse = policy_gradient(plain, random_policy(task, STEPS, seed=8), ETA, mode="reverse")
     torch.testing.assert_close(closed.grad, reverse.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_fused_logistic_adjoint_equals_the_step_by_step_one_under_a_schedule() -> None:
+    from .conftest import tiny_perceptron
+
+    task = tiny_perceptron()
+    gamma = random_policy(task, 40, seed=11)
+    rates = [ETA * (1 - t / 50) for t in range(40)]
+    fused = policy_gradient(task, gamma, rates, mode="fused")
+    closed = policy_gradient(task, gamma, rates, mode="closed")
+    torch.testing.assert_close(fused.grad, closed.grad, rtol=1e-12, atol=1e-15)
+    for a, b in ((fused.desired, closed.desired), (fused.holdout, closed.holdout), (fused.test, closed.test)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15, equal_nan=True)
+    assert pytest.approx(closed.J, rel=1e-13) == fused.J

@@ -1,0 +1,72 @@
+"""The whole policy gradient of a logistic model (the perceptron) in closed form, fused over the run.
+
+The generic adjoint (trainers.adjoint) asks the task for products one step at a time and
+recomputes what the forward pass already knew. For l_n = BCE(sigmoid(z_n . theta), y_n) the
+whole backward pass needs, per step, only p_t = sigmoid(Z theta_t) from the forward pass and
+one product Z g_{t+1}:
+    dJ/dgamma[t, n] = -eta_t (p_tn - y_n) (z_n . g_{t+1})
+    g_t = grad L_dsr(theta_t) + g_{t+1} - eta_t Z^T (gamma_t p_t (1 - p_t) (Z g_{t+1}))
+So the run costs four N x D matrix-vector products per step (two forward, two backward), and
+everything that does not depend on the previous step (the evaluation curves, the desired
+gradient at every theta_t, the products (p - y) * (Z g)) is done once, as matrix products over
+all steps: 3.3x less time per policy gradient than the step-by-step closed form at the
+paper's size (bench/perceptron_iteration.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from trainers.tasks.base import Split, Task
+
+
+def logistic_policy_gradient(
+    task: Task, inputs: torch.Tensor, targets: torch.Tensor, gamma: torch.Tensor, rates: list[float]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dJ/dgamma (T, N), mean losses on (desired, holdout, test) at t = 0..T as (T + 1, 3)) for
+    the logistic model with training inputs Z (N, D) and labels y (N,)."""
+    steps = gamma.shape[0]
+    rates = [float(r) for r in rates[:steps]]
+    thetas = torch.empty((steps + 1, task.theta0.numel()), dtype=gamma.dtype, device=gamma.device)
+    probs = torch.empty_like(gamma)  # p_t, kept for the backward pass
+    work = torch.empty_like(targets)
+    thetas[0] = task.theta0
+    # in-place and fused (addmv) operations: at this size each torch call costs about as much as
+    # the arithmetic, so the loops make as few calls as they can
+    for t in range(steps):
+        torch.mv(inputs, thetas[t], out=work)
+        torch.sigmoid(work, out=probs[t])
+        torch.sub(probs[t], targets, out=work).mul_(gamma[t])
+        torch.addmv(thetas[t], inputs.T, work, alpha=-rates[t], out=thetas[t + 1])
+
+    desired_grads = _mean_grads(task.desired, thetas)  # grad L_dsr(theta_t), (T + 1, D)
+    along = torch.empty_like(gamma)  # z_n . g_{t+1}
+    g_next = desired_grads[steps].clone()
+    curvature = probs * (1 - probs) * gamma  # gamma_t p_t (1 - p_t), all steps at once
+    for t in range(steps - 1, 0, -1):
+        torch.mv(inputs, g_next, out=along[t])
+        g_next.add_(desired_grads[t]).addmv_(inputs.T, torch.mul(curvature[t], along[t], out=work), alpha=-rates[t])
+    torch.mv(inputs, g_next, out=along[0])
+    rate = torch.tensor(rates, dtype=gamma.dtype, device=gamma.device)
+    grad = along.mul_(probs.sub_(targets)).mul_(-rate[:, None])  # reuses both buffers
+    return grad, _eval_curves(task, thetas)
+
+
+def _mean_grads(split: Split, thetas: torch.Tensor) -> torch.Tensor:
+    """grad of the split's mean loss at every theta_t, (T + 1, D), in two matrix products."""
+    residual = torch.sigmoid(split.inputs @ thetas.T) - split.targets[:, None]  # (K, T + 1)
+    return (split.inputs.T @ residual).T / max(len(split), 1)
+
+
+def _eval_curves(task: Task, thetas: torch.Tensor) -> torch.Tensor:
+    """Mean loss on (desired, holdout, test) at every theta_t (NaN for an empty split), (T + 1, 3)."""
+    columns = []
+    for split in (task.desired, task.holdout, task.test):
+        if not len(split):
+            columns.append(thetas.new_full((thetas.shape[0],), float("nan")))
+            continue
+        logits = split.inputs @ thetas.T  # (K, T + 1)
+        targets = split.targets[:, None].expand_as(logits)
+        columns.append(F.binary_cross_entropy_with_logits(logits, targets, reduction="none").mean(dim=0))
+    return torch.stack(columns, dim=1)
