@@ -38,7 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--test-size", type=int)
     parser.add_argument("--outer-iters", type=int, help="policy-search iterations (0: conventional only)")
     parser.add_argument("--outer-lr", type=float, help="outer step size (default 1.0)")
-    parser.add_argument("--optimizer", choices=["sgd", "normalized", "eg"], help="outer optimiser (default normalized)")
+    parser.add_argument("--optimizer", choices=["sgd", "normalized", "eg", "rowwise"],
+                        help="outer optimiser (default normalized)")  # fmt: skip
+    parser.add_argument("--extend-steps", type=int, help="search over T + this many steps, keep the first T rows")
     parser.add_argument("--warmup", type=int, help="outer iterations of step-size warm-up (default: 3 normalized)")
     parser.add_argument("--holdout", type=float, help="share of the desired set that selects the policy (0.25)")
     parser.add_argument("--policy-blocks", type=int, help="share gamma over this many spans of steps")
@@ -49,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="data and initialisation seed (default 0)")
     parser.add_argument("--bootstrap", type=int, help="resamples for the intervals (default 200)")
     parser.add_argument("--label-noise", type=float, help="perceptron: share of flipped training labels")
+    parser.add_argument("--teacher-shift-cos", type=float, help="perceptron: cos(teacher, shift); 0: balanced")
     parser.add_argument("--dim", type=int, help="perceptron input dimension D")
     parser.add_argument("--corpus", help="LM: a local .txt or .jsonl corpus (default: generated stories)")
     parser.add_argument("--d-model", type=int)
@@ -77,7 +80,7 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
     search = given(
         outer_iters=args.outer_iters, outer_lr=args.outer_lr, optimizer=args.optimizer, warmup=args.warmup,
         holdout=args.holdout, policy_blocks=args.policy_blocks, checkpoint_every=args.checkpoint_every,
-        law_checkpoints=args.law_checkpoints,
+        law_checkpoints=args.law_checkpoints, extend_steps=args.extend_steps,
     )  # fmt: skip
     top = given(
         steps=args.steps, eta=args.eta, lr_schedule=args.lr_schedule, seed=args.seed, device=args.device,
@@ -85,7 +88,7 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
     )  # fmt: skip
     spec = replace(base, search=replace(base.search, **search), **top)
     if task == "perceptron":
-        perceptron = given(dim=args.dim, label_noise=args.label_noise)
+        perceptron = given(dim=args.dim, label_noise=args.label_noise, teacher_shift_cos=args.teacher_shift_cos)
         return replace(spec, perceptron=replace(spec.perceptron, **common, **perceptron))
     lm = given(
         corpus=args.corpus, d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, context=args.context,
@@ -162,7 +165,7 @@ def parse_seeds(text: str | None) -> list[int]:
 
 def run_preset(spec: RunSpec, seeds: list[int], *, json_path: str | None, report: str | None, quiet: bool) -> int:
     """The preset over several seeds, at once, with one progress line; the spread; optional files."""
-    from trainers.reproduction import format_spread, run_seeds, spread
+    from trainers.reproduction import format_spread, run_seeds, spread, write_artifacts
 
     shares: dict[int, float] = dict.fromkeys(seeds, 0.0)
     started = time.perf_counter()
@@ -192,6 +195,7 @@ def run_preset(spec: RunSpec, seeds: list[int], *, json_path: str | None, report
     if report:
         from trainers.report import write_report
 
+        write_artifacts(runs, Path(report))
         path = write_report(runs, Path(report), spec=spec, wall_seconds=wall)
         print(f"report: {path}")
     return 0

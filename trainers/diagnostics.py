@@ -29,6 +29,8 @@ class LawDiagnostics:
     zero_weight_fraction: float
     well_learned_share: float
     well_learned_ratios: np.ndarray  # gamma / max gamma of well-learned (t, n), sorted (at most 2000, evenly kept)
+    dropped: np.ndarray  # (T,) share of training examples with zero weight at each step
+    dropped_corrupted: np.ndarray  # (T,) the same among the corrupted ones (NaN where none are known)
 
     def to_dict(self) -> dict[str, float]:
         return {
@@ -60,6 +62,10 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float | Rates, ev
     # only approach zero, are judged like projected ones, which reach it exactly
     stats = fitting.sim_statistics(ct, weights, zero_tol=1e-3 / gamma.shape[1])
     ratios = fitting.well_learned_ratios(train_losses, weights)
+    zero = gamma <= 1e-3 / gamma.shape[1]
+    dropped_corrupted = np.full(steps, np.nan)
+    if task.corrupted is not None and bool(task.corrupted.any()):
+        dropped_corrupted = zero[:, task.corrupted].double().mean(dim=1).cpu().numpy()
     return LawDiagnostics(
         steps=measured,
         sim_t=stats.sim_t,
@@ -67,4 +73,6 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float | Rates, ev
         zero_weight_fraction=stats.zero_weight_fraction,
         well_learned_share=fitting.well_learned_share(train_losses, weights),
         well_learned_ratios=ratios[np.linspace(0, ratios.size - 1, min(ratios.size, 2000)).astype(int)],
+        dropped=zero.double().mean(dim=1).cpu().numpy(),
+        dropped_corrupted=dropped_corrupted,
     )

@@ -45,8 +45,12 @@ def estimate_peak_bytes(spec: RunSpec) -> int:
         logits = batch * length * vocab * 3  # logits, softmax, its gradient
         activations = (t.n_layers * per_layer + logits) * element * AUTOGRAD_COPIES
         text = _corpus_bytes(t.corpus, examples * (length + 1))
-    gamma = steps * n_train * element * (4 if searching else 1)  # gamma, dJ/dgamma, the step, the best policy
-    snapshots = (2 * math.ceil(math.sqrt(steps)) + 4 if searching else 4) * n_params * element
+    searched = steps + spec.search.extend_steps if searching else steps
+    # gamma, dJ/dgamma, the step, the best policy; the perceptron's fused adjoint adds p_t and Z g_{t+1}
+    per_row = (6 if spec.task == "perceptron" else 4) if searching else 1
+    gamma = searched * n_train * element * per_row
+    held = searched + 1 if spec.task == "perceptron" else 2 * math.ceil(math.sqrt(searched)) + 4
+    snapshots = (held if searching else 4) * n_params * element
     every = spec.search.diagnostics_every or max(1, steps // 50)
     diagnostics = math.ceil(steps / every) * n_train * 8 * 2
     curves = (steps + 1) * 4 * 8 * 4  # per policy, as tensors, arrays and lists

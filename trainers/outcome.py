@@ -68,6 +68,10 @@ class PolicyMetrics:
     sim: float
     fit: Mapping[str, float]  # L0, B, beta
     r2: float  # of that fit, on log L
+    # the final loss over the curve's minimum, test and desired (1: no upturn at the end; NaN in
+    # records written before it was measured)
+    end_rise: float = float("nan")
+    end_rise_desired: float = float("nan")
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +140,11 @@ class JobOutcome:
             "fit_conventional": dict(conv.fit),
             "fit_optimal": None if opt is None else dict(opt.fit),
             "fit_r2": {"conventional": conv.r2, "optimal": None if opt is None else opt.r2},
+            "end_rise": {"conventional": conv.end_rise, "optimal": None if opt is None else opt.end_rise},
+            "end_rise_desired": {
+                "conventional": conv.end_rise_desired,
+                "optimal": None if opt is None else opt.end_rise_desired,
+            },
             "fit_from": self.fit_from,
             "dB_over_B": self.db_over_b,
             "dbeta_over_beta": self.dbeta_over_beta,
@@ -185,6 +194,8 @@ def _outcome_from_dict(d: Mapping[str, Any]) -> JobOutcome:
         return PolicyMetrics(
             auc=d[f"auc_{policy}"], cr=d[f"cr_{policy}"], cr_desired=d[f"cr_desired_{policy}"],
             sim=d[f"sim_{policy}"], fit=dict(d[f"fit_{policy}"]), r2=d["fit_r2"][policy],
+            end_rise=_or_nan(d.get("end_rise", {}).get(policy)),
+            end_rise_desired=_or_nan(d.get("end_rise_desired", {}).get(policy)),
         )  # fmt: skip
 
     conventional = metrics("conventional")
@@ -278,3 +289,7 @@ def _typed(kind: Any, value: Any) -> Any:
     if kind in (int, str, bool):
         return value
     raise TypeError(f"no JSON form for {kind!r}")
+
+
+def _or_nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)

@@ -252,8 +252,9 @@ class _Baseline:
         self.desired = fitting.measure_curve(steps, curves.desired[1:], bootstrap=0)
 
     def checkpoint(self, k: int, pg: PolicyGradient, law: LawDiagnostics, labels: int) -> LawCheckpoint:
-        test = pg.test[1:].double().cpu().numpy()
-        desired = pg.desired[1:].double().cpu().numpy()
+        end = len(self.steps) + 1  # a search over T + delta steps reports its first T
+        test = pg.test[1:end].double().cpu().numpy()
+        desired = pg.desired[1:end].double().cpu().numpy()
         horizon = float(self.steps[-1])
 
         def ar(base: fitting.MeasuredCurve, loss: np.ndarray) -> float:
@@ -280,6 +281,8 @@ def _metrics(run: PolicyOutcome, labels: int) -> PolicyMetrics:
         sim=float(run.diagnostics.sim),
         fit={k: float(run.fit.params[k]) for k in ("L0", "B", "beta")},
         r2=float(run.fit.r2),
+        end_rise=float(test[-1] / test.min()),
+        end_rise_desired=float(run.curves.desired[-1] / run.curves.desired[1:].min()),
     )
 
 

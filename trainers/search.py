@@ -2,8 +2,13 @@
 
 Each outer iteration computes J and dJ/dgamma by the adjoint (trainers.adjoint), logs the
 desired, held-out and test areas, and steps gamma. The policy kept is the one with the lowest
-held-out area (a disjoint part of the desired distribution): gamma has T x N free values and
-the desired set only K examples, so J on the desired set alone over-fits it.
+held-out area (a disjoint part of the desired distribution), or with no held-out part the one
+with the lowest desired area.
+
+With cfg.extend_steps = delta the search optimises the area over T + delta steps and keeps the
+policy's first T rows: row t's gradient sums the effect on the T - t steps after it, so the last
+rows of a T-step search see almost nothing ahead and learn to fit the last few losses, which
+turns the curve up at its end (docs/reproduction.md, "The search").
 """
 
 from __future__ import annotations
@@ -60,10 +65,25 @@ def step_policy(gamma: torch.Tensor, grad: torch.Tensor, lr: float, optimizer: s
     if optimizer == "normalized":  # the same direction, scaled so a typical entry moves lr / N
         rms = grad.pow(2).mean().sqrt().clamp_min(torch.finfo(grad.dtype).tiny)
         return project_to_simplex(gamma - (lr / n) * grad / rms)
+    if optimizer == "rowwise":
+        # every row scaled by its own spread, so each row moves ~lr / N whatever its gradient's size
+        # (the spread falls 900-fold from t = 0 to T - 1). A row's mean is dropped: the projection
+        # ignores a constant added to a row, and the mean would only inflate the scale.
+        centered = grad - grad.mean(dim=1, keepdim=True)
+        spread = centered.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(torch.finfo(grad.dtype).tiny)
+        return project_to_simplex(gamma - (lr / n) * centered / spread)
     # exponentiated gradient (mirror descent on the simplex): multiplicative, never negative
     scale = grad.abs().amax().clamp_min(torch.finfo(grad.dtype).tiny)
     logits = torch.log(gamma.clamp_min(torch.finfo(gamma.dtype).tiny)) - lr * grad / scale
     return torch.softmax(logits, dim=1)
+
+
+def extended_rates(eta: float | Rates, steps: int, horizon: int) -> float | Rates:
+    """The inner rates over `horizon` >= steps updates: a schedule's last rate held past its end."""
+    if np.ndim(eta) == 0 or horizon == steps:
+        return eta
+    rates = np.asarray(eta, dtype=float)[:steps]
+    return np.concatenate([rates, np.full(horizon - steps, rates[-1])])
 
 
 def tie_gradient(grad: torch.Tensor, blocks: int) -> torch.Tensor:
@@ -90,13 +110,16 @@ def search_policy(
     mode: str = "auto",
     on_policy: PolicyHook | None = None,
 ) -> SearchResult:
-    """cfg.outer_iters steps of projected descent (step sizes: outer_lr); returns the policy
-    with the lowest held-out area among gamma_0 (uniform) .. gamma_K (the desired area when
-    nothing is held out). on_policy sees every gamma_k with its policy gradient.
-    Raises SearchDivergedError naming the iteration when J or dJ/dgamma is not finite."""
-    gamma = uniform_policy(task, steps)
+    """cfg.outer_iters steps of projected descent (step sizes: outer_lr) over steps + cfg.extend_steps
+    rows; returns the first `steps` rows of the policy with the lowest held-out area over the
+    first `steps` steps among gamma_0 (uniform) .. gamma_K (the desired area when nothing is held
+    out). on_policy sees every gamma_k with its policy gradient. Raises SearchDivergedError naming
+    the iteration when J or dJ/dgamma is not finite."""
+    horizon = steps + cfg.extend_steps
+    eta = extended_rates(eta, steps, horizon)
+    gamma = uniform_policy(task, horizon)
     history: list[OuterIteration] = []
-    best = (math.inf, 0, gamma)
+    best = (math.inf, 0, gamma[:steps])
     started = time.perf_counter()
     held = 0
     for k in range(cfg.outer_iters + 1):
@@ -109,13 +132,13 @@ def search_policy(
             )
         held = max(held, pg.snapshots_held)
         if on_policy is not None:
-            on_policy(k, gamma, pg)
+            on_policy(k, gamma[:steps], pg)
         lr = outer_lr(cfg, k)
         record = OuterIteration(
             iteration=k,
-            j_desired=pg.J,
-            j_holdout=float(pg.holdout[1:].sum()),
-            j_test=float(pg.test[1:].sum()),
+            j_desired=float(pg.desired[1 : steps + 1].sum()),
+            j_holdout=float(pg.holdout[1 : steps + 1].sum()),
+            j_test=float(pg.test[1 : steps + 1].sum()),
             lr=lr,
             seconds=time.perf_counter() - started,
         )
@@ -124,7 +147,7 @@ def search_policy(
             progress(record)
         score = record.j_holdout if len(task.holdout) else record.j_desired
         if np.isfinite(score) and score < best[0]:
-            best = (score, k, gamma)
+            best = (score, k, gamma[:steps])
         if k < cfg.outer_iters:
             gamma = step_policy(gamma, tie_gradient(pg.grad, cfg.policy_blocks), lr, cfg.optimizer)
     return SearchResult(gamma=best[2], best_iteration=best[1], history=history, snapshots_held=held)

@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-size", type=int, default=0, help="training examples N (0: the task's default)")
     train.add_argument("--outer-iters", type=int, default=0, help="policy-search iterations (0: the default)")
     train.add_argument("--outer-lr", type=float, default=0.0, help="policy-search learning rate (0: the default)")
-    train.add_argument("--optimizer", choices=["sgd", "normalized", "eg"], help="policy-search optimiser")
+    train.add_argument("--optimizer", choices=["sgd", "normalized", "eg", "rowwise"], help="policy-search optimiser")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train")
     train.add_argument("--seed", type=int, default=0, help="seed of data and initial parameters")
     train.add_argument("--study", default="", help="label the job and its curves with this study")

@@ -287,7 +287,10 @@ class ScalingLawClient(AnalysisCalls):
         kinds = {"perceptron": pb.TASK_PERCEPTRON, "transformer_lm": pb.TASK_TRANSFORMER_LM}
         kinds["transformer-lm"] = pb.TASK_TRANSFORMER_LM
         devices = {"auto": pb.DEVICE_AUTO, "cpu": pb.DEVICE_CPU, "cuda": pb.DEVICE_CUDA}
-        optimizers = {"sgd": pb.OPTIMIZER_SGD, "normalized": pb.OPTIMIZER_NORMALIZED, "eg": pb.OPTIMIZER_EG}
+        optimizers = {
+            "sgd": pb.OPTIMIZER_SGD, "normalized": pb.OPTIMIZER_NORMALIZED, "eg": pb.OPTIMIZER_EG,
+            "rowwise": pb.OPTIMIZER_ROWWISE,
+        }  # fmt: skip
         search = dict(search or {})
         if "optimizer" in search:
             search["optimizer"] = optimizers[search["optimizer"]]

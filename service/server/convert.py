@@ -369,6 +369,7 @@ _OPTIMIZERS = {
     pb.OPTIMIZER_SGD: "sgd",
     pb.OPTIMIZER_NORMALIZED: "normalized",
     pb.OPTIMIZER_EG: "eg",
+    pb.OPTIMIZER_ROWWISE: "rowwise",
 }
 _JOB_STATES = {name.removeprefix("JOB_STATE_"): value for name, value in pb.JobState.items()}
 _STATE_NAMES = {value: name for name, value in _JOB_STATES.items() if value}

@@ -23,8 +23,8 @@ def test_train_with_the_paper_preset_runs_its_settings_under_the_flags_given(
     spec = server.parts.store.get_job(job["id"]).spec
     assert (spec["steps"], spec["perceptron"]["train_size"], spec["search"]["outer_iters"]) == (40, 128, 1)
     # the preset's own choices where no flag overrides them
-    assert spec["perceptron"]["label_noise"] == 0.03 and spec["search"]["optimizer"] == "sgd"
-    assert spec["dtype"] == "float32" and spec["search"]["holdout"] == 0.25
+    assert spec["perceptron"]["label_noise"] == 0.03 and spec["search"]["optimizer"] == "rowwise"
+    assert spec["dtype"] == "float32" and spec["search"]["holdout"] == 0.0
 
 
 REFUSED = [("perceptron", "nope", "unknown preset"), ("transformer_lm", "paper", "for the task perceptron")]
@@ -38,3 +38,20 @@ def test_a_preset_that_does_not_apply_is_refused_naming_it(
         client.start_training(task, preset=preset, device="cpu")
     assert says in err.value.message and err.value.field_violations[0].startswith("preset:")
     assert server.parts.store.list_jobs()[0] == []
+
+
+def test_the_rowwise_search_its_extension_and_the_teachers_angle_reach_the_job(
+    server: RunningServer, client: ScalingLawClient
+) -> None:
+    job = client.start_training(
+        "perceptron", steps=30, device="cpu", config={"train_size": 64, "teacher_shift_cos": 0.0},
+        search={"outer_iters": 1, "optimizer": "rowwise", "extend_steps": 7},
+    )  # fmt: skip
+    spec = server.parts.store.get_job(job.id).spec
+    assert spec["search"]["optimizer"] == "rowwise" and spec["search"]["extend_steps"] == 7
+    assert spec["perceptron"]["teacher_shift_cos"] == 0.0  # set to zero is not unset
+    plain = client.start_training("perceptron", steps=30, device="cpu", config={"train_size": 64})
+    assert server.parts.store.get_job(plain.id).spec["perceptron"]["teacher_shift_cos"] is None
+    with pytest.raises(InvalidArgument) as err:
+        client.start_training("perceptron", device="cpu", config={"teacher_shift_cos": 2.0})
+    assert err.value.field_violations[0].startswith("perceptron.teacher_shift_cos:")

@@ -35,6 +35,9 @@ TINY = RunSpec(
         (replace(TINY, perceptron=PerceptronConfig(train_size=0)), "perceptron.train_size"),
         (replace(TINY, perceptron=PerceptronConfig(dim=-3)), "perceptron.dim"),
         (replace(TINY, perceptron=PerceptronConfig(label_noise=1.5)), "perceptron.label_noise"),
+        (replace(TINY, perceptron=PerceptronConfig(teacher_shift_cos=1.0)), "perceptron.teacher_shift_cos"),
+        (replace(TINY, perceptron=PerceptronConfig(teacher_shift_cos=float("nan"))), "perceptron.teacher_shift_cos"),
+        (replace(TINY, search=SearchConfig(extend_steps=-1)), "search.extend_steps"),
         (replace(TINY, search=SearchConfig(outer_iters=-1)), "search.outer_iters"),
         (replace(TINY, search=SearchConfig(outer_lr=0.0)), "search.outer_lr"),
         (replace(TINY, search=SearchConfig(optimizer="adam")), "search.optimizer"),  # type: ignore[arg-type]

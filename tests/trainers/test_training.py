@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -83,7 +84,7 @@ def test_projection_equals_a_brute_force_qp(seed: int) -> None:
     np.testing.assert_allclose(ours, qp.x, atol=1e-6)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "normalized", "eg"])
+@pytest.mark.parametrize("optimizer", ["sgd", "normalized", "eg", "rowwise"])
 def test_outer_steps_stay_on_the_simplex(optimizer: str) -> None:
     gamma = torch.full((3, 5), 0.2, dtype=torch.float64)
     grad = torch.randn(3, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -93,6 +94,42 @@ def test_outer_steps_stay_on_the_simplex(optimizer: str) -> None:
     # a descent step lowers the weight of the example with the largest gradient
     lowered = out.gather(1, grad.argmax(dim=1, keepdim=True))[:, 0]
     torch.testing.assert_close(lowered, out.min(dim=1).values)
+
+
+def test_rowwise_steps_move_every_row_alike_whatever_its_gradients_scale() -> None:
+    gamma = torch.full((2, 64), 1 / 64, dtype=torch.float64)
+    shape = torch.randn(64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    grad = torch.stack([1e3 * shape, 1e-3 * shape])  # the first and last rows of a search differ 1e6-fold
+    rowwise = step_policy(gamma, grad, 0.5, "rowwise")
+    torch.testing.assert_close(rowwise[0], rowwise[1])  # the same change in both rows
+    normalized = step_policy(gamma, grad, 0.5, "normalized")
+    assert (normalized[1] - gamma[1]).abs().max() < 1e-4 * (normalized[0] - gamma[0]).abs().max()
+
+
+def test_an_extended_search_optimises_past_t_and_reports_its_first_t_rows() -> None:
+    task = tiny_perceptron()
+    seen: list[tuple[int, tuple[int, ...]]] = []
+    cfg = SearchConfig(outer_iters=2, outer_lr=0.5, optimizer="rowwise", holdout=0.0, extend_steps=5)
+    result = search_policy(task, 12, 0.1, cfg, on_policy=lambda k, g, pg: seen.append((k, tuple(g.shape))))
+    assert result.gamma.shape == (12, task.n_train)
+    assert seen == [(k, (12, task.n_train)) for k in range(3)]
+    # the areas it reports are over the first T steps, as a T-step run of the same rows gives
+    kept = train(task, 12, 0.1, result.gamma)
+    best = result.history[result.best_iteration]
+    assert best.j_desired == pytest.approx(float(kept.desired[1:].sum()), rel=1e-10)
+    assert best.j_test == pytest.approx(float(kept.test[1:].sum()), rel=1e-10)
+
+
+@pytest.mark.parametrize("cos", [0.0, 0.3, -0.5])
+def test_the_teacher_turned_to_a_given_angle_with_the_shift_balances_the_target_as_asked(cos: float) -> None:
+    drawn = tiny_perceptron(dim=64, test_size=4000, label_noise=0.1)
+    task = tiny_perceptron(dim=64, test_size=4000, label_noise=0.1, teacher_shift_cos=cos)
+    # the same draws otherwise: inputs, which labels are flipped, the starting parameters
+    assert torch.equal(task.train.inputs, drawn.train.inputs) and torch.equal(task.theta0, drawn.theta0)
+    assert task.corrupted is not None and torch.equal(task.corrupted, drawn.corrupted)
+    # target inputs z ~ N(0.5 * 1, I): the label is 1 when w . z > 0, so P(y = 1) = Phi(0.5 sqrt(D) cos)
+    expected = 0.5 * (1 + math.erf(0.5 * math.sqrt(64) * cos / math.sqrt(2)))
+    assert float(task.test.targets.mean()) == pytest.approx(expected, abs=0.03)
 
 
 def test_tied_gradient_is_constant_on_spans() -> None:

@@ -65,6 +65,7 @@ class Task:
     label_space: int  # |V| in the compression ratio: 2 for the perceptron, the vocabulary for an LM
     micro_batch: int  # training examples per forward pass
     closed_form: Gradients | None = None  # hand-written products; None: autograd
+    corrupted: torch.Tensor | None = None  # (N,) bool: training examples known to be corrupted (flipped labels)
 
     @property
     def n_train(self) -> int:

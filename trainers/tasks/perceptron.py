@@ -47,12 +47,22 @@ class LogisticProducts:
         return (torch.sigmoid(self.inputs @ theta) - self.targets) * (self.inputs @ tangent)
 
 
+def _tilted(teacher: torch.Tensor, cos: float) -> torch.Tensor:
+    """The teacher turned to make angle arccos(cos) with the shift direction 1/sqrt(D), keeping its
+    norm and its direction orthogonal to the shift (a random direction, as drawn)."""
+    shift = torch.full_like(teacher, 1.0 / math.sqrt(teacher.numel()))
+    across = teacher - (teacher @ shift) * shift
+    return teacher.norm() * (cos * shift + math.sqrt(1.0 - cos * cos) * across / across.norm())
+
+
 def build_perceptron(
     cfg: PerceptronConfig, *, holdout: float, seed: int, device: torch.device, dtype: torch.dtype
 ) -> Task:
     g = torch.Generator().manual_seed(seed)
     d = cfg.dim
     teacher = torch.randn(d, generator=g, dtype=torch.float64) * math.sqrt(math.sqrt(d))  # N(0, sqrt(D) I)
+    if cfg.teacher_shift_cos is not None:
+        teacher = _tilted(teacher, cfg.teacher_shift_cos)
 
     def sample(n: int, mean: float, var: float) -> torch.Tensor:
         return mean + math.sqrt(var) * torch.randn(n, d, generator=g, dtype=torch.float64)
@@ -61,6 +71,7 @@ def build_perceptron(
         return Split(z, (z @ teacher > 0).to(torch.float64))
 
     train = labelled(sample(cfg.train_size, 0.0, cfg.train_var))
+    flip = torch.zeros(cfg.train_size, dtype=torch.bool)
     if cfg.label_noise > 0:
         flip = torch.rand(cfg.train_size, generator=g, dtype=torch.float64) < cfg.label_noise
         train = Split(train.inputs, torch.where(flip, 1.0 - train.targets, train.targets))
@@ -87,4 +98,5 @@ def build_perceptron(
         label_space=2,
         micro_batch=cfg.train_size,
         closed_form=LogisticProducts(train.inputs, train.targets),
+        corrupted=flip.to(device),
     )

@@ -50,6 +50,7 @@ class Optimizer(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OPTIMIZER_SGD: _ClassVar[Optimizer]
     OPTIMIZER_NORMALIZED: _ClassVar[Optimizer]
     OPTIMIZER_EG: _ClassVar[Optimizer]
+    OPTIMIZER_ROWWISE: _ClassVar[Optimizer]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -90,6 +91,7 @@ OPTIMIZER_UNSPECIFIED: Optimizer
 OPTIMIZER_SGD: Optimizer
 OPTIMIZER_NORMALIZED: Optimizer
 OPTIMIZER_EG: Optimizer
+OPTIMIZER_ROWWISE: Optimizer
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_RUNNING: JobState
@@ -520,7 +522,7 @@ class SharedFloorTest(_message.Message):
     def __init__(self, tested: _Optional[bool] = ..., shared: _Optional[_Iterable[str]] = ..., delta_aic: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PerceptronConfig(_message.Message):
-    __slots__ = ("dim", "train_size", "desired_size", "test_size", "train_var", "target_shift", "label_noise")
+    __slots__ = ("dim", "train_size", "desired_size", "test_size", "train_var", "target_shift", "label_noise", "teacher_shift_cos")
     DIM_FIELD_NUMBER: _ClassVar[int]
     TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
     DESIRED_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -528,6 +530,7 @@ class PerceptronConfig(_message.Message):
     TRAIN_VAR_FIELD_NUMBER: _ClassVar[int]
     TARGET_SHIFT_FIELD_NUMBER: _ClassVar[int]
     LABEL_NOISE_FIELD_NUMBER: _ClassVar[int]
+    TEACHER_SHIFT_COS_FIELD_NUMBER: _ClassVar[int]
     dim: int
     train_size: int
     desired_size: int
@@ -535,7 +538,8 @@ class PerceptronConfig(_message.Message):
     train_var: float
     target_shift: float
     label_noise: float
-    def __init__(self, dim: _Optional[int] = ..., train_size: _Optional[int] = ..., desired_size: _Optional[int] = ..., test_size: _Optional[int] = ..., train_var: _Optional[float] = ..., target_shift: _Optional[float] = ..., label_noise: _Optional[float] = ...) -> None: ...
+    teacher_shift_cos: float
+    def __init__(self, dim: _Optional[int] = ..., train_size: _Optional[int] = ..., desired_size: _Optional[int] = ..., test_size: _Optional[int] = ..., train_var: _Optional[float] = ..., target_shift: _Optional[float] = ..., label_noise: _Optional[float] = ..., teacher_shift_cos: _Optional[float] = ...) -> None: ...
 
 class TransformerConfig(_message.Message):
     __slots__ = ("n_layers", "d_model", "n_heads", "context", "vocab_size", "train_size", "desired_size", "test_size", "perturb_share", "perturb_ops", "corpus", "micro_batch")
@@ -566,7 +570,7 @@ class TransformerConfig(_message.Message):
     def __init__(self, n_layers: _Optional[int] = ..., d_model: _Optional[int] = ..., n_heads: _Optional[int] = ..., context: _Optional[int] = ..., vocab_size: _Optional[int] = ..., train_size: _Optional[int] = ..., desired_size: _Optional[int] = ..., test_size: _Optional[int] = ..., perturb_share: _Optional[float] = ..., perturb_ops: _Optional[int] = ..., corpus: _Optional[str] = ..., micro_batch: _Optional[int] = ...) -> None: ...
 
 class SearchConfig(_message.Message):
-    __slots__ = ("outer_iters", "outer_lr", "optimizer", "holdout", "policy_blocks", "checkpoint_every", "warmup", "law_checkpoints")
+    __slots__ = ("outer_iters", "outer_lr", "optimizer", "holdout", "policy_blocks", "checkpoint_every", "warmup", "law_checkpoints", "extend_steps")
     OUTER_ITERS_FIELD_NUMBER: _ClassVar[int]
     OUTER_LR_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
@@ -575,6 +579,7 @@ class SearchConfig(_message.Message):
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
     WARMUP_FIELD_NUMBER: _ClassVar[int]
     LAW_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    EXTEND_STEPS_FIELD_NUMBER: _ClassVar[int]
     outer_iters: int
     outer_lr: float
     optimizer: Optimizer
@@ -583,7 +588,8 @@ class SearchConfig(_message.Message):
     checkpoint_every: int
     warmup: int
     law_checkpoints: int
-    def __init__(self, outer_iters: _Optional[int] = ..., outer_lr: _Optional[float] = ..., optimizer: _Optional[_Union[Optimizer, str]] = ..., holdout: _Optional[float] = ..., policy_blocks: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., warmup: _Optional[int] = ..., law_checkpoints: _Optional[int] = ...) -> None: ...
+    extend_steps: int
+    def __init__(self, outer_iters: _Optional[int] = ..., outer_lr: _Optional[float] = ..., optimizer: _Optional[_Union[Optimizer, str]] = ..., holdout: _Optional[float] = ..., policy_blocks: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., warmup: _Optional[int] = ..., law_checkpoints: _Optional[int] = ..., extend_steps: _Optional[int] = ...) -> None: ...
 
 class StartTrainingRequest(_message.Message):
     __slots__ = ("task", "steps", "eta", "perceptron", "transformer", "search", "device", "seed", "bootstrap", "study", "request_id", "preset", "lr_schedule")
