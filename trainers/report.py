@@ -5,7 +5,8 @@
 Figures: J over outer iterations (paper Fig. 4), test loss curves with their fits (Fig. 5), SIM_t
 against the desired loss (Fig. 6), SIM against CR over the outer iterations with the fitted
 c [log(b / CR)]^-a (Fig. 7), the zero-weight share among CT <= 0 (Fig. 8), the CDF of
-gamma / max gamma over well-learned examples (Fig. 9), and AR against outer iterations and compute.
+gamma / max gamma over well-learned examples (Fig. 9), the examples the policy drops at each step
+(Fig. 10), and AR against outer iterations and compute.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def write_report(runs: Sequence[SeedRun], out: Path, *, spec: RunSpec, wall_seco
         "fig7_sim_cr.png": _sim_cr,
         "fig8_zero_weight.png": _zero_weight,
         "fig9_gamma_cdf.png": _gamma_cdf,
+        "fig10_dropped.png": _dropped,
         "ar_by_iteration.png": _ar_by_iteration,
     }
     notes: dict[str, str] = {}
@@ -170,6 +172,25 @@ def _gamma_cdf(ax: Any, runs: Sequence[SeedRun]) -> str:
     else:
         ax.text(0.5, 0.5, "no training example reaches a loss below 1e-6", ha="center", transform=ax.transAxes)
     return "The paper: more than 90 % of well-learned examples get gamma < 0.2 max gamma (dotted line)."
+
+
+def _dropped(ax: Any, runs: Sequence[SeedRun]) -> str:
+    for i, r in enumerate(runs):
+        t = np.arange(r.dropped.size)
+        ax.plot(t, 100 * r.dropped, color=COLORS[i], label=f"seed {r.seed}: all examples")
+        if np.isfinite(r.dropped_corrupted).all():
+            ax.plot(t, 100 * r.dropped_corrupted, ":", color=COLORS[i], label=f"seed {r.seed}: flipped labels")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("step t")
+    ax.set_ylabel("% of training examples with zero weight")
+    ax.set_title("Fig. 10: the examples the near-optimal policy drops")
+    ax.legend(fontsize=6, ncol=2)
+    shares = ", ".join(f"seed {r.seed} {np.mean(r.dropped):.0%}" for r in runs)
+    return (
+        "Zero weight: below 1e-3 of the uniform weight. Mean over steps of the share dropped: "
+        f"{shares}. Examples that add nothing another does not (redundant) or that hurt (flipped "
+        "labels, CT <= 0) get none (Gu et al. 2024, §3)."
+    )
 
 
 def _ar_by_iteration(ax: Any, runs: Sequence[SeedRun]) -> str:

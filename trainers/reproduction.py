@@ -16,9 +16,11 @@ import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from fitting.ratios_measured import MeasuredRatio, Reach
 from trainers.config import RunSpec
@@ -36,6 +38,9 @@ class SeedRun:
     sim_steps: dict[str, np.ndarray]  # policy -> the steps t where SIM_t was measured
     sim_t: dict[str, np.ndarray]  # policy -> SIM_t there
     well_learned_ratios: np.ndarray  # near-optimal policy: gamma / max gamma of well-learned (t, n)
+    dropped: np.ndarray  # near-optimal policy: share of training examples with zero weight, per step
+    dropped_corrupted: np.ndarray  # the same among the flipped-label examples
+    policy_rows: np.ndarray  # the kept policy's every POLICY_ROW_STRIDE-th row, float16 (T / stride, N)
 
     @classmethod
     def of(cls, result: TrainingResult) -> SeedRun:
@@ -50,7 +55,36 @@ class SeedRun:
             sim_steps={o.policy: o.diagnostics.steps for o in outcomes},
             sim_t={o.policy: o.diagnostics.sim_t for o in outcomes},
             well_learned_ratios=outcomes[-1].diagnostics.well_learned_ratios,
+            dropped=outcomes[-1].diagnostics.dropped,
+            dropped_corrupted=outcomes[-1].diagnostics.dropped_corrupted,
+            policy_rows=_policy_rows(result),
         )
+
+
+# The committed reproduction keeps the kept policy at every 10th step in float16 (1.6 MB a seed,
+# against 33 MB whole); the run is deterministic, so the whole policy is one rerun away.
+POLICY_ROW_STRIDE = 10
+
+
+def _policy_rows(result: TrainingResult) -> np.ndarray:
+    if result.search is None:
+        return np.zeros((0, 0), dtype=np.float16)
+    return result.search.gamma[::POLICY_ROW_STRIDE].to(torch.float16).cpu().numpy()
+
+
+def write_artifacts(runs: Sequence[SeedRun], out: Path) -> None:
+    """curves.csv (every seed's test, desired and training curves, both policies) and policy.pt
+    (each seed's kept policy, every POLICY_ROW_STRIDE-th step, float16)."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["seed,policy,step,test,desired,train"]
+    for r in runs:
+        for policy, curves in r.curves.items():
+            rows = zip(curves["test"], curves["desired"], curves["train"], strict=True)
+            for t, (test, desired, train) in enumerate(rows):
+                lines.append(f"{r.seed},{policy},{t},{test:.8g},{desired:.8g},{train:.8g}")
+    (out / "curves.csv").write_text("\n".join(lines) + "\n")
+    policies = {r.seed: torch.from_numpy(r.policy_rows) for r in runs}
+    torch.save({"stride": POLICY_ROW_STRIDE, "gamma_rows": policies}, out / "policy.pt")
 
 
 ProgressFn = Callable[[int, ProgressEvent], None]  # (seed, event)
@@ -89,7 +123,8 @@ def measured(ratio: MeasuredRatio | None) -> float:
 
 ROWS: list[tuple[str, Callable[[JobOutcome], float], str]] = [
     ("test AR at T, measured", lambda o: measured(o.ar_measured), ".2f"),
-    ("test AR at T, from the fits", lambda o: _or_nan(None if o.ar_fit is None else o.ar_fit.value), ".2f"),
+    ("test AR at T, from the fits", lambda o: _ar_fit(o), ".2f"),
+    ("fitted AR / measured AR", lambda o: _ar_fit(o) / measured(o.ar_measured), ".3f"),
     ("r^2 of those fits (the worse curve)", lambda o: min(o.conventional.r2, near_optimal(o).r2), ".3f"),
     ("desired-set AR at T, measured", lambda o: measured(o.ar_desired), ".2f"),
     ("test CR, conventional", lambda o: o.conventional.cr, ".2f"),
@@ -99,6 +134,8 @@ ROWS: list[tuple[str, Callable[[JobOutcome], float], str]] = [
     ("SIM, near-optimal", lambda o: near_optimal(o).sim, ".3f"),
     ("zero-weight share among CT <= 0", lambda o: _or_nan(o.zero_weight_fraction), ".1%"),
     ("well-learned with gamma < 0.2 max", lambda o: _or_nan(o.well_learned_share), ".1%"),
+    ("final / least test loss, near-optimal", lambda o: near_optimal(o).end_rise, ".4f"),
+    ("final / least desired loss, near-optimal", lambda o: near_optimal(o).end_rise_desired, ".4f"),
     ("outer iteration kept", lambda o: _or_nan(o.best_iteration), ".0f"),
     ("seconds", lambda o: o.seconds, ".0f"),
 ]
@@ -109,6 +146,10 @@ def near_optimal(outcome: JobOutcome) -> PolicyMetrics:
     if outcome.optimal is None:
         raise ValueError("the run made no policy search")
     return outcome.optimal
+
+
+def _ar_fit(outcome: JobOutcome) -> float:
+    return _or_nan(None if outcome.ar_fit is None else outcome.ar_fit.value)
 
 
 def _or_nan(value: float | None) -> float:

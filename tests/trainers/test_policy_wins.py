@@ -14,15 +14,16 @@ from trainers import run
 from trainers.presets import PAPER, PAPER_SEEDS, preset_spec
 from trainers.reproduction import run_seeds
 
-# The paper's protocol shrunk about 40x (T 300, D 32, N 512): the same data geometry and label
-# noise, a larger outer step for the fewer outer iterations.
+# The paper's protocol shrunk about 40x (T 300, D 32, N 512): the same data geometry, label noise
+# and outer optimiser, fewer outer iterations, a quarter of the desired set held out to check that
+# the search helps data it did not see.
 SMALL = preset_spec(
     "paper",
     steps=300,
     bootstrap=50,
     device="cpu",
     perceptron=replace(PAPER.perceptron, dim=32, train_size=512, desired_size=128, test_size=128),
-    search=replace(PAPER.search, outer_iters=6, outer_lr=2e-4, law_checkpoints=0),
+    search=replace(PAPER.search, outer_iters=8, warmup=2, extend_steps=60, holdout=0.25, law_checkpoints=0),
 )
 
 
@@ -38,20 +39,27 @@ def test_the_searched_policy_beats_conventional_on_the_test_set(seed: int) -> No
 
 def test_a_preset_keeps_the_changes_asked_for() -> None:
     spec = preset_spec("paper", seed=7, steps=100)
-    assert (spec.seed, spec.steps, spec.perceptron.label_noise, spec.search.optimizer) == (7, 100, 0.03, "sgd")
+    assert (spec.seed, spec.steps, spec.perceptron.label_noise, spec.search.optimizer) == (7, 100, 0.03, "rowwise")
     lm = preset_spec("lm-cpu").validate()
     assert (lm.task, lm.transformer.d_model, lm.resolved_dtype) == ("transformer_lm", 16, "float64")
 
 
 @pytest.mark.slow
-def test_the_paper_reproduction_reaches_the_papers_acceleration() -> None:
-    """Gu et al. 2024, §4 (docs/paper.md, claim 4): AR about 5.5 at T 2000, test CR from about 4 to
-    6.5-7 (minutes on 2 cores)."""
+def test_the_paper_reproduction_reaches_the_papers_acceleration_and_policy_structure() -> None:
+    """Gu et al. 2024, §4 (docs/paper.md, claims 4-5; docs/reproduction.md): on every seed, the
+    measured AR at T at least the paper's 5.5, CR from about 4 to 6-7.5, the law fitted to both
+    curves (r^2 >= 0.99) giving the measured AR within 5 %, no upturn at the end, and the optimum's
+    structure: well-learned examples at < 0.2 max weight, and most pairs with CT <= 0 at zero weight
+    (the paper: 80-100 %; ours 74-77 %, docs/reproduction.md says why). About 3 minutes on 2 cores."""
     runs = run_seeds(PAPER, list(PAPER_SEEDS))
     for seed_run in runs:
-        outcome = seed_run.outcome
-        measured = outcome.ar_measured
-        assert measured is not None and outcome.optimal is not None, seed_run.seed
-        assert measured.reach is Reach.MEASURED and measured.low > 1.0, (seed_run.seed, measured)
-        assert measured.value >= 5.5, (seed_run.seed, measured)
-        assert outcome.optimal.cr > outcome.conventional.cr, seed_run.seed
+        o, seed = seed_run.outcome, seed_run.seed
+        ar = o.ar_measured
+        assert ar is not None and o.optimal is not None and o.ar_fit is not None, seed
+        assert ar.reach is Reach.MEASURED and ar.low > 1.0 and ar.value >= 5.5, (seed, ar)
+        assert min(o.conventional.r2, o.optimal.r2) >= 0.99, (seed, o.conventional.r2, o.optimal.r2)
+        assert abs(o.ar_fit.value / ar.value - 1) <= 0.05, (seed, o.ar_fit, ar)
+        assert 3.7 <= o.conventional.cr <= 4.3 and 6.0 <= o.optimal.cr <= 7.5, (seed, o.conventional.cr, o.optimal.cr)
+        assert o.optimal.end_rise <= 1.005 and o.optimal.end_rise_desired <= 1.005, (seed, o.optimal)
+        assert o.well_learned_share is not None and o.well_learned_share >= 0.9, (seed, o.well_learned_share)
+        assert o.zero_weight_fraction is not None and o.zero_weight_fraction >= 0.7, (seed, o.zero_weight_fraction)
