@@ -156,7 +156,8 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         fits = await self._compute(work.fit_curves, [p for _, p in loaded], options)
         record = options.to_dict()
         rows = [(cid, record, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
-        fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
+        # all of the request's fits, or none; with their resamples, which plans from a stored fit use
+        fit_ids = await asyncio.to_thread(self.store.save_fits, rows, [fit.samples for fit in fits])
         return pb.FitCurvesResponse(
             fits=[
                 convert.fit_to_pb(fit, cid, fid) for cid, fit, fid in zip(request.curve_ids, fits, fit_ids, strict=True)
