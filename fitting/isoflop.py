@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from fitting.compute_optimal import DEFAULT_FLOPS_PER_TOKEN, check_budgets, check_flops_per_token
-from fitting.errors import FitImpossibleError, InvalidInputError
+from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
 from fitting.result import Estimate, estimate_from
 from fitting.validation import as_float_array, check_finite, check_positive
 
 DEFAULT_WIDTH = 0.04  # decades either side: the Chinchilla extraction's budgets sit 0.2-0.3 decades apart
+MAX_RUNS = 5_000  # grouping compares every run with every other
 DEFAULT_MIN_POINTS = 6  # a parabola has 3 coefficients; the rest are residuals to resample
 
 
@@ -125,6 +126,9 @@ def isoflop_profiles(
     sizes = {v.size for v in arrays.values()}
     if len(sizes) != 1:
         raise InvalidInputError("n, d, loss (and compute) must be of one length", field="n")
+    if arrays["n"].size > MAX_RUNS:
+        raise LimitExceededError(f"{arrays['n'].size} runs; IsoFLOP profiles are read from at most {MAX_RUNS}",
+                                 field="n")  # fmt: skip
     for name, v in arrays.items():
         check_finite(v, name)
         check_positive(v, name, "runs have positive sizes, tokens, losses and compute")
