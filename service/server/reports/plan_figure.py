@@ -90,7 +90,7 @@ def _profiles_panel(
     ax.set_ylabel("final loss")
     title = f"IsoFLOP profiles: {len(profiles)}" if profiles else "runs (no IsoFLOP profiles)"
     ax.set_title(title + "\nsolid: parabola in log N (Approach 2); dashed: the fitted law", fontsize=10)
-    ax.grid(True, which="both", alpha=0.2)
+    ax.grid(True, alpha=0.2)
 
 
 def _frontier_panel(
@@ -117,7 +117,8 @@ def _frontier_panel(
         hi = np.array([p.n_opt.high for p in ok])
         k = isoflop.flops_per_token
         y, y_lo, y_hi = (n, lo, hi) if what == "N" else (c / (k * n**2), c / (k * hi**2), c / (k * lo**2))
-        a2 = f"Approach 2 (IsoFLOP minima): a = {interval(isoflop.a.value, isoflop.a.low, isoflop.a.high)}"
+        a = interval(isoflop.a.value, isoflop.a.low, isoflop.a.high)
+        a2 = f"Approach 2 (IsoFLOP minima; dashed: k C^a): a = {a}"
         ax.errorbar(c, y, yerr=[np.nan_to_num(y - y_lo), np.nan_to_num(y_hi - y)], fmt="o", ms=5, color=A2,
                     mec="k", mew=0.6, capsize=2, label=a2, zorder=5)  # fmt: skip
         fitted = np.array([e.value for e in isoflop.n_opt(grid)])
@@ -126,7 +127,7 @@ def _frontier_panel(
         e = pick(row)
         ax.axvline(row.budget, color="0.4", lw=0.7, ls=":")
         ax.plot([row.budget], [e.value], marker="D", ms=6, color="k", zorder=6)
-        ax.annotate(number(e.value), (row.budget, e.value), xytext=(4, 6), textcoords="offset points", fontsize=8)
+        ax.annotate(number(e.value), (row.budget, e.value), xytext=(6, -12), textcoords="offset points", fontsize=8)
     low_c, high_c = plan.fitted_compute
     if not math.isnan(low_c):
         ax.axvspan(grid[0], low_c, color=EXTRAPOLATED["color"], alpha=EXTRAPOLATED["alpha"])
@@ -142,7 +143,7 @@ def _frontier_panel(
         ax.set_ylabel("tokens per parameter D*/N*")
         ax.set_title("tokens per parameter at the optimum", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    ax.grid(True, which="both", alpha=0.2)
+    ax.grid(True, alpha=0.2)
 
 
 def _caption(plan: fitting.ComputePlan, isoflop: fitting.IsoFlopResult | None) -> str:
