@@ -270,4 +270,5 @@ def _decades_outside(budget: float, fitted: tuple[float, float]) -> float:
     low, high = fitted
     if math.isnan(low):
         return math.nan
-    return max(0.0, math.log10(budget / high), math.log10(low / budget))
+    # in logs: a ratio of budgets 1e-300 and 1e23 underflows to 0
+    return max(0.0, math.log10(budget) - math.log10(high), math.log10(low) - math.log10(budget))

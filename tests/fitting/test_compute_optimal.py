@@ -140,6 +140,8 @@ def test_the_extrapolation_is_counted_in_orders_of_magnitude_of_compute() -> Non
     assert [r.extrapolation for r in plan.rows] == pytest.approx([1.0, 0.0, 0.0, 3.0])
     assert plan.fitted_compute == pytest.approx((6e17, 6e19))
     assert math.isnan(compute_optimal(REPLICATION, [1e20]).rows[0].extrapolation)  # no data: unknown
+    far = compute_optimal(REPLICATION, [1e-300, 1e300], data=data).rows  # ratios that would underflow
+    assert [r.extrapolation for r in far] == pytest.approx([317.0 + math.log10(6), 300.0 - 19 - math.log10(6)])
 
 
 def test_a_fit_without_resamples_plans_without_intervals_and_says_so() -> None:

@@ -8,11 +8,16 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fitting
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.cli import main
 from service.client import CurveInfo, InvalidArgument, NotFound, ResourceExhausted, ScalingLawClient
 from service.plan_models import PLAN_COLUMNS
@@ -114,3 +119,38 @@ def test_too_many_budgets_are_a_limit(tmp_path: Path, runs: dict[str, np.ndarray
             assert len(client.plan(fit.id, np.geomspace(1e20, 1e24, 5))) == 5
     finally:
         running.stop()
+
+
+def test_random_plan_requests_get_a_plan_or_a_clear_refusal(
+    client: ScalingLawClient, runs: dict[str, np.ndarray]
+) -> None:
+    """Budgets, FLOPs per token and IsoFLOP widths from anywhere on the float line (NaN, inf,
+    negative, subnormal, huge), straight to the RPC: a plan whose numbers are finite or NaN, never
+    infinite, or INVALID_ARGUMENT / RESOURCE_EXHAUSTED with a message; never INTERNAL."""
+    (fit,) = client.fit([upload(client, runs).id], law="chinchilla", bootstrap=39)
+    stub = pb_grpc.ScalingLawServiceStub(client._channel)
+    anything = st.floats(allow_nan=True, allow_infinity=True)
+    positive = st.floats(min_value=1e-300, max_value=1e300)
+    outcomes: list[str] = []
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        budgets=st.lists(st.one_of(positive, anything), max_size=6),
+        k=st.one_of(st.sampled_from([0.0, 6.0]), positive, anything),
+        width=st.one_of(st.sampled_from([0.0, 0.05]), anything),
+    )
+    def plan(budgets: list[float], k: float, width: float) -> None:
+        request = pb.PlanComputeRequest(fit_id=fit.id, budgets=budgets, flops_per_token=k, isoflop_width=width)
+        try:
+            reply = stub.PlanCompute(request, timeout=60)
+        except grpc.RpcError as err:
+            assert err.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED), err.details()
+            assert (err.details() or "").strip()
+            outcomes.append("refused")
+            return
+        values = [v for r in reply.rows for e in (r.n_opt, r.d_opt, r.loss) for v in (e.value, e.low, e.high)]
+        assert len(reply.rows) == len(budgets) and not any(math.isinf(v) for v in values)
+        outcomes.append("planned")
+
+    plan()
+    assert {"planned", "refused"} <= set(outcomes)  # both kinds were tried
