@@ -192,7 +192,8 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         check_budgets(budgets)  # bad budgets named before the store is read
         curve_id, record = await asyncio.to_thread(self.store.get_fit, request.fit_id)
         stored = convert.stored_fit_to_pb(record, curve_id)
-        plan_law(stored.law, field="fit_id")  # a fit of a law without N and D: said here, naming the fit
+        law = plan_law(stored.law, field="fit_id")  # a fit of a law without N and D: said here, naming the fit
+        limits.check_plan(len(budgets), stored.n_bootstrap, law.name == "chinchilla", self.settings)
         samples = await asyncio.to_thread(self.store.get_fit_samples, request.fit_id)
         fit = replace(convert.fit_from_pb(stored), samples=samples)
         ((_, points),) = await self._curves([curve_id], "fit_id")

@@ -119,6 +119,15 @@ def test_too_many_budgets_are_a_limit(tmp_path: Path, runs: dict[str, np.ndarray
             assert len(client.plan(fit.id, np.geomspace(1e20, 1e24, 5))) == 5
     finally:
         running.stop()
+    costly = start(tmp_path / "costly", max_point_resamples=40_000)  # budgets x resamples: the cost of a plan
+    try:
+        with ScalingLawClient(costly.target, timeout=60) as client:
+            (fit,) = client.fit([upload(client, runs).id], law="chinchilla", bootstrap=199)
+            with pytest.raises(ResourceExhausted, match="max_point_resamples is 40000: ask for at most 200 budgets"):
+                client.plan(fit.id, np.geomspace(1e20, 1e24, 201))
+            assert len(client.plan(fit.id, np.geomspace(1e20, 1e24, 200))) == 200
+    finally:
+        costly.stop()
 
 
 def test_random_plan_requests_get_a_plan_or_a_clear_refusal(
