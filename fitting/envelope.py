@@ -6,8 +6,8 @@ fitted on those points.
 Each curve's log loss is interpolated linearly in log compute; the envelope is read on a log-spaced
 grid of compute where at least two runs have reached it, since one run alone says nothing about
 which size is best, and where the best is neither the smallest nor the largest size that reached
-it. The exponent's interval comes from resampling the runs (whole curves, with
-replacement) and reading the envelope again.
+it. The exponent's interval comes from resampling the runs (whole curves, with replacement) and
+reading the envelope again.
 """
 
 from __future__ import annotations
