@@ -135,8 +135,8 @@ def compute_optimal(
         samples = samples[np.isfinite(samples).all(axis=1)]
         samples = samples if len(samples) >= 2 else None
     optimum = _closed_form if law.name == "chinchilla" else _numeric(law)
-    value = optimum(law.param_names, estimate, c, k)
-    drawn = optimum(law.param_names, samples, c, k) if samples is not None else None
+    value = _available(optimum(law.param_names, estimate, c, k))
+    drawn = _available(optimum(law.param_names, samples, c, k)) if samples is not None else None
     rows = []
     for j, budget in enumerate(c.tolist()):
 
@@ -164,11 +164,16 @@ def compute_optimal(
 Optimum = dict[str, np.ndarray]  # "N", "D", "loss": (S, B) each
 
 
+def _available(optimum: Optimum) -> Optimum:
+    """NaN ("not available") where an optimum overflowed: a budget of 1e300 FLOPs has no finite N*."""
+    return {key: np.where(np.isfinite(v), v, np.nan) for key, v in optimum.items()}
+
+
 def _closed_form(names: tuple[str, ...], p: np.ndarray, c: np.ndarray, k: float) -> Optimum:
     """chinchilla's optimum for each parameter row (S, P) and budget (B,), in logs throughout."""
     col = {n: p[:, i, None] for i, n in enumerate(names)}
     e, big_a, alpha, big_b, beta = col["E"], col["A"], col["alpha"], col["B"], col["beta"]
-    log_c = np.log(c / k)[None, :]
+    log_c = (np.log(c) - math.log(k))[None, :]  # c / k itself may overflow
     with np.errstate(all="ignore"):  # a resample at a bound (alpha, beta -> 0) gives NaN, left out
         log_g = (np.log(alpha) + np.log(big_a) - np.log(beta) - np.log(big_b)) / (alpha + beta)
         log_n = log_g + beta / (alpha + beta) * log_c
@@ -195,7 +200,7 @@ def minimise_over_n(law: Law, p: np.ndarray, c: np.ndarray, k: float) -> Optimum
 def _minimise_block(law: Law, p: np.ndarray, c: np.ndarray, k: float) -> Optimum:
     """The best of a log-spaced grid of N from 1 parameter to C/k (one token), refined by golden
     section between its neighbours. A minimum on the grid's edge is no interior optimum: NaN."""
-    log_c = np.log(c / k)  # (B,)
+    log_c = np.log(c) - math.log(k)  # (B,); c / k itself may overflow
     s, nb = len(p), len(c)
     columns = {n: p[:, i, None, None] for i, n in enumerate(law.param_names)}  # (S, 1, 1)
     grid = np.linspace(0.0, 1.0, _GRID)[None, :] * log_c[:, None]  # (B, G): log N
@@ -262,8 +267,10 @@ def _fitted_compute(data: Mapping[str, Any] | None, k: float) -> tuple[float, fl
         check_positive(arrays[name], f"data.{name}", "sizes and token counts are positive")
     if arrays["N"].size != arrays["D"].size or arrays["N"].size == 0:
         raise InvalidInputError("N and D must be of one length, at least one point", field="data")
-    compute = k * arrays["N"] * arrays["D"]
-    return float(compute.min()), float(compute.max())
+    with np.errstate(over="ignore"):
+        compute = k * arrays["N"] * arrays["D"]
+    low, high = float(compute.min()), float(compute.max())
+    return (low, high) if math.isfinite(high) and low > 0 else (math.nan, math.nan)  # overflowed: unknown
 
 
 def _decades_outside(budget: float, fitted: tuple[float, float]) -> float:

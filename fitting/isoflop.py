@@ -72,9 +72,10 @@ class IsoFlopResult:
         c = np.log(check_budgets(budgets))
         value = np.log(self.k_n.value) + self.a.value * c
         draws = None if self.samples is None else self.samples[:, :1] + self.samples[:, 1:] * c[None, :]
-        with np.errstate(over="ignore"):  # a wild resample far out overflows: infinite, left out
-            return [estimate_from(math.exp(v), None if draws is None else np.exp(draws[:, j]))
-                    for j, v in enumerate(value)]  # fmt: skip
+        with np.errstate(over="ignore"):  # far out, N_opt (or a wild resample's) overflows: not available
+            n, n_draws = np.exp(value), None if draws is None else np.exp(draws)
+        return [estimate_from(float(v) if math.isfinite(v) else math.nan, None if n_draws is None else n_draws[:, j])
+                for j, v in enumerate(n.tolist())]  # fmt: skip
 
     def d_opt(self, budgets: Any) -> list[Estimate]:
         """D_opt = C / (k_f N_opt) at each budget."""
@@ -139,7 +140,10 @@ def isoflop_profiles(
                                 field="min_points")  # fmt: skip
     if not (isinstance(bootstrap, int) and bootstrap >= 0):
         raise InvalidInputError(f"must be an integer >= 0, got {bootstrap!r}", field="bootstrap")
-    c = arrays.get("compute", k * arrays["n"] * arrays["d"])
+    with np.errstate(over="ignore", under="ignore"):
+        c = arrays.get("compute", k * arrays["n"] * arrays["d"])
+    if not (np.isfinite(c).all() and (c > 0).all()):
+        raise FitImpossibleError(f"the runs' compute {k:g} N D is out of the floating-point range", field="compute")
     groups = group_by_compute(c, arrays["n"], width=width, min_points=min_points)
     rng = np.random.default_rng(seed)
     profiles, draws = [], []

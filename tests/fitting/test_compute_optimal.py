@@ -144,6 +144,21 @@ def test_the_extrapolation_is_counted_in_orders_of_magnitude_of_compute() -> Non
     assert [r.extrapolation for r in far] == pytest.approx([317.0 + math.log10(6), 300.0 - 19 - math.log10(6)])
 
 
+def test_budgets_past_the_floating_point_range_are_not_available_never_infinite() -> None:
+    data = {"N": np.array([1e8, 1e9]), "D": np.array([1e9, 1e10])}
+    lopsided = {**REPLICATION, "alpha": 0.01, "beta": 1.0}  # N* ~ C^0.99: past 1e308 at C/k = 1e600
+    (first,) = compute_optimal(lopsided, [1e300], flops_per_token=1e-300, data=data).rows
+    (second,) = compute_optimal(lopsided, [1e21], data=data).rows
+    assert math.isnan(first.n_opt.value) and math.isnan(first.tokens_per_param.value)
+    assert math.isfinite(second.n_opt.value) and math.isfinite(second.loss.value)
+    for k in (1e-300, 6.0, 1e300):  # finite, or NaN: never infinite
+        for row in compute_optimal(REPLICATION, [1e-300, 1e300], flops_per_token=k, data=data).rows:
+            values = [getattr(row, n).value for n in ("n_opt", "d_opt", "tokens_per_param", "loss")]
+            assert not any(math.isinf(v) for v in [*values, row.extrapolation])
+    huge = compute_optimal(REPLICATION, [1e21], flops_per_token=1e300, data=data)  # k N D overflows
+    assert all(math.isnan(v) for v in huge.fitted_compute) and math.isnan(huge.rows[0].extrapolation)
+
+
 def test_a_fit_without_resamples_plans_without_intervals_and_says_so() -> None:
     plan = compute_optimal(_as_fit("chinchilla", REPLICATION), [1e21])
     assert plan.n_resamples == 0 and not plan.rows[0].n_opt.has_interval
