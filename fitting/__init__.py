@@ -14,6 +14,8 @@ from fitting.backtest import (
 from fitting.batch import fit_batch
 from fitting.comparison import ComparisonResult, compare_curves
 from fitting.compression import CR_UNITS, auc, compression_ratio
+from fitting.compute_optimal import ComputePlan, PlanRow, compute_optimal
+from fitting.envelope import EnvelopeResult, loss_envelope
 from fitting.errors import (
     AlreadyExistsError,
     FitImpossibleError,
@@ -24,6 +26,7 @@ from fitting.errors import (
     UnknownLawError,
 )
 from fitting.expression import expression_law
+from fitting.isoflop import IsoFlopProfile, IsoFlopResult, isoflop_profiles
 from fitting.joint import fit_joint
 from fitting.law_types import Law, Param
 from fitting.laws import LAWS, get_law
@@ -67,12 +70,16 @@ __all__ = [
     "BacktestRow",
     "CoefficientImprovement",
     "ComparisonResult",
+    "ComputePlan",
+    "EnvelopeResult",
     "Estimate",
     "FitImpossibleError",
     "FitOptions",
     "FitResult",
     "FitStatus",
     "InvalidInputError",
+    "IsoFlopProfile",
+    "IsoFlopResult",
     "Law",
     "LimitExceededError",
     "MeasuredCurve",
@@ -80,6 +87,7 @@ __all__ = [
     "NotFoundError",
     "Param",
     "ParamSpec",
+    "PlanRow",
     "PredictionResult",
     "Reach",
     "ScalingLawError",
@@ -95,12 +103,15 @@ __all__ = [
     "coefficient_improvement",
     "compare_curves",
     "compression_ratio",
+    "compute_optimal",
     "expression_law",
     "fit_batch",
     "fit_curve",
     "fit_joint",
     "fit_sim_against_cr",
     "get_law",
+    "isoflop_profiles",
+    "loss_envelope",
     "measure_curve",
     "measured_acceleration",
     "measured_speedup",

@@ -34,7 +34,7 @@ def test_rpcs_follow_verb_noun_with_their_own_request() -> None:
     assert names == {
         "UploadCurve", "GetCurve", "ListCurves", "DeleteCurve", "ReadCurvePoints", "FitCurves", "ListFits",
         "CompareCurves", "StartTraining", "GetJob", "ListJobs", "CancelJob", "WatchJob", "RenderReport", "BacktestLaws",
-        "PredictCurve",
+        "PredictCurve", "PlanCompute",
     }  # fmt: skip
     for method in service.methods:
         assert method.input_type.name == f"{method.name}Request", method.name

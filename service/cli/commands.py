@@ -11,6 +11,7 @@
     scalinglaw compare BASELINE CANDIDATE... [--law L] [--shared P ... | --separate] [--x-min X] [--x-max X]
                        [--method robust|paper] [--horizon T ...] [--target-loss L ...] [--json]
     scalinglaw predict FIT_OR_CURVE --schedule FILE [--lr-col lr] [--law L] [--bootstrap N] [--out FILE.csv]
+    scalinglaw plan FIT_ID --budget 1e21 [--budget 5.76e23 ...] [--flops-per-token 6] [--out plan.png] [--json]
     scalinglaw backtest CURVE... [--law L ...] [--train-fraction F ...] [--fit-on ID --predict-on ID ...] [--json]
     scalinglaw train perceptron|transformer-lm [--steps T] [--outer-iters K] [--watch] [--json]
     scalinglaw jobs [--study S] [--state running] [--json]
@@ -61,6 +62,7 @@ from service import result_tables as tables  # noqa: E402
 from service.cli import backtest as cli_backtest  # noqa: E402
 from service.cli import jobs as cli_jobs  # noqa: E402
 from service.cli import logs as cli_logs  # noqa: E402
+from service.cli import plan as cli_plan  # noqa: E402
 from service.cli import predict as cli_predict  # noqa: E402
 from service.cli.completion import completion_script  # noqa: E402
 from service.settings import Settings  # noqa: E402
@@ -141,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--loss-col", action="append", help="column of losses, in nats (default: loss); repeated: a wide table"
     )
     upload.add_argument("--lr-col", help="column of learning rates: each point's lr, for schedule-aware laws")
+    upload.add_argument("--input-col", action="append", default=[], metavar="NAME[=COLUMN]",
+                        help="a column carried as the law's input NAME (repeatable): a table of final losses with "
+                        "--input-col N --input-col D is a point set for chinchilla; without a --x-col column, x is "
+                        "the row number")  # fmt: skip
     upload.add_argument("--policy", default="", help="label: the learning policy, e.g. conventional")
     upload.add_argument("--study", default="", help="label: the study the curves belong to")
     upload.add_argument("--split", default="test", help="label: the data split the loss is on (default: test)")
@@ -230,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_backtest.add_backtest(sub, as_json)
     cli_predict.add_predict(sub, as_json)
+    cli_plan.add_plan(sub, as_json)
 
     completion = sub.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh"], help="the shell: source the output from its rc file")
@@ -314,6 +321,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return cli_backtest.run_backtest(args, client, curve_names)
         if args.command == "predict":
             return cli_predict.run_predict(args, client)
+        if args.command == "plan":
+            return cli_plan.run_plan(args, client)
         if args.command == "delete":
             for curve_id in args.curve_ids:
                 client.delete_curve(curve_id)

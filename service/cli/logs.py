@@ -80,7 +80,7 @@ def run_upload(args: argparse.Namespace, client: c.ScalingLawClient, emit: Calla
         frame = read_table(path)
         return table_curves(
             frame, str(path.name), x_col=args.x_col, loss_cols=loss_cols, name=path.stem, dropna=args.dropna,
-            lr_col=args.lr_col,
+            lr_col=args.lr_col, input_cols=args.input_col,
         )  # fmt: skip
 
     sources = [(str(path), partial(read, path)) for path in args.files]

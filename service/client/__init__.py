@@ -1,7 +1,7 @@
 """The Python client: what a user imports to talk to a scalinglaw server. It needs neither torch,
 fitting/ nor the server (tests/test_layout.py checks it).
 
-    client.py       ScalingLawClient: uploads, fits, comparisons, backtests, jobs, reports
+    client.py       ScalingLawClient: uploads, fits, comparisons, backtests, plans, jobs, reports
     errors.py       the closed set of exceptions it raises, translated from gRPC in one place
     importers/      curves read from table files, TensorBoard event files and MLflow runs
     log_upload.py   a source's curves uploaded in turn; those stored deleted again if one fails
@@ -38,6 +38,7 @@ from service.models import (
     curves_frame,
     fits_frame,
 )
+from service.plan_models import IsoFlopInfo, PlanInfo, PlanRowInfo, plan_frame
 
 __all__ = [
     "AlreadyExists",
@@ -51,10 +52,13 @@ __all__ = [
     "FailedPrecondition",
     "FitInfo",
     "InvalidArgument",
+    "IsoFlopInfo",
     "JobEventInfo",
     "JobInfo",
     "MeasuredInfo",
     "NotFound",
+    "PlanInfo",
+    "PlanRowInfo",
     "ResourceExhausted",
     "ScalingLawClient",
     "ServerError",
@@ -64,4 +68,5 @@ __all__ = [
     "comparison_frame",
     "curves_frame",
     "fits_frame",
+    "plan_frame",
 ]

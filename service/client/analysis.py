@@ -1,4 +1,4 @@
-"""The client's analysis calls: fits, comparisons, reports, backtests and predictions. A part of
+"""The client's analysis calls: fits, comparisons, reports, backtests, predictions and plans. A part of
 ScalingLawClient (it inherits them), kept apart so that each file stays readable; they reach the
 server through the client's own channel, retries and error translation."""
 
@@ -17,6 +17,7 @@ from service import report_formats
 from service.client.arguments import learning_rates
 from service.client.errors import InvalidArgument
 from service.models import BacktestRowInfo, ComparisonInfo, FitInfo, backtest_from_pb, comparison_from_pb, fit_from_pb
+from service.plan_models import plan_frame, plan_from_pb
 
 T = TypeVar("T")
 
@@ -144,6 +145,39 @@ class AnalysisCalls:
         frame = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in columns.items()})
         frame.attrs["fit"] = fit_from_pb(reply.fit).model_dump()
         return frame
+
+    def plan(
+        self,
+        fit_id: str,
+        budgets: Sequence[float],
+        *,
+        flops_per_token: float = 6.0,
+        figure: str | os.PathLike[str] | None = None,
+        isoflop_width: float = 0.0,
+    ) -> pd.DataFrame:
+        """How big a model and how many tokens for each compute budget (FLOPs), from a stored fit
+        of a law in N and D (chinchilla): one row per budget with N*, D*, D*/N* and the loss reached,
+        each with its 95 % interval from the fit's resamples (fit with bootstrap > 0), the orders of
+        magnitude the budget lies outside the fitted runs' compute, and N_opt and D_opt from the
+        IsoFLOP profiles of the fitted runs (NaN where they make none); plan_models.PLAN_COLUMNS.
+        attrs["plan"]: the whole plan (the exponents a and b, the profiles, the fit). figure: write
+        the plan's figure there (.png, .svg or .pdf). isoflop_width: decades either side of a
+        budget a run may lie in its profile (0: the server's 0.04)."""
+        chosen = report_formats.format_of(figure) if figure else None
+        if figure and chosen not in ("png", "svg", "pdf"):
+            reason = f"figure: a plan's figure is .png, .svg or .pdf, not {os.fspath(figure)!r}"
+            raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, reason, [reason])
+        formats = {"png": pb.REPORT_FORMAT_PNG, "svg": pb.REPORT_FORMAT_SVG, "pdf": pb.REPORT_FORMAT_PDF}
+        request = pb.PlanComputeRequest(
+            fit_id=fit_id, budgets=[float(b) for b in budgets], flops_per_token=flops_per_token,
+            with_figure=figure is not None, figure_format=formats.get(chosen or "", pb.REPORT_FORMAT_UNSPECIFIED),
+            isoflop_width=isoflop_width,
+        )  # fmt: skip
+        reply = self._call(lambda: self._stub.PlanCompute(request, timeout=self.timeout, metadata=self._metadata))
+        if figure:
+            with open(figure, "wb") as fh:
+                fh.write(bytes(reply.figure))
+        return plan_frame(plan_from_pb(reply))
 
     def list_fits(self, curve_id: str) -> list[FitInfo]:
         """Every fit stored for the curve, oldest first."""

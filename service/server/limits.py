@@ -143,9 +143,27 @@ def default_resamples(points: Sequence[int], options: fitting.FitOptions, settin
 
 
 def check_count(values: Sequence[object], field: str, settings: Settings) -> None:
-    """Horizons and target losses of one comparison."""
+    """Horizons and target losses of one comparison; budgets of one plan."""
     if len(values) > settings.max_horizons:
         raise LimitExceededError(f"{len(values)} values; max_horizons is {settings.max_horizons}", field=field)
+
+
+NUMERIC_PLAN_COST = 10  # a law in N and D without a closed form: a grid and a golden section per optimum
+
+
+def check_plan(n_budgets: int, n_resamples: int, closed_form: bool, settings: Settings) -> None:
+    """A plan's optima, budgets x the fit's resamples (and the estimate), counted as point-resamples
+    (measured: a closed-form optimum costs about one, a numeric one about ten) against
+    max_point_resamples."""
+    cost = n_budgets * (n_resamples + 1) * (1 if closed_form else NUMERIC_PLAN_COST)
+    if cost > settings.max_point_resamples:
+        most = settings.max_point_resamples // ((n_resamples + 1) * (1 if closed_form else NUMERIC_PLAN_COST))
+        raise LimitExceededError(
+            f"{n_budgets} budgets x {n_resamples + 1} parameter sets"
+            f"{'' if closed_form else f' x {NUMERIC_PLAN_COST} (no closed form)'} = {cost} point-resamples; "
+            f"max_point_resamples is {settings.max_point_resamples}: ask for at most {most} budgets",
+            field="budgets",
+        )
 
 
 def chunk_limit(n_columns: int, settings: Settings) -> int:

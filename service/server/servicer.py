@@ -9,11 +9,12 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import fitting
+from fitting.compute_optimal import check_budgets, plan_law
 from fitting.errors import FitImpossibleError, InvalidInputError, LimitExceededError
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service import wire
-from service.server import convert, limits
+from service.server import convert, limits, plan_convert
 from service.server import worker_tasks as work
 from service.server.compute import ComputePool
 from service.server.jobs.base import JobExecutor
@@ -156,7 +157,8 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         fits = await self._compute(work.fit_curves, [p for _, p in loaded], options)
         record = options.to_dict()
         rows = [(cid, record, fit.to_dict()) for cid, fit in zip(request.curve_ids, fits, strict=True)]
-        fit_ids = await asyncio.to_thread(self.store.save_fits, rows)  # all of the request's fits, or none
+        # all of the request's fits, or none; with their resamples, which plans from a stored fit use
+        fit_ids = await asyncio.to_thread(self.store.save_fits, rows, [fit.samples for fit in fits])
         return pb.FitCurvesResponse(
             fits=[
                 convert.fit_to_pb(fit, cid, fid) for cid, fit, fid in zip(request.curve_ids, fits, fit_ids, strict=True)
@@ -182,6 +184,21 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             fit=convert.fit_to_pb(fit, curve_id, request.fit_id), x=predicted.x.tolist(), loss=predicted.loss.tolist(),
             low=predicted.low.tolist(), high=predicted.high.tolist(),
         )  # fmt: skip
+
+    async def PlanCompute(self, request: pb.PlanComputeRequest, context: Any) -> pb.PlanComputeResponse:
+        k, width, fmt = plan_convert.plan_request(request)
+        limits.check_count(request.budgets, "budgets", self.settings)
+        budgets = list(request.budgets)
+        check_budgets(budgets)  # bad budgets named before the store is read
+        curve_id, record = await asyncio.to_thread(self.store.get_fit, request.fit_id)
+        stored = convert.stored_fit_to_pb(record, curve_id)
+        law = plan_law(stored.law, field="fit_id")  # a fit of a law without N and D: said here, naming the fit
+        limits.check_plan(len(budgets), stored.n_bootstrap, law.name == "chinchilla", self.settings)
+        samples = await asyncio.to_thread(self.store.get_fit_samples, request.fit_id)
+        fit = replace(convert.fit_from_pb(stored), samples=samples)
+        ((_, points),) = await self._curves([curve_id], "fit_id")
+        planned = await self._compute(work.plan_compute, fit, points, budgets, k, width, fmt)
+        return plan_convert.plan_to_pb(planned, stored, MEDIA_TYPES[fmt] if fmt else "")
 
     async def ListFits(self, request: pb.ListFitsRequest, context: Any) -> pb.ListFitsResponse:
         await asyncio.to_thread(self.store.get_curve, request.curve_id)  # NOT_FOUND for an unknown curve

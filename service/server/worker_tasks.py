@@ -6,16 +6,19 @@ A job's configuration is not: it loads no torch, and the server checks it (limit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 import fitting
 from fitting.comparison import ComparisonResult
+from fitting.isoflop import MAX_RUNS
 from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
 from service import models
 from service.server import convert
 from service.server.jobs.results import JobComparison
-from service.server.reports import html
+from service.server.reports import html, plan_figure
 from service.server.reports.figures import LabelledCurve, render
 from service.server.store import CurvePoints
 from trainers.outcome import JobOutcome
@@ -118,6 +121,43 @@ def predict_curve(
     if fit is None:
         raise fitting.InvalidInputError("give a fit_id or a curve_id", field="source")
     return fit, fitting.predict(fit, x, lr=lr or None)
+
+
+@dataclass(frozen=True, eq=False)
+class PlannedCompute:
+    """A plan, the IsoFLOP profiles of the fitted points (None, and the reason, where they make
+    none) and the figure (empty unless asked for)."""
+
+    plan: fitting.ComputePlan
+    isoflop: fitting.IsoFlopResult | None
+    isoflop_reason: str
+    figure: bytes
+
+
+def plan_compute(
+    fit: fitting.FitResult, points: CurvePoints, budgets: list[float], flops_per_token: float, width: float,
+    fmt: str | None,
+) -> PlannedCompute:  # fmt: skip
+    """Approach 3 from the fit at the budgets; Approach 2 from the fit's points (N, D and loss; a
+    column C gives each run's compute, else it is flops_per_token N D); the figure in fmt."""
+    data: dict[str, np.ndarray] = {name: points.columns[name] for name in ("N", "D") if name in points.columns}
+    plan = fitting.compute_optimal(fit, budgets, flops_per_token, data=data if len(data) == 2 else None)
+    isoflop, reason = None, "the fit's curve has no columns N and D"
+    if len(data) == 2 and points.loss.size > MAX_RUNS:
+        reason = f"{points.loss.size} points: IsoFLOP profiles are read from at most {MAX_RUNS} runs"
+    elif len(data) == 2:
+        try:  # a point set need not be IsoFLOP runs: then the plan stands alone, and says why
+            isoflop = fitting.isoflop_profiles(
+                data["N"], data["D"], points.loss, compute=points.columns.get("C"), flops_per_token=flops_per_token,
+                width=width, bootstrap=max(plan.n_resamples, 200), seed=0,
+            )  # fmt: skip
+            reason = ""
+        except fitting.FitImpossibleError as exc:
+            reason = exc.message
+    figure = b""
+    if fmt is not None:
+        figure = plan_figure.render_plan(fit, plan, data, points.loss, isoflop, fmt=fmt)
+    return PlannedCompute(plan, isoflop, reason, figure)
 
 
 def _inputs(points: CurvePoints, law: fitting.Law) -> Any:

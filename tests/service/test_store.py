@@ -487,5 +487,5 @@ def test_curves_stored_before_version_5_are_found_as_duplicates(db: Database) ->
     first = old.insert_curve(CurveMeta(name="old", study="s"), points(5))
     old.close()
     new = db.open()
-    assert new.schema_version == SCHEMA_VERSION == 5
+    assert new.schema_version == SCHEMA_VERSION == 6
     assert new.insert_curve(CurveMeta(name="new", study="s"), points(5), skip_duplicate=True).id == first.id

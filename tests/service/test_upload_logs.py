@@ -204,3 +204,20 @@ def test_a_missing_reader_package_is_one_line_saying_what_to_install(
     assert "needs the tensorboard package: pip install 'scalinglaw[tensorboard]'" in capsys.readouterr().err
     with pytest.raises(InvalidArgument, match=r"needs the mlflow package: pip install 'scalinglaw\[mlflow\]'"):
         client.import_mlflow("http://127.0.0.1:1", ["loss"], experiment="x")
+
+
+def test_a_table_of_final_losses_is_a_point_set_of_its_input_columns(tmp_path: Path) -> None:
+    from service.client.importers import LogReadError
+    from service.client.importers.table_files import table_curves
+
+    frame = pd.DataFrame({"Model Size": [1e8, 4e8, 1e9], "D": [2e9, 8e9, 2e10], "loss": [3.1, 2.8, 2.6]})
+    (curve,) = table_curves(frame, "runs.csv", input_cols=["N=Model Size", "D"], name="runs")
+    assert curve.x.tolist() == [1.0, 2.0, 3.0]  # no step column: the row number
+    assert curve.columns["N"].tolist() == [1e8, 4e8, 1e9] and curve.columns["D"].tolist() == [2e9, 8e9, 2e10]
+    with pytest.raises(LogReadError, match=r"no column 'N' \(--input-col\)"):
+        table_curves(frame, "runs.csv", input_cols=["N"])
+    frame.loc[1, "D"] = np.nan
+    with pytest.raises(LogReadError, match=r"runs\.csv row 2: D is NaN"):
+        table_curves(frame, "runs.csv", input_cols=["N=Model Size", "D"])
+    (kept,) = table_curves(frame, "runs.csv", input_cols=["N=Model Size", "D"], dropna=True)
+    assert kept.dropped == 1 and kept.columns["N"].tolist() == [1e8, 1e9]

@@ -866,3 +866,99 @@ class PredictCurveResponse(_message.Message):
     low: _containers.RepeatedScalarFieldContainer[float]
     high: _containers.RepeatedScalarFieldContainer[float]
     def __init__(self, fit: _Optional[_Union[FitResult, _Mapping]] = ..., x: _Optional[_Iterable[float]] = ..., loss: _Optional[_Iterable[float]] = ..., low: _Optional[_Iterable[float]] = ..., high: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class PlanComputeRequest(_message.Message):
+    __slots__ = ("fit_id", "budgets", "flops_per_token", "with_figure", "figure_format", "isoflop_width")
+    FIT_ID_FIELD_NUMBER: _ClassVar[int]
+    BUDGETS_FIELD_NUMBER: _ClassVar[int]
+    FLOPS_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WITH_FIGURE_FIELD_NUMBER: _ClassVar[int]
+    FIGURE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    ISOFLOP_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    fit_id: str
+    budgets: _containers.RepeatedScalarFieldContainer[float]
+    flops_per_token: float
+    with_figure: bool
+    figure_format: ReportFormat
+    isoflop_width: float
+    def __init__(self, fit_id: _Optional[str] = ..., budgets: _Optional[_Iterable[float]] = ..., flops_per_token: _Optional[float] = ..., with_figure: _Optional[bool] = ..., figure_format: _Optional[_Union[ReportFormat, str]] = ..., isoflop_width: _Optional[float] = ...) -> None: ...
+
+class PlanRow(_message.Message):
+    __slots__ = ("budget", "n_opt", "d_opt", "tokens_per_param", "loss", "extrapolation", "isoflop_n_opt", "isoflop_d_opt")
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    N_OPT_FIELD_NUMBER: _ClassVar[int]
+    D_OPT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_PARAM_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    EXTRAPOLATION_FIELD_NUMBER: _ClassVar[int]
+    ISOFLOP_N_OPT_FIELD_NUMBER: _ClassVar[int]
+    ISOFLOP_D_OPT_FIELD_NUMBER: _ClassVar[int]
+    budget: float
+    n_opt: Estimate
+    d_opt: Estimate
+    tokens_per_param: Estimate
+    loss: Estimate
+    extrapolation: float
+    isoflop_n_opt: Estimate
+    isoflop_d_opt: Estimate
+    def __init__(self, budget: _Optional[float] = ..., n_opt: _Optional[_Union[Estimate, _Mapping]] = ..., d_opt: _Optional[_Union[Estimate, _Mapping]] = ..., tokens_per_param: _Optional[_Union[Estimate, _Mapping]] = ..., loss: _Optional[_Union[Estimate, _Mapping]] = ..., extrapolation: _Optional[float] = ..., isoflop_n_opt: _Optional[_Union[Estimate, _Mapping]] = ..., isoflop_d_opt: _Optional[_Union[Estimate, _Mapping]] = ...) -> None: ...
+
+class IsoFlopProfile(_message.Message):
+    __slots__ = ("budget", "n_points", "n_opt", "loss", "status")
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    N_POINTS_FIELD_NUMBER: _ClassVar[int]
+    N_OPT_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    budget: float
+    n_points: int
+    n_opt: Estimate
+    loss: Estimate
+    status: str
+    def __init__(self, budget: _Optional[float] = ..., n_points: _Optional[int] = ..., n_opt: _Optional[_Union[Estimate, _Mapping]] = ..., loss: _Optional[_Union[Estimate, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
+
+class IsoFlopFrontier(_message.Message):
+    __slots__ = ("made", "reason", "profiles", "a", "b", "left_out", "message")
+    MADE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PROFILES_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    made: bool
+    reason: str
+    profiles: _containers.RepeatedCompositeFieldContainer[IsoFlopProfile]
+    a: Estimate
+    b: Estimate
+    left_out: int
+    message: str
+    def __init__(self, made: _Optional[bool] = ..., reason: _Optional[str] = ..., profiles: _Optional[_Iterable[_Union[IsoFlopProfile, _Mapping]]] = ..., a: _Optional[_Union[Estimate, _Mapping]] = ..., b: _Optional[_Union[Estimate, _Mapping]] = ..., left_out: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class PlanComputeResponse(_message.Message):
+    __slots__ = ("fit", "flops_per_token", "rows", "a", "b", "method", "fitted_compute", "n_resamples", "message", "isoflop", "figure", "media_type")
+    FIT_FIELD_NUMBER: _ClassVar[int]
+    FLOPS_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    FITTED_COMPUTE_FIELD_NUMBER: _ClassVar[int]
+    N_RESAMPLES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ISOFLOP_FIELD_NUMBER: _ClassVar[int]
+    FIGURE_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    fit: FitResult
+    flops_per_token: float
+    rows: _containers.RepeatedCompositeFieldContainer[PlanRow]
+    a: Estimate
+    b: Estimate
+    method: str
+    fitted_compute: Interval
+    n_resamples: int
+    message: str
+    isoflop: IsoFlopFrontier
+    figure: bytes
+    media_type: str
+    def __init__(self, fit: _Optional[_Union[FitResult, _Mapping]] = ..., flops_per_token: _Optional[float] = ..., rows: _Optional[_Iterable[_Union[PlanRow, _Mapping]]] = ..., a: _Optional[_Union[Estimate, _Mapping]] = ..., b: _Optional[_Union[Estimate, _Mapping]] = ..., method: _Optional[str] = ..., fitted_compute: _Optional[_Union[Interval, _Mapping]] = ..., n_resamples: _Optional[int] = ..., message: _Optional[str] = ..., isoflop: _Optional[_Union[IsoFlopFrontier, _Mapping]] = ..., figure: _Optional[bytes] = ..., media_type: _Optional[str] = ...) -> None: ...

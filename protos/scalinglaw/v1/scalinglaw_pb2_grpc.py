@@ -114,6 +114,11 @@ class ScalingLawServiceStub:
                 request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveRequest.SerializeToString,
                 response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveResponse.FromString,
                 _registered_method=True)
+        self.PlanCompute = channel.unary_unary(
+                '/scalinglaw.v1.ScalingLawService/PlanCompute',
+                request_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PlanComputeRequest.SerializeToString,
+                response_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PlanComputeResponse.FromString,
+                _registered_method=True)
 
 
 class ScalingLawServiceServicer:
@@ -226,6 +231,16 @@ class ScalingLawServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanCompute(self, request, context):
+        """How big a model, how many tokens, for a compute budget: from a stored fit of a law in N and D,
+        N*, D*, D*/N* and the loss reached at each budget with intervals from the fit's resamples
+        (Approach 3), beside the IsoFLOP profiles of the fitted points where they group by budget
+        (Approach 2), and the figure when asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ScalingLawServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -308,6 +323,11 @@ def add_ScalingLawServiceServicer_to_server(servicer, server):
                     servicer.PredictCurve,
                     request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveRequest.FromString,
                     response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveResponse.SerializeToString,
+            ),
+            'PlanCompute': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanCompute,
+                    request_deserializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PlanComputeRequest.FromString,
+                    response_serializer=protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PlanComputeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -742,6 +762,33 @@ class ScalingLawService:
             '/scalinglaw.v1.ScalingLawService/PredictCurve',
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveRequest.SerializeToString,
             protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PredictCurveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanCompute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scalinglaw.v1.ScalingLawService/PlanCompute',
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PlanComputeRequest.SerializeToString,
+            protos_dot_scalinglaw_dot_v1_dot_scalinglaw__pb2.PlanComputeResponse.FromString,
             options,
             channel_credentials,
             insecure,

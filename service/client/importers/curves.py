@@ -46,14 +46,18 @@ def log_curve(
     dropna: bool = False,
     unit: str = "row",
     lr: np.ndarray | None = None,
+    columns: dict[str, np.ndarray] | None = None,
 ) -> LogCurve:
     """A checked curve: finite x and loss (or, with dropna, those rows left out and counted),
     x strictly increasing, at least one point; with `lr`, a finite, non-negative learning rate
     per point (dropna leaves out rows where it is missing too). rows: each point's row in the
-    source (default 1, 2, ... in the order given)."""
+    source (default 1, 2, ... in the order given). columns: other inputs of each point, by name
+    (a point set's N and D), finite like the loss."""
     xs, ls = np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
     numbers = np.arange(1, xs.size + 1) if rows is None else np.asarray(rows)
-    columns = {} if lr is None else {"lr": np.asarray(lr, dtype=float)}
+    columns = {k: np.asarray(v, dtype=float) for k, v in (columns or {}).items()}
+    if lr is not None:
+        columns["lr"] = np.asarray(lr, dtype=float)
     curve = LogCurve(name, xs, ls, source, numbers, unit=unit, columns=columns)
     finite = np.isfinite(xs) & np.isfinite(ls)
     for values in columns.values():

@@ -49,14 +49,26 @@ def table_curves(
     name: str = "",
     dropna: bool = False,
     lr_col: str | None = None,
+    input_cols: Sequence[str] = (),
 ) -> list[LogCurve]:
     """One curve per loss column. With one column the curve is called `name` (the file's stem at
     the CLI); with several, each is called after its column and keeps only the rows where it has
     a value (as in a wide export, where runs log at different steps). With `lr_col`, every curve
-    carries that column's learning rate of each of its rows."""
+    carries that column's learning rate of each of its rows. `input_cols`: columns carried as the
+    law's inputs, "NAME" or "NAME=COLUMN" (a point set of final losses: N and D, for chinchilla);
+    then a table without the x column takes the row number as x."""
     if not loss_cols:
         raise LogReadError(f"{source}: give at least one loss column")
-    x = _numbers(frame, _column(frame, x_col, source, "--x-col"), source)
+    inputs = {}
+    for spec in input_cols:
+        key, _, col = spec.partition("=")
+        if not key.strip():
+            raise LogReadError(f"{source}: --input-col {spec!r}: write NAME or NAME=COLUMN")
+        inputs[key.strip()] = _numbers(frame, _column(frame, col or key.strip(), source, "--input-col"), source)
+    if inputs and not _has_column(frame, x_col):  # a point set: its rows in the order given
+        x = np.arange(1.0, len(frame) + 1.0)
+    else:
+        x = _numbers(frame, _column(frame, x_col, source, "--x-col"), source)
     wide = len(loss_cols) > 1
     lr = None if lr_col is None else _numbers(frame, _column(frame, lr_col, source, "--lr-col"), source)
     curves = []
@@ -65,8 +77,14 @@ def table_curves(
         keep = ~np.isnan(loss) if wide else np.ones(loss.size, dtype=bool)
         rows = np.arange(1, loss.size + 1)[keep]  # numbered as in the file, blanks of a wide table or not
         rates = None if lr is None else lr[keep]
-        curves.append(log_curve(col if wide else name, x[keep], loss[keep], source, rows=rows, dropna=dropna, lr=rates))
+        columns = {k: v[keep] for k, v in inputs.items()}
+        curves.append(log_curve(col if wide else name, x[keep], loss[keep], source, rows=rows, dropna=dropna, lr=rates,
+                                columns=columns))  # fmt: skip
     return curves
+
+
+def _has_column(frame: pd.DataFrame, name: str) -> bool:
+    return name in frame.columns or any(str(c).lower() == name.lower() for c in frame.columns)
 
 
 def _column(frame: pd.DataFrame, name: str, source: str, flag: str) -> str:

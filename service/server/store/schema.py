@@ -14,7 +14,7 @@ from typing import Any
 
 from service.server.store.records import CurveMeta, JobEventRecord, JobRecord, StoredCurve
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATIONS = {
     1: """
     CREATE TABLE curves (
@@ -69,6 +69,9 @@ MIGRATIONS = {
     """,
     # re-uploads of the same points into a study are found by the content hash every curve has
     5: "CREATE INDEX curves_study_sha256 ON curves (study, sha256)",
+    # a bootstrapped fit's resamples (n_bootstrap x parameters, little-endian doubles, the law's
+    # parameter order), so what is planned or predicted from a stored fit has its intervals
+    6: "ALTER TABLE fits ADD COLUMN samples {blob}",
 }
 
 

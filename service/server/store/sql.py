@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -238,15 +238,22 @@ class Store:
 
     # -- fits -----------------------------------------------------------------------------------
 
-    def save_fit(self, curve_id: str, options: dict[str, object], result: dict[str, object]) -> str:
-        return self.save_fits([(curve_id, options, result)])[0]
+    def save_fit(
+        self, curve_id: str, options: dict[str, object], result: dict[str, object], samples: np.ndarray | None = None
+    ) -> str:
+        return self.save_fits([(curve_id, options, result)], [samples])[0]
 
-    def save_fits(self, fits: list[tuple[str, dict[str, object], dict[str, object]]]) -> list[str]:
+    def save_fits(
+        self,
+        fits: list[tuple[str, dict[str, object], dict[str, object]]],
+        samples: Sequence[np.ndarray | None] | None = None,
+    ) -> list[str]:
         """(curve_id, options, result) of one request, all in one transaction; NotFoundError, storing
-        none, when a curve was deleted meanwhile."""
+        none, when a curve was deleted meanwhile. samples: each fit's bootstrap resamples (None: none)."""
+        kept = [None] * len(fits) if samples is None else list(samples)
         with self._backend.transaction() as db:
             ids = []
-            for index, (curve_id, options, result) in enumerate(fits):
+            for index, ((curve_id, options, result), draws) in enumerate(zip(fits, kept, strict=True)):
                 # the curve row locked, so a concurrent delete waits for this commit
                 if (
                     db.execute(f"SELECT 1 FROM curves WHERE id = ?{self._backend.lock_row}", (curve_id,)).fetchone()
@@ -256,9 +263,14 @@ class Store:
                         f"no curve {curve_id!r} (deleted while it was fitted)", field="curve_ids", index=index
                     )
                 ids.append(f"f-{uuid.uuid4().hex[:16]}")
+                row = (ids[-1], curve_id, json.dumps(options), json.dumps(result, default=float), _now())
+                if draws is None:  # the column left to its NULL (and to stores opened at an older version)
+                    db.execute("INSERT INTO fits (id, curve_id, options, result, created_at) VALUES (?,?,?,?,?)", row)
+                    continue
+                blob = np.ascontiguousarray(draws, dtype="<f8").tobytes()
                 db.execute(
-                    "INSERT INTO fits (id, curve_id, options, result, created_at) VALUES (?,?,?,?,?)",
-                    (ids[-1], curve_id, json.dumps(options), json.dumps(result, default=float), _now()),
+                    "INSERT INTO fits (id, curve_id, options, result, created_at, samples) VALUES (?,?,?,?,?,?)",
+                    (*row, blob),
                 )
             return ids
 
@@ -269,6 +281,18 @@ class Store:
         if row is None:
             raise NotFoundError(f"no fit {fit_id!r}", field="fit_id")
         return row[0], {"id": fit_id, **json.loads(row[1])}
+
+    def get_fit_samples(self, fit_id: str) -> np.ndarray | None:
+        """The fit's bootstrap resamples (n_bootstrap, parameters), or None: fitted without them, or
+        stored before resamples were kept (schema version 6)."""
+        with self._backend.connection() as db:
+            row = db.execute("SELECT samples, result FROM fits WHERE id = ?", (fit_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no fit {fit_id!r}", field="fit_id")
+        if row[0] is None:
+            return None
+        n_params = len(json.loads(row[1])["params"])
+        return np.frombuffer(bytes(row[0]), dtype="<f8").reshape(-1, n_params)
 
     def list_fits(self, curve_id: str) -> list[dict[str, object]]:
         key = self._backend.row_key
