@@ -165,6 +165,7 @@ class JobExecutor(ABC):
         if self._keeper is not None:
             self._keeper.cancel()
         running = list(self._running)
+        queued = [j for j in self._taking if j not in self._running]  # before the workers' cancels clear it
         for job_id in running:
             self._running[job_id].terminate()
             self._cancelled.add(job_id)  # its worker must not report it again
@@ -173,7 +174,6 @@ class JobExecutor(ABC):
         for task in [*self._workers, *([self._keeper] if self._keeper else [])]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        queued = [*self._taking]
         while not self._queue.empty():
             queued.append(self._queue.get_nowait()[0])
         await self._hand_back(running, [j for j in queued if j not in self._cancelled])

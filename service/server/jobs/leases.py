@@ -75,11 +75,13 @@ async def register(store: Store, holder: Holder, policy: LeasePolicy) -> None:
 
 def _is_dead(row: HolderRow, me: Holder) -> bool:
     other = row.holder
+    if row.remaining <= 0:  # its jobs are anyone's already
+        return True
     if other.host == me.host:  # this machine: ask the process table
         if other.token in _LIVE_HERE:
             return False
         return other.pid == me.pid or not _pid_alive(other.pid)
-    return row.remaining <= 0
+    return False
 
 
 def _pid_alive(pid: int) -> bool:
