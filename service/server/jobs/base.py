@@ -136,8 +136,13 @@ class JobExecutor(ABC):
         self._keeper = asyncio.create_task(self._keep_lease())
 
     async def _keep_lease(self) -> None:
+        """A pass every renew_seconds from the start of the last (not from its end), so a slow
+        database does not stretch the renewal period towards the lease."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(self.lease.renew_seconds)
+            due = max(due + self.lease.renew_seconds, loop.time())
+            await asyncio.sleep(due - loop.time())
             await self._settle_orphans()
 
     async def _settle_orphans(self) -> None:
@@ -287,12 +292,12 @@ class JobExecutor(ABC):
         await asyncio.to_thread(self._store_outcome, job_id, spec, outcome[1])  # nothing if cancelled meanwhile
         await self._notify(job_id)
 
-    async def _stop_when_finished_elsewhere(self, job_id: str, job: RunningJob) -> None:
+    async def _stop_when_finished_elsewhere(self, job_id: str, job: RunningJob, every: float = 2.0) -> None:
         """A job cancelled through another replica sharing the database, or taken by another
-        (this server's lease expired meanwhile), is stopped within two seconds (or one lease
-        renewal, if shorter), not only at its next progress event."""
+        (this server's lease expired meanwhile), is stopped within `every` seconds, not only at
+        its next progress event (which could not be stored: writes check the lease)."""
         while True:
-            await asyncio.sleep(min(2.0, self.lease.renew_seconds))
+            await asyncio.sleep(every)
             stored = await asyncio.to_thread(self.store.get_job, job_id)
             if stored.done or stored.holder != self.holder.token:
                 job.terminate()
