@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from service.cli.server_process import ServerProcess
 from service.client import ClientError, JobEventInfo, ScalingLawClient
 from service.server.jobs.leases import ReplicaIdInUse
+from service.settings import Settings
 
 from .conftest import start
 from .postgres import fresh_schema
@@ -241,6 +243,15 @@ def test_a_second_server_with_the_same_replica_id_on_one_sqlite_file_is_refused(
             assert client.list_jobs() == []
     finally:
         first.kill()
+
+
+def test_lease_settings_are_checked_naming_them() -> None:
+    with pytest.raises(ValidationError, match=r"SCALINGLAW_LEASE_SECONDS \(4\) must be at least twice"):
+        Settings(lease_renew_seconds=3, lease_seconds=4)
+    for bad in ({"lease_renew_seconds": 0}, {"lease_seconds": -1}, {"job_retries": -1}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)
+    assert (Settings().lease_renew_seconds, Settings().lease_seconds, Settings().job_retries) == (5.0, 20.0, 0)
 
 
 def test_a_second_server_in_this_process_with_the_same_replica_id_is_refused(tmp_path: Path) -> None:
