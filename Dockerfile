@@ -47,11 +47,16 @@ RUN pip install ".${EXTRAS:+[$EXTRAS]}" \
 FROM ${BASE} AS runtime
 RUN useradd --create-home --uid 10001 scalinglaw && mkdir -p /data && chown scalinglaw /data
 COPY --from=builder /opt/venv /opt/venv
+# The drain on SIGTERM hands jobs back (about a second), then gives calls in flight
+# SCALINGLAW_GRACE_SECONDS: 7 s keeps the whole stop inside docker's and podman's default stop timeout
+# of 10 s (a Dockerfile cannot set that timeout). Raising the grace needs `--stop-timeout` (docker),
+# `--time` (podman) or terminationGracePeriodSeconds (Kubernetes, 30 s by default) of grace + 3 s or more.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     SCALINGLAW_HOST=0.0.0.0 \
     SCALINGLAW_PORT=50051 \
-    SCALINGLAW_DATA_DIR=/data
+    SCALINGLAW_DATA_DIR=/data \
+    SCALINGLAW_GRACE_SECONDS=7
 USER 10001
 WORKDIR /home/scalinglaw
 VOLUME ["/data"]

@@ -197,6 +197,8 @@ class JobInfo(BaseModel):
     task: str = ""  # perceptron, transformer_lm
     study: str = ""
     created_at: datetime | None = None  # UTC
+    replica: str = ""  # the replica that holds the job, or held it last (it changes when one dies)
+    attempt: int = 0  # 0 for the first run; n after the n-th restart from the start
 
 
 class JobEventInfo(BaseModel):
@@ -205,6 +207,7 @@ class JobEventInfo(BaseModel):
     message: str
     progress: float
     state: str
+    replica: str = ""  # the replica that wrote the event
 
 
 def job_from_pb(j: pb.Job) -> JobInfo:
@@ -215,6 +218,7 @@ def job_from_pb(j: pb.Job) -> JobInfo:
         comparison=comparison_from_pb(j.result.comparison) if j.result.HasField("comparison") else None,
         task=pb.Task.Name(j.request.task).removeprefix("TASK_").lower(), study=j.request.study,
         created_at=j.created_at.ToDatetime(tzinfo=UTC) if j.HasField("created_at") else None,
+        replica=j.replica, attempt=j.attempt,
     )  # fmt: skip
 
 

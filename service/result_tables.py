@@ -236,7 +236,9 @@ def _error(value: float, sign: str = "") -> str:
 
 
 def jobs_table(jobs: Sequence[c.JobInfo], now: datetime | None = None) -> Table:
+    """With a replica column where any job names one (servers sharing a database)."""
     now = now or datetime.now(UTC)
+    replicas = any(job.replica for job in jobs)
     rows = [
         (
             job.id,
@@ -245,11 +247,13 @@ def jobs_table(jobs: Sequence[c.JobInfo], now: datetime | None = None) -> Table:
             percent(job.progress),
             age((now - job.created_at).total_seconds()) if job.created_at else MISSING,
             job.study or MISSING,
+            *((job.replica or MISSING,) if replicas else ()),
             job.error or job.message,
         )
         for job in jobs
     ]
-    return Table("Jobs, oldest first", ("job", "state", "task", "progress", "age", "study", "message"), rows)
+    columns = ("job", "state", "task", "progress", "age", "study", *(("replica",) if replicas else ()), "message")
+    return Table("Jobs, oldest first", columns, rows)
 
 
 def job_table(job: c.JobInfo) -> Table:

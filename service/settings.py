@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     # memory (RLIMIT_DATA) each of those workers may use; over it the request gets RESOURCE_EXHAUSTED; 0: no limit
     fit_memory_bytes: int = Field(8 * 2**30, ge=0)
     grace_seconds: float = Field(10.0, ge=0)
+    # Job leases (service/server/jobs/leases.py): every lease_renew_seconds this server renews its
+    # lease on the jobs it holds; a job whose holder has not renewed for lease_seconds is taken by
+    # a live server sharing the database. job_retries: how often such a job (or one stopped by a
+    # drain) is restarted from its start before it is marked FAILED; 0: never.
+    lease_renew_seconds: float = Field(5.0, gt=0, le=3600)
+    lease_seconds: float = Field(20.0, gt=0, le=86400)
+    job_retries: int = Field(0, ge=0, le=100)
 
     @field_validator("executor", mode="before")
     @classmethod
@@ -80,6 +87,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"SCALINGLAW_TLS_{given} is set but SCALINGLAW_TLS_{missing} is not: "
                 "set both to serve TLS, or neither for plaintext"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlives_renewals(self) -> Settings:
+        """A lease that a single late renewal lets expire would hand live jobs to another replica."""
+        if self.lease_seconds < 2 * self.lease_renew_seconds:
+            raise ValueError(
+                f"SCALINGLAW_LEASE_SECONDS ({self.lease_seconds:g}) must be at least twice "
+                f"SCALINGLAW_LEASE_RENEW_SECONDS ({self.lease_renew_seconds:g}): one late renewal must not lose a lease"
             )
         return self
 

@@ -24,7 +24,11 @@ def follow(client: c.ScalingLawClient, job_id: str, args: argparse.Namespace) ->
     job keeps running on the server and the commands to watch or cancel it are printed)."""
     print(f"watching job {job_id} (Ctrl-C detaches; the job keeps running)", file=sys.stderr, flush=True)
     try:
+        replica = None
         for event in client.watch(job_id):
+            if replica is not None and event.replica != replica:  # another replica took the job over
+                print(f"\n{event.message}", file=sys.stderr)
+            replica = event.replica
             bar = "#" * int(_BAR * event.progress)
             print(f"\r[{bar:<{_BAR}}] {percent(event.progress):>4} {event.message[:50]:<50}", end="", file=sys.stderr)
         print(file=sys.stderr)

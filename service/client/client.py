@@ -346,6 +346,8 @@ class ScalingLawClient(AnalysisCalls):
         try:
             for e in self._stub.WatchJob(request, metadata=self._metadata):
                 state = pb.JobState.Name(e.state).removeprefix("JOB_STATE_")
-                yield JobEventInfo(seq=e.seq, phase=e.phase, message=e.message, progress=e.progress, state=state)
+                yield JobEventInfo(
+                    seq=e.seq, phase=e.phase, message=e.message, progress=e.progress, state=state, replica=e.replica
+                )
         except grpc.RpcError as err:
             raise translate(err) from None

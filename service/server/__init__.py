@@ -10,7 +10,7 @@
     compute.py      the pool of worker processes for user-shaped work
     worker_tasks.py what a worker does: fits, comparisons, reports
     store/          SQLite or PostgreSQL
-    jobs/           training jobs: the executor interface, the local and Ray executors, stored results
+    jobs/           training jobs: the executor interface, the local and Ray executors, leases, stored results
     reports/        reports: figures and the HTML page
 
 Nothing here imports service/client/ or service/cli/ (tests/test_layout.py checks it).

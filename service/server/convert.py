@@ -406,7 +406,7 @@ def job_to_pb(job: JobRecord) -> pb.Job:
     request = pb.StartTrainingRequest.FromString(job.request)
     message = pb.Job(
         id=job.id, state=_JOB_STATES[job.state], progress=job.progress, message=job.message, error=job.error,
-        request=request,
+        request=request, replica=job.owner, attempt=job.attempt,
     )  # fmt: skip
     for field in ("created_at", "started_at", "finished_at"):
         when = getattr(job, field)
@@ -477,8 +477,9 @@ def job_state_name(state: int) -> str:
 
 def event_to_pb(job_id: str, e: Any) -> pb.JobEvent:
     event = pb.JobEvent(
-        seq=e.seq, job_id=job_id, phase=e.phase, message=e.message, progress=e.progress, state=_JOB_STATES[e.state]
-    )
+        seq=e.seq, job_id=job_id, phase=e.phase, message=e.message, progress=e.progress, state=_JOB_STATES[e.state],
+        replica=e.replica,
+    )  # fmt: skip
     event.time.FromDatetime(e.time)
     if e.iteration:
         event.iteration.CopyFrom(pb.OuterIteration(**e.iteration))

@@ -1,7 +1,11 @@
 """`scalinglaw serve`: the server entry point (logging handlers live here and in the CLI only).
 
-On SIGTERM or SIGINT, health turns NOT_SERVING, running jobs are stopped and marked FAILED
-("interrupted"), in-flight calls get `grace_seconds` to finish, then the server stops.
+On SIGTERM or SIGINT, health turns NOT_SERVING and the jobs are handed back at once (about a second):
+running ones are stopped and marked FAILED ("interrupted", naming this replica), or put back in the
+queue for a restart from the start while SCALINGLAW_JOB_RETRIES allows; queued ones go back to the
+queue, where another replica sharing the database starts them (or this one, when it starts again).
+Then in-flight calls get `grace_seconds` to finish and the server stops. A container's stop timeout
+must exceed grace_seconds by a few seconds (the image sets 7 s, inside the engines' default 10 s).
 """
 
 from __future__ import annotations
@@ -9,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from grpc_health.v1 import health_pb2
 
+from service.server.jobs.leases import ReplicaIdInUse
 from service.server.server import SERVICE_NAME, create_server
+from service.server.store import DatabaseUrlError
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,8 +42,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     logger.info("draining: health NOT_SERVING, %.1f s grace", settings.grace_seconds)
     for name in (SERVICE_NAME, ""):
         await parts.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    # jobs end first (FAILED "interrupted"), so their watchers get a last event and finish cleanly
-    # within the grace period instead of being cut off
+    # jobs are handed back first, so their watchers get the event and other replicas take the queued
+    # ones at once, not when this server's lease would have expired
     await parts.executor.stop()
     await server.stop(grace=settings.grace_seconds)
     await parts.close()
@@ -44,7 +51,11 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
 
 def main(settings: Settings | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(settings or Settings()))
+    try:
+        asyncio.run(serve(settings or Settings()))
+    except (DatabaseUrlError, ReplicaIdInUse) as exc:  # a setting to fix: its message, not a traceback
+        print(f"scalinglaw serve: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -164,9 +164,15 @@ class ServerParts:
 
 async def create_server(settings: Settings, store: Store | None = None) -> tuple[grpc.aio.Server, int, ServerParts]:
     """A ready-to-start server bound to settings.host:settings.port (0 picks a free port)."""
+    opened = store is None
     store = store or open_store(settings)
     executor = make_executor(settings, store)
-    await executor.start()
+    try:
+        await executor.start()
+    except BaseException:  # e.g. another live server with this replica id: nothing left open
+        if opened:
+            store.close()
+        raise
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),

@@ -292,6 +292,7 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
             spec=spec,
             request=request.SerializeToString(deterministic=True),
             owner=self.settings.replica_id,
+            holder=self.executor.holder.token,  # under this server's lease from the start
         )
         if new:
             await self.executor.submit(job.id, spec)

@@ -1,4 +1,5 @@
-"""A real grpc.aio server on port 0 with a temporary SQLite file, run in a background event loop."""
+"""A real grpc.aio server on port 0 with a temporary SQLite file, run in a background event loop;
+and a fresh database of each backend for the store tests (`db`, `store`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from service.client import ScalingLawClient
 from service.server.server import create_server
+from service.server.store import SqliteStore, Store
 from service.settings import Settings
+from tests.service.postgres import fresh_schema
 from tests.service.processes import ServerProcess, Spawn
 
 
@@ -97,3 +101,37 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 def client(server: RunningServer) -> Iterator[ScalingLawClient]:
     with ScalingLawClient(server.target, timeout=60) as c:
         yield c
+
+
+class Database:
+    """One fresh database of one backend; every store opened on it is closed after the test."""
+
+    def __init__(self, kind: str, open_store: Callable[..., Store]):
+        self.kind = kind
+        self._open = open_store
+        self.opened: list[Store] = []
+
+    def open(self, schema_version: int | None = None) -> Store:
+        store = self._open(schema_version=schema_version)
+        self.opened.append(store)
+        return store
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            database = Database("sqlite", lambda **kw: SqliteStore(tmp_path / "store.sqlite3", **kw))
+        else:
+            from service.server.store.postgres import PostgresStore
+
+            url = stack.enter_context(fresh_schema())
+            database = Database("postgres", lambda **kw: PostgresStore(url, **kw))
+        yield database
+        for store in database.opened:  # before the schema is dropped
+            store.close()
+
+
+@pytest.fixture
+def store(db: Database) -> Store:
+    return db.open()

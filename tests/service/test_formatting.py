@@ -52,3 +52,17 @@ def test_percent() -> None:
     assert formatting.percent(0.456) == "46%"
     assert formatting.percent(1.0) == "100%"
     assert formatting.percent(math.nan) == "-"
+
+
+def test_the_jobs_table_has_a_replica_column_only_where_jobs_name_one() -> None:
+    from service.models import JobInfo
+    from service.result_tables import jobs_table
+
+    def job(replica: str) -> JobInfo:
+        return JobInfo(id="j-1", state="RUNNING", progress=0.5, message="m", error="", curve_ids=[], summary={},
+                       replica=replica)  # fmt: skip
+
+    assert "replica" not in jobs_table([job("")]).columns
+    table = jobs_table([job("a"), job("")])
+    column = table.columns.index("replica")
+    assert [row[column] for row in table.rows] == ["a", "-"]

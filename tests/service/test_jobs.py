@@ -162,19 +162,28 @@ def test_a_caller_that_gives_up_mid_start_still_gets_a_job_that_runs(server: Run
         assert list(client.watch(retried.id))[-1].state == "SUCCEEDED"  # submitted, not left QUEUED
 
 
-def test_stopping_the_server_fails_its_running_and_queued_jobs(tmp_path: Path) -> None:
+def test_stopping_the_server_fails_its_running_job_and_hands_its_queued_one_back(tmp_path: Path) -> None:
     server = start(tmp_path, max_jobs=1)
     with ScalingLawClient(server.target, timeout=60) as client:
         running = client.start_training("perceptron", steps=20000, device="cpu", config=TINY)
-        queued = client.start_training("perceptron", steps=20000, device="cpu", config=TINY)
+        queued = client.start_training("perceptron", steps=10, device="cpu", config=TINY)
         for event in client.watch(running.id):
             if event.phase == "started":
                 break
     server.stop()
     store = SqliteStore(tmp_path / "scalinglaw.sqlite3")
     try:
-        for job_id in (running.id, queued.id):
-            job = store.get_job(job_id)
-            assert job.state == "FAILED" and "interrupted" in job.error, job
+        job = store.get_job(running.id)
+        assert job.state == "FAILED" and job.error.startswith("interrupted: the unnamed replica"), job
+        back = store.get_job(queued.id)
+        assert (back.state, back.holder, store.job_events(queued.id)[-1].phase) == ("QUEUED", "", "handed back")
     finally:
         store.close()
+    server = start(tmp_path, max_jobs=1)  # the next start runs the job that never started
+    try:
+        with ScalingLawClient(server.target, timeout=60) as client:
+            events = list(client.watch(queued.id))
+            assert [e.phase for e in events][:3] == ["queued", "handed back", "moved"]
+            assert events[-1].state == "SUCCEEDED"
+    finally:
+        server.stop()

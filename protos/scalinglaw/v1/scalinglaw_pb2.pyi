@@ -664,7 +664,7 @@ class JobResult(_message.Message):
     def __init__(self, curve_ids: _Optional[_Iterable[str]] = ..., comparison: _Optional[_Union[Comparison, _Mapping]] = ..., conventional_law: _Optional[_Union[LearningLawStats, _Mapping]] = ..., optimal_law: _Optional[_Union[LearningLawStats, _Mapping]] = ..., history: _Optional[_Iterable[_Union[OuterIteration, _Mapping]]] = ..., summary_json: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "state", "progress", "message", "error", "request", "result", "created_at", "started_at", "finished_at")
+    __slots__ = ("id", "state", "progress", "message", "error", "request", "result", "created_at", "started_at", "finished_at", "replica", "attempt")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
@@ -675,6 +675,8 @@ class Job(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: JobState
     progress: float
@@ -685,7 +687,9 @@ class Job(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     started_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., request: _Optional[_Union[StartTrainingRequest, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    replica: str
+    attempt: int
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., request: _Optional[_Union[StartTrainingRequest, _Mapping]] = ..., result: _Optional[_Union[JobResult, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("id",)
@@ -728,7 +732,7 @@ class WatchJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("seq", "job_id", "time", "phase", "message", "progress", "state", "iteration")
+    __slots__ = ("seq", "job_id", "time", "phase", "message", "progress", "state", "iteration", "replica")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -737,6 +741,7 @@ class JobEvent(_message.Message):
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ITERATION_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     seq: int
     job_id: str
     time: _timestamp_pb2.Timestamp
@@ -745,7 +750,8 @@ class JobEvent(_message.Message):
     progress: float
     state: JobState
     iteration: OuterIteration
-    def __init__(self, seq: _Optional[int] = ..., job_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., phase: _Optional[str] = ..., message: _Optional[str] = ..., progress: _Optional[float] = ..., state: _Optional[_Union[JobState, str]] = ..., iteration: _Optional[_Union[OuterIteration, _Mapping]] = ...) -> None: ...
+    replica: str
+    def __init__(self, seq: _Optional[int] = ..., job_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., phase: _Optional[str] = ..., message: _Optional[str] = ..., progress: _Optional[float] = ..., state: _Optional[_Union[JobState, str]] = ..., iteration: _Optional[_Union[OuterIteration, _Mapping]] = ..., replica: _Optional[str] = ...) -> None: ...
 
 class CurveSet(_message.Message):
     __slots__ = ("baseline_id", "candidate_ids")

@@ -23,6 +23,7 @@ from ray import exceptions as ray_errors
 
 from fitting.errors import InvalidInputError
 from service.server.jobs.base import JobExecutor, JobMessage, RunningJob, run_job
+from service.server.jobs.leases import LeasePolicy
 from service.server.store import Store
 from trainers.config import RunSpec
 
@@ -69,8 +70,10 @@ def failure_reason(exc: ray_errors.RayError) -> str:
 
 
 class RayExecutor(JobExecutor):
-    def __init__(self, store: Store, max_jobs: int, owner: str = "", *, address: str = ""):
-        super().__init__(store, max_jobs, owner)
+    def __init__(
+        self, store: Store, max_jobs: int, owner: str = "", lease: LeasePolicy | None = None, *, address: str = ""
+    ):
+        super().__init__(store, max_jobs, owner, lease)
         self.address = address
         self._owns_ray = False  # shut Ray down on stop only if this executor started it
         self._task = ray.remote(stream_job)

@@ -4,6 +4,7 @@ training jobs and their events, behind one Store whatever the database.
     records.py   the frozen records the store takes and gives
     schema.py    the versioned schema (migrated on open), columns and row converters
     sql.py       Store: every query and rule, once
+    leases.py    which server process holds which job, and the takeover of a dead one's jobs
     backend.py   what a database must supply (connection, transaction, dialect)
     sqlite.py    SQLite in the data dir (the default)
     postgres.py  PostgreSQL at SCALINGLAW_DATABASE_URL, shared by replicas (needs the postgres extra)
@@ -15,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from service.server.store.backend import DatabaseUrlError
+from service.server.store.leases import Holder, HolderRow, Takeover, describe_replica
 from service.server.store.records import (
     TERMINAL_STATES,
     CurveMeta,
@@ -37,11 +39,15 @@ __all__ = [
     "CurveMeta",
     "CurvePoints",
     "DatabaseUrlError",
+    "Holder",
+    "HolderRow",
     "JobEventRecord",
     "JobRecord",
     "SqliteStore",
     "Store",
     "StoredCurve",
+    "Takeover",
+    "describe_replica",
     "open_store",
     "points_digest",
 ]

@@ -37,6 +37,9 @@ class Backend(ABC):
     types: ClassVar[dict[str, str]]  # the {real}, {blob} and {row_key} of schema.MIGRATIONS
     row_key: ClassVar[str]  # the column giving insertion order, for keyset paging
     lock_row: ClassVar[str]  # appended to a SELECT to lock its rows until the transaction ends
+    # appended to a SELECT that claims rows: lock them, passing over rows another transaction holds
+    claim_rows: ClassVar[str]
+    clock: ClassVar[str]  # the database's own clock in seconds since the epoch, as an SQL expression
     unique_violation: ClassVar[type[Exception]]
     # statements run after a migration version on this backend only (storage tuning, not schema)
     after_migration: ClassVar[dict[int, tuple[str, ...]]] = {}

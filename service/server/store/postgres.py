@@ -36,6 +36,9 @@ class PostgresBackend(Backend):
     }
     row_key = "row_key"
     lock_row = " FOR UPDATE"
+    claim_rows = " FOR UPDATE SKIP LOCKED"  # a row another replica is claiming is passed over, never waited on
+    # the server's clock, not the replicas': leases compare times written by different machines
+    clock = "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION"
     unique_violation = psycopg.errors.UniqueViolation
     # Points are stored as they come: float64 arrays barely compress, and pglz spends ~10 s on the
     # 80 MB of a regular 10M-point x (about 0.6 s uncompressed).

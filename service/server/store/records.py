@@ -27,6 +27,9 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    owner: str = ""  # the replica (SCALINGLAW_REPLICA_ID) that holds the job, or last held it
+    holder: str = ""  # the server process whose lease the job is under; "" when none holds it
+    attempt: int = 0  # 0 for the first run; n for its n-th restart from the start
 
     @property
     def done(self) -> bool:
@@ -42,6 +45,7 @@ class JobEventRecord:
     progress: float
     state: str
     iteration: dict[str, float] | None
+    replica: str = ""  # the replica that wrote the event
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from service.server.store.records import CurveMeta, JobEventRecord, JobRecord, StoredCurve
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MIGRATIONS = {
     1: """
     CREATE TABLE curves (
@@ -72,6 +72,20 @@ MIGRATIONS = {
     # a bootstrapped fit's resamples (n_bootstrap x parameters, little-endian doubles, the law's
     # parameter order), so what is planned or predicted from a stored fit has its intervals
     6: "ALTER TABLE fits ADD COLUMN samples {blob}",
+    # Job leases: each server process (a holder) renews its row in replicas; a job belongs to the
+    # holder named in jobs.holder, and is free to take once that row has expired or is gone.
+    # attempt counts restarts; job_events.replica names the replica that wrote each event.
+    7: """
+    CREATE TABLE replicas (
+        holder TEXT PRIMARY KEY,
+        replica_id TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+        started_at {real} NOT NULL, expires {real} NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN holder TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE job_events ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+    CREATE INDEX jobs_state ON jobs (state)
+    """,
 }
 
 
@@ -95,12 +109,14 @@ POINTS_INSERT = "INSERT INTO curve_points (curve_id, name, data) VALUES (?, ?, {
 JOB_COLUMNS = (
     "id, request_id, study, spec, request, state, progress, message, error, result, created_at, started_at, finished_at"
 )
+# what a job row gives back: JOB_COLUMNS (as versions 2-5 wrote them) and who holds it (version 6)
+JOB_SELECT = f"{JOB_COLUMNS}, owner, holder, attempt"
 JOB_INSERT = (
     "INSERT INTO jobs (id, request_id, study, spec, request, state, progress, message, error, result,"
-    " created_at, started_at, finished_at, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " created_at, started_at, finished_at, owner, holder) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-EVENT_COLUMNS = "seq, time, phase, message, progress, state, iteration"
-EVENT_INSERT = f"INSERT INTO job_events (job_id, {EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)"
+EVENT_COLUMNS = "seq, time, phase, message, progress, state, iteration, replica"
+EVENT_INSERT = f"INSERT INTO job_events (job_id, {EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
 
 
 def curve_from_row(row: tuple[Any, ...]) -> StoredCurve:
@@ -115,7 +131,8 @@ def curve_from_row(row: tuple[Any, ...]) -> StoredCurve:
 
 
 def job_from_row(row: tuple[Any, ...]) -> JobRecord:
-    (jid, request_id, study, spec, request, state, progress, message, error, result, created, started, finished) = row
+    base, (owner, holder, attempt) = row[:13], row[13:]  # JOB_COLUMNS, then JOB_SELECT's lease columns
+    (jid, request_id, study, spec, request, state, progress, message, error, result, created, started, finished) = base
 
     def when(v: str | None) -> datetime | None:
         return datetime.fromisoformat(v) if v else None
@@ -123,11 +140,13 @@ def job_from_row(row: tuple[Any, ...]) -> JobRecord:
     return JobRecord(
         jid, request_id or "", study, json.loads(spec), request, state, progress, message, error,
         json.loads(result) if result else None, datetime.fromisoformat(created), when(started), when(finished),
+        owner, holder, int(attempt),
     )  # fmt: skip
 
 
 def event_from_row(row: tuple[Any, ...]) -> JobEventRecord:
-    seq, time, phase, message, progress, state, iteration = row
+    seq, time, phase, message, progress, state, iteration, replica = row
     return JobEventRecord(
-        seq, datetime.fromisoformat(time), phase, message, progress, state, json.loads(iteration) if iteration else None
-    )
+        seq, datetime.fromisoformat(time), phase, message, progress, state,
+        json.loads(iteration) if iteration else None, replica,
+    )  # fmt: skip

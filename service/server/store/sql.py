@@ -3,7 +3,8 @@
 Every write is one transaction, so a failed request leaves nothing half-written; a job's curves
 and its SUCCEEDED event are one transaction too. Replicas of the server may share one database:
 a request_id that two of them insert at once ends as one row (the loser re-reads and answers as a
-retry would), and an event appended to a job locks the job's row, so seqs stay contiguous.
+retry would), and an event appended to a job locks the job's row, so seqs stay contiguous. Which
+server holds a job, and the takeover of jobs whose server died, are JobLeases' (leases.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from fitting.errors import AlreadyExistsError, InvalidInputError, LimitExceededError, NotFoundError
 from service.server.store.backend import Backend, Connection
+from service.server.store.leases import JobLeases
 from service.server.store.records import (
     TERMINAL_STATES,
     CurveMeta,
@@ -36,8 +38,8 @@ from service.server.store.schema import (
     CURVE_INSERT,
     EVENT_COLUMNS,
     EVENT_INSERT,
-    JOB_COLUMNS,
     JOB_INSERT,
+    JOB_SELECT,
     POINTS_INSERT,
     SCHEMA_VERSION,
     curve_from_row,
@@ -52,7 +54,7 @@ R = TypeVar("R")
 _TOKEN = re.compile(r"[0-9]{1,19}")  # a page token is the last row key served, a non-negative int64
 
 
-class Store:
+class Store(JobLeases):
     """The service's storage. SqliteStore and PostgresStore are this class over their Backend."""
 
     def __init__(self, backend: Backend, *, schema_version: int | None = None):
@@ -303,13 +305,14 @@ class Store:
     # -- jobs -----------------------------------------------------------------------------------
 
     def create_job(
-        self, *, request_id: str, study: str, spec: dict[str, object], request: bytes, owner: str = ""
+        self, *, request_id: str, study: str, spec: dict[str, object], request: bytes, owner: str = "", holder: str = ""
     ) -> tuple[JobRecord, bool]:
-        """A new QUEUED job, or (the original, False) when request_id was already used for the same request."""
+        """A new QUEUED job held by holder (a server process's lease; "": free for any server to take),
+        or (the original, False) when request_id was already used for the same request."""
 
         def work(db: Connection) -> tuple[JobRecord, bool]:
             if request_id:
-                row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+                row = db.execute(f"SELECT {JOB_SELECT} FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
                 if row is not None:
                     existing = job_from_row(row)
                     if existing.request != request:
@@ -320,15 +323,15 @@ class Store:
                     return existing, False
             jid, now = f"j-{uuid.uuid4().hex[:16]}", _now()
             db.execute(JOB_INSERT, (jid, request_id or None, study, json.dumps(spec), request, "QUEUED", 0.0,
-                                    "queued", "", None, now, None, None, owner))  # fmt: skip
-            db.execute(EVENT_INSERT, (jid, 1, now, "queued", "queued", 0.0, "QUEUED", None))
-            return job_from_row(db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (jid,)).fetchone()), True
+                                    "queued", "", None, now, None, None, owner, holder))  # fmt: skip
+            db.execute(EVENT_INSERT, (jid, 1, now, "queued", "queued", 0.0, "QUEUED", None, owner))
+            return job_from_row(db.execute(f"SELECT {JOB_SELECT} FROM jobs WHERE id = ?", (jid,)).fetchone()), True
 
         return self._write(work)
 
     def get_job(self, job_id: str) -> JobRecord:
         with self._backend.connection() as db:
-            row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = db.execute(f"SELECT {JOB_SELECT} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no job {job_id!r}", field="id")
         return job_from_row(row)
@@ -344,7 +347,7 @@ class Store:
         max_bytes: int = 0,
     ) -> tuple[list[JobRecord], str]:
         """A page of jobs; with size_of, no more than max_bytes of them by that measure."""
-        rows, more = self._page("jobs", JOB_COLUMNS, {"study": study, "state": state}, page_size, page_token)
+        rows, more = self._page("jobs", JOB_SELECT, {"study": study, "state": state}, page_size, page_token)
         return self._fill([(k, job_from_row(r)) for k, r in rows], more, size_of, max_bytes, "job")
 
     def add_job_event(
@@ -358,39 +361,50 @@ class Store:
         iteration: dict[str, float] | None = None,
         error: str = "",
         result: dict[str, object] | None = None,
+        replica: str = "",
+        holder: str | None = None,
     ) -> int:
-        """Append an event and update the job row in one transaction; returns the event's seq
-        (0 when the job had already finished: a finished job takes no more events)."""
+        """Append an event (written by replica) and update the job row in one transaction; returns
+        the event's seq, 0 when the job had already finished (a finished job takes no more events)
+        or, with holder given, when the job is no longer under that holder's lease (another server
+        took it: a server that lost its lease must not write on)."""
         with self._backend.transaction() as db:
             return self._append_event(db, job_id, phase=phase, message=message, progress=progress, state=state,
-                                      iteration=iteration, error=error, result=result)  # fmt: skip
+                                      iteration=iteration, error=error, result=result, replica=replica,
+                                      holder=holder)  # fmt: skip
 
     def finish_job(
         self,
         job_id: str,
         curves: dict[str, tuple[CurveMeta, CurvePoints]],
         result_for: Callable[[dict[str, str]], dict[str, object]],
+        *,
+        replica: str = "",
+        holder: str | None = None,
     ) -> bool:
         """A job's curves and its SUCCEEDED event in one transaction, so a crash stores all or none;
         result_for(curve ids by key) makes the job's result once the ids exist. False, storing
-        nothing, when the job had already finished (cancelled while its outcome was on its way)."""
+        nothing, when the job had already finished (cancelled while its outcome was on its way) or,
+        with holder given, is no longer under that holder's lease."""
 
         def work(db: Connection) -> bool:
-            if self._locked_job_state(db, job_id) in TERMINAL_STATES:  # a cancel cannot slip in before the commit
+            if not self._writable(db, job_id, holder):  # a cancel cannot slip in before the commit
                 return False
             ids = {key: self._insert_curve(db, meta, points).id for key, (meta, points) in curves.items()}
             self._append_event(db, job_id, phase="done", message="succeeded", progress=1.0, state="SUCCEEDED",
-                               result={**result_for(ids), "curve_ids": ids})  # fmt: skip
+                               result={**result_for(ids), "curve_ids": ids}, replica=replica)  # fmt: skip
             return True
 
         return self._write(work)
 
-    def _locked_job_state(self, db: Connection, job_id: str) -> str:
-        """The job's state, its row locked until the transaction ends."""
-        row = db.execute(f"SELECT state FROM jobs WHERE id = ?{self._backend.lock_row}", (job_id,)).fetchone()
+    def _writable(self, db: Connection, job_id: str, holder: str | None) -> bool:
+        """Whether the job takes events: unfinished and, with holder given, under its lease. The
+        job's row stays locked until the transaction ends."""
+        sql = f"SELECT state, holder FROM jobs WHERE id = ?{self._backend.lock_row}"
+        row = db.execute(sql, (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no job {job_id!r}", field="id")
-        return str(row[0])
+        return row[0] not in TERMINAL_STATES and (holder is None or row[1] == holder)
 
     def _append_event(
         self,
@@ -404,14 +418,16 @@ class Store:
         iteration: dict[str, float] | None = None,
         error: str = "",
         result: dict[str, object] | None = None,
+        replica: str = "",
+        holder: str | None = None,
     ) -> int:
         # another replica appending waits for our commit, then sees our seq
-        if self._locked_job_state(db, job_id) in TERMINAL_STATES:
-            return 0  # a finished job takes no more events
+        if not self._writable(db, job_id, holder):
+            return 0  # a finished job, or one another server took, takes no more events from here
         (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)).fetchone()
         now = _now()
         db.execute(EVENT_INSERT, (job_id, seq, now, phase, message, progress, state,
-                                  json.dumps(iteration) if iteration else None))  # fmt: skip
+                                  json.dumps(iteration) if iteration else None, replica))  # fmt: skip
         db.execute(
             "UPDATE jobs SET state = ?, progress = ?, message = ?, error = ?, result = COALESCE(?, result),"
             " started_at = COALESCE(started_at, CASE WHEN ? = 'RUNNING' THEN ? END),"
@@ -428,16 +444,6 @@ class Store:
                 f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq", (job_id, after_seq)
             ).fetchall()
         return [event_from_row(r) for r in rows]
-
-    def fail_interrupted_jobs(self, owner: str = "") -> list[str]:
-        """On start: jobs this replica (owner) left QUEUED or RUNNING end FAILED("interrupted")."""
-        with self._backend.connection() as db:
-            rows = db.execute("SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING') AND owner = ?", (owner,))
-            ids = [r[0] for r in rows.fetchall()]
-        for jid in ids:
-            self.add_job_event(jid, phase="failed", message="interrupted", progress=0.0, state="FAILED",
-                               error="interrupted: the server stopped while the job was queued or running")  # fmt: skip
-        return ids
 
 
 def _now() -> str:

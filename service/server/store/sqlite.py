@@ -38,6 +38,8 @@ class SqliteBackend(Backend):
     types: ClassVar[dict[str, str]] = {"real": "REAL", "blob": "BLOB", "row_key": ""}  # the implicit rowid orders rows
     row_key = "rowid"
     lock_row = ""  # BEGIN IMMEDIATE already holds the database's write lock
+    claim_rows = ""  # the same: one writer at a time, so a claim's read and its writes are one step
+    clock = "((julianday('now') - 2440587.5) * 86400.0)"  # ms resolution; one machine, one clock
     unique_violation = sqlite3.IntegrityError
 
     def __init__(self, path: Path):
