@@ -26,7 +26,7 @@ PAPER = RunSpec(
         test_size=512,  # paper
         train_var=3.0,  # paper: training inputs z ~ N(0, 3 I)
         target_shift=0.5,  # paper: desired and test inputs z ~ N(0.5 * 1, I)
-        label_noise=0.03,  # inferred: conventional test CR about 4, mean desired loss about 0.25
+        label_noise=0.035,  # inferred: conventional test CR 4.00 over seeds 0-2 (3.72-4.27), loss about 0.25
         teacher_shift_cos=0.0,  # calibrated: target classes balanced, so every seed's conventional CR is about 4
     ),
     search=SearchConfig(

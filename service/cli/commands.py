@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, type=Path, help="the file; its extension picks the format")
 
     demo = sub.add_parser("demo", help="the perceptron study end to end through a temporary server")
-    demo.add_argument("--outer-iters", type=int, default=12, help="policy-search iterations (default 12)")
+    demo.add_argument("--outer-iters", type=int, default=40, help="policy-search iterations (default 40, the preset's)")
     demo.add_argument("--out", default="demo-report.png", help="where to write the report figure")
 
     compare = sub.add_parser("compare", help="a baseline curve against candidates")

@@ -18,7 +18,7 @@ from service.formatting import interval, number
 from service.result_tables import measured
 
 
-def run_demo(outer_iters: int = 12, report: str = "demo-report.png") -> None:
+def run_demo(outer_iters: int = 40, report: str = "demo-report.png") -> None:
     with tempfile.TemporaryDirectory(prefix="scalinglaw-demo-") as data_dir:
         server = ServerProcess(data_dir, host="127.0.0.1")
         try:
@@ -81,7 +81,7 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
         b, beta = cand.b_improvement, cand.beta_improvement
         changes = f"|dB/B| = {interval(b.value, b.low, b.high)}"
         print(f"{changes}, |dbeta/beta| = {interval(beta.value, beta.low, beta.high)}")
-    print(f"selected outer iteration {s['best_iteration']} of {s['outer_iters']} (by the held-out desired area)")
+    print(f"selected outer iteration {s['best_iteration']} of {s['outer_iters']} (the lowest desired area)")
     print(verdict(cand.ar_measured.get(float(steps))))
 
 

@@ -23,7 +23,7 @@ def test_train_with_the_paper_preset_runs_its_settings_under_the_flags_given(
     spec = server.parts.store.get_job(job["id"]).spec
     assert (spec["steps"], spec["perceptron"]["train_size"], spec["search"]["outer_iters"]) == (40, 128, 1)
     # the preset's own choices where no flag overrides them
-    assert spec["perceptron"]["label_noise"] == 0.03 and spec["search"]["optimizer"] == "rowwise"
+    assert spec["perceptron"]["label_noise"] == 0.035 and spec["search"]["optimizer"] == "rowwise"
     assert spec["dtype"] == "float32" and spec["search"]["holdout"] == 0.0
 
 
