@@ -15,15 +15,18 @@ from trainers.presets import PAPER, PAPER_SEEDS, preset_spec
 from trainers.reproduction import run_seeds
 
 # The paper's protocol shrunk about 40x (T 300, D 32, N 512): the same data geometry, label noise
-# and outer optimiser, fewer outer iterations, a quarter of the desired set held out to check that
-# the search helps data it did not see.
+# and outer optimiser, a smaller peak step (at the preset's 3 the 12 iterations do not settle: one
+# seed ended worse than conventional), a quarter of the desired set held out to check that the
+# search helps data it did not see.
 SMALL = preset_spec(
     "paper",
     steps=300,
     bootstrap=50,
     device="cpu",
     perceptron=replace(PAPER.perceptron, dim=32, train_size=512, desired_size=128, test_size=128),
-    search=replace(PAPER.search, outer_iters=8, warmup=2, extend_steps=60, holdout=0.25, law_checkpoints=0),
+    search=replace(
+        PAPER.search, outer_iters=12, outer_lr=2.0, warmup=3, extend_steps=60, holdout=0.25, law_checkpoints=0
+    ),
 )
 
 
