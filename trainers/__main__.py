@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bootstrap", type=int, help="resamples for the intervals (default 200)")
     parser.add_argument("--label-noise", type=float, help="perceptron: share of flipped training labels")
     parser.add_argument("--dim", type=int, help="perceptron input dimension D")
-    parser.add_argument("--corpus", help="LM: a local .txt or .jsonl corpus (default: generated stories)")
+    parser.add_argument("--corpus", help="LM: a local .txt or .jsonl corpus, or builtin:pride-and-prejudice")
     parser.add_argument("--d-model", type=int)
     parser.add_argument("--layers", type=int)
     parser.add_argument("--heads", type=int)
