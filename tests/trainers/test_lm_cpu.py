@@ -22,7 +22,7 @@ def test_the_lm_cpu_preset_is_in_the_power_law_regime_and_accelerated_on_every_s
     assert len(runs) >= 3
     for seed_run in runs:
         o, seed = seed_run.outcome, seed_run.seed
-        assert o.optimal is not None and o.fit_from == spec.fit_x_min == 60, seed
+        assert o.optimal is not None and o.fit_from == spec.fit_x_min == 30, seed
         assert not o.warnings, (seed, o.warnings)  # full-batch GD never raised its training loss
         test = seed_run.curves["conventional"]["test"]
         assert test[-1] < test[0] - 1.0, (seed, test[0], test[-1])  # trained well past initialisation
