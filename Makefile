@@ -45,7 +45,7 @@ test: lint
 # The long-running checks `make test` leaves out (marked slow), bounded by SLOW_TIMEOUT seconds;
 # .ci/run runs them after `make test`. pytest's "no tests collected" (exit 5) passes only while
 # no test in tests/ is marked slow.
-SLOW_TIMEOUT ?= 1800
+SLOW_TIMEOUT ?= 3000
 test-slow: $(STAMP)
 	status=0; timeout $(SLOW_TIMEOUT) $(BIN)/python -m pytest -q -m slow --hypothesis-profile=$(HYPOTHESIS_PROFILE) \
 		|| status=$$?; \

@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--label-noise", type=float, help="perceptron: share of flipped training labels")
     parser.add_argument("--teacher-shift-cos", type=float, help="perceptron: cos(teacher, shift); 0: balanced")
     parser.add_argument("--dim", type=int, help="perceptron input dimension D")
-    parser.add_argument("--corpus", help="LM: a local .txt or .jsonl corpus (default: generated stories)")
+    parser.add_argument("--corpus", help="LM: a local .txt or .jsonl corpus, or builtin:pride-and-prejudice")
     parser.add_argument("--d-model", type=int)
     parser.add_argument("--layers", type=int)
     parser.add_argument("--heads", type=int)
@@ -189,8 +189,13 @@ def run_preset(spec: RunSpec, seeds: list[int], *, json_path: str | None, report
     print(f"wall time: {wall:.0f} s for {len(seeds)} seeds")
     if json_path:
         with open(json_path, "w") as fh:
+            runs_out = [
+                {**r.outcome.summary(), "test_loss_first_last": {p: [float(c["test"][0]), float(c["test"][-1])]
+                                                                for p, c in r.curves.items()}}
+                for r in runs
+            ]  # fmt: skip
             payload = {"spec": spec.to_dict(), "seeds": seeds, "wall_seconds": wall, "spread": spread(runs),
-                       "runs": [r.outcome.summary() for r in runs]}  # fmt: skip
+                       "runs": runs_out}  # fmt: skip
             json.dump(payload, fh, indent=2, default=float)
     if report:
         from trainers.report import write_report

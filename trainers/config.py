@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from fitting.errors import InvalidInputError
+from trainers.corpus import corpus_file
 from trainers.schedule import SCHEDULES
 
 TASKS = ("perceptron", "transformer_lm")
@@ -52,7 +52,7 @@ class TransformerConfig:
     test_size: int = 512
     perturb_share: float = 0.5  # share of training sequences perturbed
     perturb_ops: int = 20  # random operations per perturbed sequence
-    corpus: str | None = None  # .txt or .jsonl path; None: the built-in seeded story generator
+    corpus: str | None = None  # .txt or .jsonl path, or "builtin:NAME" (trainers/data); None: generated stories
     micro_batch: int = 512  # sequences per forward pass (memory only; results do not change)
 
 
@@ -141,7 +141,7 @@ class RunSpec:
                     f"d_model {t.d_model} is not divisible by n_heads {t.n_heads}", field="transformer.n_heads"
                 )
             if t.corpus is not None:
-                path = Path(t.corpus)
+                path = corpus_file(t.corpus, field="transformer.corpus")
                 if not path.is_file():
                     raise InvalidInputError(f"no such file: {t.corpus}", field="transformer.corpus")
                 if path.stat().st_size == 0:

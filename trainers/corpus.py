@@ -1,8 +1,10 @@
-"""Text for the LM task: a local corpus or a seeded TinyStories-like generator, a word-level
-tokenizer trained on it, fixed-length sequences, and the paper's perturbations.
+"""Text for the LM task: a local corpus, a corpus shipped with the package, or a seeded
+TinyStories-like generator; a word-level tokenizer trained on it, fixed-length sequences, and
+the paper's perturbations.
 
 Nothing is downloaded: a corpus is one local .txt (stories separated by blank lines, or one
-per line) or .jsonl (a "text" field per line) file.
+per line) or .jsonl (a "text" field per line) file, or "builtin:NAME", a text shipped in
+trainers/data/ (its README gives each one's source and licence).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from pathlib import Path
 from fitting.errors import InvalidInputError
 
 PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"
+BUILTIN = "builtin:"
+_DATA = Path(__file__).with_name("data")
+# Jane Austen, Pride and Prejudice (1813; public domain), from the Debian package r-cran-janeaustenr
+BUILTIN_CORPORA = {"pride-and-prejudice": _DATA / "pride_and_prejudice.txt"}
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\sa-z0-9]")
 
 _NAMES = ["Lily", "Tom", "Mia", "Ben", "Sue", "Max", "Anna", "Sam", "Lucy", "Tim", "Zoe", "Jack"]
@@ -54,9 +60,25 @@ def generate_stories(n: int, seed: int = 0) -> list[str]:
     return stories
 
 
+def is_builtin(corpus: str) -> bool:
+    return corpus.startswith(BUILTIN)
+
+
+def corpus_file(corpus: str, field: str = "corpus") -> Path:
+    """The file a corpus names: "builtin:NAME" (shipped in trainers/data/), else a path."""
+    if not is_builtin(corpus):
+        return Path(corpus)
+    name = corpus.removeprefix(BUILTIN)
+    if name not in BUILTIN_CORPORA:
+        known = ", ".join(BUILTIN + k for k in BUILTIN_CORPORA)
+        raise InvalidInputError(f"unknown built-in corpus {corpus!r}; choose one of {known}", field=field)
+    return BUILTIN_CORPORA[name]
+
+
 def load_corpus(path: str) -> list[str]:
-    """Stories from a .txt (blank-line separated, else one per line) or .jsonl ("text") file."""
-    file = Path(path)
+    """Stories from a .txt (blank-line separated, else one per line) or .jsonl ("text") file,
+    or from a built-in corpus ("builtin:NAME": one paragraph a story)."""
+    file = corpus_file(path)
     if not file.is_file():
         raise InvalidInputError(f"no such file: {path}", field="corpus")
     raw = file.read_text(encoding="utf-8", errors="replace")

@@ -5,13 +5,15 @@
 
 Each seed is one `trainers.run` (conventional run, policy search, the kept policy retrained,
 Learning-Law diagnostics, fits and AR read both ways) in its own process; the seeds run at once,
-one torch thread each, so three seeds on two cores take about 1.5 times one seed.
+with no more torch threads in all than cores (one each for three seeds on two cores), so three
+seeds on two cores take about 1.5 times one seed's CPU time.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -97,7 +99,8 @@ def run_seeds(spec: RunSpec, seeds: Sequence[int], *, progress: ProgressFn | Non
     with context.Manager() as manager:
         events = manager.Queue()
         with ProcessPoolExecutor(max_workers=len(seeds), mp_context=context) as pool:
-            futures = [pool.submit(_run_one, replace(spec, seed=seed), events) for seed in seeds]
+            threads = max(1, (os.cpu_count() or 1) // len(seeds))  # no more threads than cores, all seeds together
+            futures = [pool.submit(_run_one, replace(spec, seed=seed), events, threads) for seed in seeds]
             while not all(f.done() for f in futures):
                 try:
                     seed, event = events.get(timeout=0.5)
@@ -108,7 +111,10 @@ def run_seeds(spec: RunSpec, seeds: Sequence[int], *, progress: ProgressFn | Non
             return [f.result() for f in futures]
 
 
-def _run_one(spec: RunSpec, events: Any) -> SeedRun:
+def _run_one(spec: RunSpec, events: Any, threads: int) -> SeedRun:
+    import torch
+
+    torch.set_num_threads(threads)
     result = run(spec, progress=lambda event: events.put((spec.seed, event)))
     return SeedRun.of(result)
 

@@ -25,6 +25,7 @@ from fitting.errors import InvalidInputError, LimitExceededError, ScalingLawErro
 from service.server.store import CurveMeta
 from service.settings import Settings
 from trainers.config import RunSpec
+from trainers.corpus import is_builtin
 from trainers.footprint import estimate_peak_bytes
 
 DEFAULT_RESAMPLES = 200  # CompareCurves and RenderReport when the request does not say
@@ -210,10 +211,10 @@ def check_meta(meta: CurveMeta, settings: Settings) -> None:
 
 
 def check_job(spec: RunSpec, settings: Settings) -> RunSpec:
-    """A training job as it will run: its corpus only from corpus_dir, every field valid
+    """A training job as it will run: its corpus built in or from corpus_dir, every field valid
     (InvalidInputError naming it), its bootstrap and its estimated peak memory within the limits."""
     corpus = spec.transformer.corpus
-    if corpus:  # a path on this server: only inside corpus_dir
+    if corpus and not is_builtin(corpus):  # a path on this server: only inside corpus_dir
         spec = replace(spec, transformer=replace(spec.transformer, corpus=corpus_path(corpus, settings)))
     spec.validate()
     if spec.bootstrap > settings.max_bootstrap:

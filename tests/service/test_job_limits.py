@@ -121,3 +121,18 @@ def test_without_a_corpus_dir_no_corpus_path_is_taken(tmp_path: Path) -> None:
         assert "SCALINGLAW_CORPUS_DIR" in err.value.message
     finally:
         server.stop()
+
+
+def test_a_built_in_corpus_is_taken_without_a_corpus_dir(tmp_path: Path) -> None:
+    """A corpus shipped with the trainers (trainers/data) names no file of the server's."""
+    server = start(tmp_path)
+    try:
+        with ScalingLawClient(server.target, timeout=TIMEOUT) as client:
+            job = client.start_training(
+                "transformer_lm", steps=10, device="cpu", config={"corpus": "builtin:pride-and-prejudice"}
+            )
+            client.cancel_job(job.id)
+        (stored,) = server.parts.store.list_jobs()[0]
+        assert stored.spec["transformer"]["corpus"] == "builtin:pride-and-prejudice"
+    finally:
+        server.stop()

@@ -44,7 +44,8 @@ def test_a_preset_keeps_the_changes_asked_for() -> None:
     spec = preset_spec("paper", seed=7, steps=100)
     assert (spec.seed, spec.steps, spec.perceptron.label_noise, spec.search.optimizer) == (7, 100, 0.035, "rowwise")
     lm = preset_spec("lm-cpu").validate()
-    assert (lm.task, lm.transformer.d_model, lm.resolved_dtype) == ("transformer_lm", 16, "float64")
+    assert (lm.task, lm.transformer.d_model, lm.resolved_dtype) == ("transformer_lm", 32, "float32")
+    assert lm.transformer.corpus == "builtin:pride-and-prejudice"
 
 
 @pytest.mark.slow
