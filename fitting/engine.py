@@ -126,6 +126,8 @@ class Problem:
     and columns[name] gives one column per curve (shared parameters repeat a column).
     weight: None, or (b, m) factors on each point's residual and Jacobian row (the root of a
     point's weight in the cost: a bin standing for many points, fitting/binned.py).
+    Jacobians are (b, P, m), parameter-major: a parameter's derivatives at every point are
+    contiguous, which halves the cost of stacking them and of the normal equations J H J^T.
     """
 
     law: Law
@@ -188,26 +190,26 @@ class Problem:
         return self._masked_residuals(self.log_model(theta))
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
-        """d r / d theta, shape (b, m, P)."""
+        """d r / d theta, shape (b, P, m)."""
         return self.residuals_and_jacobian(theta)[1]
 
     def residuals_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """r (b, m) and d r / d theta (b, m, P) from one evaluation of the law."""
+        """r (b, m) and d r / d theta (b, P, m) from one evaluation of the law."""
         b, m = self.log_loss.shape
         log_f, grads = self._log_model_and_gradients(theta)
         if self.group is None:  # column j is parameter j
-            jac = np.stack([np.broadcast_to(grads[p.name], (b, m)) for p in self.law.params], axis=-1)
+            jac = np.stack([np.broadcast_to(grads[p.name], (b, m)) for p in self.law.params], axis=1)
         else:
-            jac = np.zeros((b, m, self.n_columns))
+            jac = np.zeros((b, self.n_columns, m))
             for name, d in grads.items():
                 for g, c in enumerate(self.columns[name]):
-                    jac[:, :, c] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
+                    jac[:, c, :] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
         if not np.isfinite(jac).all():  # (one check; the repair is rare)
             np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         if not self.free.all():
-            jac[:, :, ~self.free] = 0.0
+            jac[:, ~self.free, :] = 0.0
         if self.weight is not None:
-            jac *= self.weight[..., None]
+            jac *= self.weight[:, None, :]
         return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
 
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
@@ -244,7 +246,7 @@ class Solution:
     converged: np.ndarray  # (b,) bool
     nfev: np.ndarray  # (b,) int
     scale: np.ndarray  # (b, 1): the robust loss's delta each row was solved with
-    jacobian: np.ndarray | None = None  # (b, m, P) at theta, when the solver still holds it
+    jacobian: np.ndarray | None = None  # (b, P, m) at theta, when the solver still holds it
 
 
 def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
@@ -294,8 +296,8 @@ def solve(
         # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
-            normal = np.swapaxes(ja * h[..., None], 1, 2) @ ja  # (a, P, P)
-            grad = (np.swapaxes(ja, 1, 2) @ psi[..., None])[..., 0]  # (a, P); matmul beats einsum here
+            normal = (ja * h[:, None, :]) @ np.swapaxes(ja, 1, 2)  # (a, P, P)
+            grad = (ja @ psi[..., None])[..., 0]  # (a, P); matmul beats einsum here
             diag = np.diagonal(normal, axis1=1, axis2=2)
             scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
             # Columns held this step: fixed ones, and those on a bound that descent would push past
@@ -363,15 +365,15 @@ def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Sca
     scaled Jacobian, which drops every point outside the Huber radius; this does not.)
     """
     jac = solution.jacobian if solution.jacobian is not None else problem.jacobian(solution.theta)
-    jac = jac * (problem.mask > 0)[..., None]
+    jac = jac * (problem.mask > 0)[:, None, :]
     r, valid = solution.residuals, problem.mask > 0
     n = valid.sum(axis=1)
     p = int(problem.free.sum())
     psi = robust_weight(r, loss_fn, delta) * r * valid
     mean_dpsi = np.maximum(mean_psi_prime(r, valid, loss_fn, delta), 1.0 / np.maximum(n, 1))
     s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
-    jf = jac[:, :, problem.free]
-    normal = np.swapaxes(jf, 1, 2) @ jf
+    jf = jac[:, problem.free, :]
+    normal = jf @ np.swapaxes(jf, 1, 2)
     inv = _inverses(normal) * s2[:, None, None]
     unusable = ~np.all(np.isfinite(inv), axis=(1, 2)) | np.any(np.diagonal(inv, axis1=1, axis2=2) < 0, axis=1)
     inv[unusable] = np.nan
