@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from scipy.special import ndtr
@@ -29,6 +30,14 @@ TUNING = {"linear": 1.345, "huber": 1.345, "soft_l1": 1.345, "cauchy": 2.385}
 # The scale's range in log-loss units: below 1e-9 it is under float resolution of a log residual;
 # far above 1 every loss is the linear one. Outside these the arithmetic overflows.
 DELTA_RANGE = (1e-9, 1e3)
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every entry is finite, from one sum (a NaN or an infinity makes the sum one; a sum
+    that overflows on its own is checked entry by entry): a third of isfinite(a).all()'s passes."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(a, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
 def estimate_scale(r: np.ndarray, mask: np.ndarray, loss_fn: str, n_free: int) -> np.ndarray:
@@ -97,6 +106,18 @@ def robust_curvature(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     return np.maximum((1.0 - u2) / (1.0 + u2) ** 2, 0.0)
 
 
+def newton_terms(r: np.ndarray, loss_fn: str, delta: Scale) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's psi(r) (d cost / d r) and its Newton weight: psi'(r), floored at a hundredth of
+    the IRLS weight psi(r) / r so that a row with few points inside the radius (a tiny delta) keeps
+    a solvable system. The Huber loss's in a third of the passes of the general form."""
+    if loss_fn == "huber":  # psi is r clipped to the radius; psi' is 1 inside, 0 outside
+        a = np.abs(r)
+        with np.errstate(divide="ignore"):  # a = 0 is inside
+            return np.clip(r, -delta, delta), np.where(a <= delta, 1.0, 0.01 * delta / a)
+    weight = robust_weight(r, loss_fn, delta)
+    return weight * r, np.maximum(robust_curvature(r, loss_fn, delta), 0.01 * weight)
+
+
 def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per row, the mean of d psi / d r over valid points (Huber's covariance needs it).
 
@@ -139,6 +160,11 @@ class Problem:
     group: np.ndarray | None = None
     weight: np.ndarray | None = None
 
+    @cached_property
+    def all_valid(self) -> bool:
+        """Every point of every row counts (no padding): masks need not be applied."""
+        return bool((self.mask == 1).all())
+
     @property
     def n_columns(self) -> int:
         return len(self.free)
@@ -159,13 +185,16 @@ class Problem:
         def take(a: np.ndarray) -> np.ndarray:
             return a if a.shape[0] == 1 else a[idx]
 
-        return replace(
+        out = replace(
             self,
             inputs={k: take(v) for k, v in self.inputs.items()},
             log_loss=self.log_loss[idx],
             mask=self.mask[idx],
             weight=None if self.weight is None else self.weight[idx],
         )
+        if self.all_valid:  # rows of a problem without padding have none (spares the check)
+            out.__dict__["all_valid"] = True
+        return out
 
     def natural(self, theta: np.ndarray, override: tuple[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Law parameters as arrays broadcastable to (b, m); `override` replaces one internal value."""
@@ -204,7 +233,7 @@ class Problem:
             for name, d in grads.items():
                 for g, c in enumerate(self.columns[name]):
                     jac[:, c, :] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
-        if not np.isfinite(jac).all():  # (one check; the repair is rare)
+        if not all_finite(jac):  # (one check; the repair is rare)
             np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         if not self.free.all():
             jac[:, ~self.free, :] = 0.0
@@ -215,10 +244,10 @@ class Problem:
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # inf - inf: a bad residual as well
             r = log_f - self.log_loss
-        finite = np.isfinite(r)
-        if not finite.all():
-            r[~finite] = _BAD_RESIDUAL
-        r *= self.mask  # 0 or 1
+        if not all_finite(r):
+            r[~np.isfinite(r)] = _BAD_RESIDUAL
+        if not self.all_valid:
+            r *= self.mask  # 0 or 1
         if self.weight is not None:
             r *= self.weight
         return r
@@ -249,8 +278,10 @@ class Solution:
     jacobian: np.ndarray | None = None  # (b, P, m) at theta, when the solver still holds it
 
 
-def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
-    return (robust_rho(r, loss_fn, delta) * (mask > 0)).sum(axis=1)
+def robust_cost(r: np.ndarray, mask: np.ndarray | None, loss_fn: str, delta: Scale) -> np.ndarray:
+    """Per row, the sum of rho over the valid points; mask None: every point is valid."""
+    rho = robust_rho(r, loss_fn, delta)
+    return (rho if mask is None else rho * (mask > 0)).sum(axis=1)
 
 
 def solve(
@@ -274,7 +305,7 @@ def solve(
     if delta is None:
         delta = estimate_scale(r, problem.mask, loss_fn, int(problem.free.sum()))
     delta = np.broadcast_to(np.asarray(delta, dtype=float).reshape(-1, 1), (b, 1))
-    cost = robust_cost(r, problem.mask, loss_fn, delta)
+    cost = robust_cost(r, None if problem.all_valid else problem.mask, loss_fn, delta)
     lam = np.full(b, 1e-8)
     converged = np.zeros(b, dtype=bool)
     nfev = np.ones(b, dtype=int)
@@ -287,12 +318,10 @@ def solve(
         sub = problem if everyone else problem.rows(active)
         ja, ra = (jac, r) if everyone else (jac[active], r[active])
         da = delta if everyone else delta[active]
-        valid = sub.mask > 0
-        weight = robust_weight(ra, loss_fn, da)
-        psi = weight * ra * valid  # d cost / d r
-        # Newton weights, floored at a hundredth of the IRLS weight so that a row with few points
-        # inside the radius (a tiny delta) keeps a solvable system
-        h = np.maximum(robust_curvature(ra, loss_fn, da), 0.01 * weight) * valid
+        psi, h = newton_terms(ra, loss_fn, da)  # d cost / d r, and the Newton weights
+        if not sub.all_valid:
+            valid = sub.mask > 0
+            psi, h = psi * valid, h * valid
         # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -330,7 +359,7 @@ def solve(
         trial = np.clip(here + step, lower, upper)
         trial = np.where(held, here, trial)
         r_trial, jac_trial = sub.residuals_and_jacobian(trial)
-        cost_trial = robust_cost(r_trial, sub.mask, loss_fn, da)
+        cost_trial = robust_cost(r_trial, None if sub.all_valid else sub.mask, loss_fn, da)
         nfev[active] += 1
         improved = cost_trial < cost[active]
         gain = (cost[active] - cost_trial) / np.maximum(cost[active], 1e-300)
