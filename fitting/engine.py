@@ -224,6 +224,31 @@ class Problem:
 
     def residuals_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """r (b, m) and d r / d theta (b, P, m) from one evaluation of the law."""
+        fused = self._fused(theta)
+        if fused is not None:
+            log_f, jac = fused
+        else:
+            log_f, jac = self._stacked(theta)
+        if not self.free.all():
+            jac[:, ~self.free, :] = 0.0
+        if self.weight is not None:
+            jac *= self.weight[:, None, :]
+        return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
+
+    def _fused(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """log L and the Jacobian from the law's log_model_jacobian, where it has one and columns
+        are parameters (not a joint fit); None otherwise or where it declined (an overflow)."""
+        if self.law.log_model_jacobian is None or self.group is not None:
+            return None
+        b, m = self.log_loss.shape
+        jac = np.empty((b, len(self.law.params), m))
+        with np.errstate(all="ignore"):
+            log_f = self.law.log_model_jacobian(self.inputs, self.natural(theta), jac)
+        return None if log_f is None else (log_f, jac)
+
+    def _stacked(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log L and the Jacobian from the law's per-parameter derivatives (or finite differences),
+        non-finite entries zeroed."""
         b, m = self.log_loss.shape
         log_f, grads = self._log_model_and_gradients(theta)
         if self.group is None:  # column j is parameter j
@@ -235,11 +260,7 @@ class Problem:
                     jac[:, c, :] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
         if not all_finite(jac):  # (one check; the repair is rare)
             np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        if not self.free.all():
-            jac[:, ~self.free, :] = 0.0
-        if self.weight is not None:
-            jac *= self.weight[:, None, :]
-        return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
+        return log_f, jac
 
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # inf - inf: a bad residual as well

@@ -60,6 +60,23 @@ def _step_power_grad(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, dict[str, n
     return log_f, {"L0": inv, "B": p["beta"] * share, "beta": log_ratio * share}
 
 
+def _step_power_jacobian(inputs: Arrays, p: Arrays, out: np.ndarray) -> np.ndarray | None:
+    """_step_power_grad written into out (b, 3, m) with no temporaries but log(B/x) and L: each
+    derivative computed in place of the one before it. None where (B/x)^beta overflows."""
+    log_ratio = np.log(p["B"]) - log_input(inputs, "x")
+    power = np.multiply(p["beta"], log_ratio, out=out[:, 2])
+    with np.errstate(over="ignore"):
+        np.exp(power, out=power)
+    f = p["L0"] + power
+    inv = np.divide(1.0, f, out=out[:, 0])  # d log L / d L0
+    share = np.multiply(power, inv, out=power)  # (B/x)^beta / L
+    np.multiply(p["beta"], share, out=out[:, 1])  # d / d log B
+    np.multiply(log_ratio, share, out=out[:, 2])  # d / d beta
+    with np.errstate(divide="ignore"):
+        log_f = np.log(f, out=f)
+    return log_f if all_finite(out) and all_finite(log_f) else None
+
+
 def _step_power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
     # Variable projection: for each beta on a grid, L0 and C = B^beta enter linearly.
     # All 16 betas in one batch of S * b rows: one linear solve instead of 16.
@@ -89,6 +106,7 @@ STEP_POWER = Law(
     ),
     log_model=_step_power_log,
     log_model_grad=_step_power_grad,
+    log_model_jacobian=_step_power_jacobian,
     guess=_step_power_guess,
     description="The Learning-Law paper's law of a learning process: irreducible L0 plus a power of B/x.",
 )
