@@ -21,16 +21,30 @@ with beta off by more than 10 %, and each side's curves per CPU second.
 Also times a 1,000-resample bootstrap of one 1,000-point curve. Our target: >= 10x the
 like-for-like throughput with equal or better accuracy in the median and the tail.
 
+Before and after side by side: "before" is fitting.fit_batch at --before (default: the commit the
+issue-19 work started from), taken out of git with `git archive` and run in a worker process that
+makes the same curves from the same seed. On a shared machine the load moves within seconds, so
+every side is timed in --chunks interleaved slices (ours, before, lmfit, ours, ...) and the CPU
+seconds summed: each side sees the same load.
+
     python bench/fit_throughput.py [--curves 10000] [--lmfit-curves 300] [--accuracy-curves 1000]
+                                   [--chunks 10] [--before REV | --skip-before]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import lmfit
 import numpy as np
@@ -40,6 +54,31 @@ from fitting.laws import STEP_POWER
 from fitting.pipeline import row_problem, subsample, to_internal
 
 BOUNDS = [p.internal_bounds for p in STEP_POWER.params]  # (L0, log B, beta), as fit_batch has them
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = "c3c04ec"  # main when the issue-19 work started
+
+# The before side: fit_batch of the tree it runs in (cwd), on curves made by this file's make_curves;
+# one JSON request per line ({"n", "points", "sigma", "seed", "rows": [start, stop]}), one reply per
+# line: the process CPU and wall seconds of fit_batch and the betas.
+WORKER = r"""
+import json, sys, time
+sys.path.insert(1, sys.argv[1])
+import numpy as np
+import fitting
+from fit_throughput import make_curves
+made = {}
+for line in sys.stdin:
+    q = json.loads(line)
+    key = (q["n"], q["points"], q["sigma"], q["seed"])
+    if key not in made:
+        made = {key: make_curves(*key)}
+    x, losses, _ = made[key]
+    rows = losses[q["rows"][0]:q["rows"][1]]
+    cpu, wall = time.process_time(), time.perf_counter()
+    beta = [f.params["beta"] for f in fitting.fit_batch([(x, r) for r in rows])]
+    out = {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall, "beta": beta}
+    print(json.dumps(out), flush=True)
+"""
 
 
 def make_curves(n: int, points: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,22 +157,90 @@ def theirs(fit: Callable[[np.ndarray, np.ndarray], float], x: np.ndarray, losses
     return timed(lambda: np.array([fit(x, row) for row in losses]))
 
 
+def tree_at(rev: str, directory: Path) -> Path:
+    """The repository's files at `rev`, unpacked into `directory`."""
+    archive = directory / "tree.tar"
+    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(directory / "tree", filter="data")
+    return directory / "tree"
+
+
+class Before:
+    """fit_batch at another revision, in a worker process (WORKER) that makes the same curves."""
+
+    def __init__(self, rev: str, directory: Path):
+        tree = tree_at(rev, directory)
+        self.rev = rev
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(ROOT / "bench")], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def fit(self, spec: tuple[int, int, float, int], rows: np.ndarray) -> Timed:
+        """fit_batch on rows [start, stop) of make_curves(*spec); rows: the start and the stop."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request = dict(zip(("n", "points", "sigma", "seed"), spec, strict=True))
+        self.process.stdin.write(json.dumps({**request, "rows": [int(rows[0]), int(rows[1])]}) + "\n")
+        self.process.stdin.flush()
+        reply = json.loads(self.process.stdout.readline())
+        return Timed(np.array(reply["beta"]), reply["cpu"], reply["wall"])
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def interleaved(sides: dict[str, Callable[[int], Timed]], chunks: int) -> dict[str, Timed]:
+    """Each side run on its chunks 0..chunks-1 in turn (side a's chunk k, b's chunk k, ...): on a
+    shared machine every side sees the same load. The chunks' betas joined, their seconds summed."""
+    parts: dict[str, list[Timed]] = {name: [] for name in sides}
+    for k in range(chunks):
+        for name, run in sides.items():
+            parts[name].append(run(k))
+    return {
+        name: Timed(np.concatenate([p.beta for p in ps]), sum(p.cpu_s for p in ps), sum(p.wall_s for p in ps))
+        for name, ps in parts.items()
+    }
+
+
+def split(n: int, chunks: int) -> np.ndarray:
+    return np.linspace(0, n, chunks + 1).astype(int)
+
+
 def accuracy(beta_hat: np.ndarray, beta: np.ndarray) -> tuple[float, float]:
     """Median |dbeta|/beta and the share of curves off by more than 10 %."""
     err = np.abs(beta_hat / beta - 1)
     return float(np.median(err)), float(np.mean(err > 0.1))
 
 
-def throughput(args: argparse.Namespace) -> None:
-    x, losses, beta = make_curves(args.curves, args.points, 0.01, args.seed)
+def throughput(args: argparse.Namespace, before: Before | None) -> None:
+    spec = (args.curves, args.points, 0.01, args.seed)
+    x, losses, beta = make_curves(*spec)
     fitting.fit_batch([(x, row) for row in losses[:50]])  # warm imports and caches
     lmfit_best_start(x, losses[0])
-    batch = ours(x, losses)
     subset = np.random.default_rng(1).choice(args.curves, size=min(args.lmfit_curves, args.curves), replace=False)
-    best = theirs(lmfit_best_start, x, losses[subset])
-    every = theirs(lmfit_all_starts, x, losses[subset[: args.context_curves]])
+    context = subset[: args.context_curves]
+    cut, cut_sub, cut_ctx = (
+        split(args.curves, args.chunks),
+        split(len(subset), args.chunks),
+        split(len(context), args.chunks),
+    )
+    sides: dict[str, Callable[[int], Timed]] = {
+        "ours": lambda k: ours(x, losses[cut[k] : cut[k + 1]]),
+        "best": lambda k: theirs(lmfit_best_start, x, losses[subset[cut_sub[k] : cut_sub[k + 1]]]),
+        "every": lambda k: theirs(lmfit_all_starts, x, losses[context[cut_ctx[k] : cut_ctx[k + 1]]]),
+    }
+    if before is not None:
+        before.fit(spec, np.array([0, 50]))  # warm the worker
+        sides["before"] = lambda k: before.fit(spec, cut[k : k + 2])
+    runs = interleaved(sides, args.chunks)
+    batch, best, every = runs["ours"], runs["best"], runs["every"]
 
-    print(f"{args.curves} step_power curves x {args.points} points, 1 % noise, 16 starts per curve")
+    print(
+        f"{args.curves} step_power curves x {args.points} points, 1 % noise, 16 starts per curve, {args.chunks} chunks"
+    )
     print(f"{'tool':<44}{'curves':>7}{'CPU s':>9}{'wall s':>9}{'curves/CPU s':>14}{'med |db|/b':>12}{'> 10 %':>8}")
 
     def row(name: str, run: Timed | None, estimate: np.ndarray, true: np.ndarray) -> None:
@@ -142,8 +249,9 @@ def throughput(args: argparse.Namespace) -> None:
         times = f"{run.cpu_s:>9.2f}{run.wall_s:>9.2f}{run.rate(n):>14.1f}" if run else " " * 32
         print(f"{name:<44}{n:>7}{times}{med:>12.2e}{share:>8.1%}")
 
-    context = subset[: args.context_curves]
     row("fitting.fit_batch (all curves)", batch, batch.beta, beta)
+    if before is not None:
+        row(f"fitting.fit_batch before ({before.rev})", runs["before"], runs["before"].beta, beta)
     row("fitting.fit_batch (the lmfit subset)", None, batch.beta[subset], beta[subset])
     row("lmfit, best start refined (like-for-like)", best, best.beta, beta[subset])
     row("lmfit, 16 starts refined, best kept", every, every.beta, beta[context])
@@ -159,23 +267,48 @@ def throughput(args: argparse.Namespace) -> None:
         f"median |dbeta|/beta {ours_med:.2e} vs {their_med:.2e}, > 10 % error {ours_share:.1%} vs {their_share:.1%} "
         f"(target >= 10x at equal accuracy)"
     )
-    context = batch.rate(args.curves) / every.rate(args.context_curves)
-    print(f"context: fit_batch {context:.0f}x lmfit refining all 16 starts")
+    if before is not None:
+        was = runs["before"]
+        was_ratio = was.rate(args.curves) / best.rate(len(subset))
+        was_med, was_share = accuracy(was.beta[subset], beta[subset])
+        print(
+            f"before ({before.rev}), same chunks: fit_batch {was_ratio:.1f}x lmfit ({was.rate(args.curves):.0f} curves "
+            f"per CPU second); median {was_med:.2e}, > 10 % error {was_share:.1%}; after / before "
+            f"{batch.rate(args.curves) / was.rate(args.curves):.2f}x per CPU second"
+        )
+    print(f"context: fit_batch {batch.rate(args.curves) / every.rate(len(context)):.0f}x lmfit refining all 16 starts")
 
 
-def accuracy_table(args: argparse.Namespace) -> None:
+def accuracy_table(args: argparse.Namespace, before: Before | None) -> None:
+    n = args.accuracy_curves
     print(
         f"\naccuracy against single-start lmfit (best-scored start, least squares): "
-        f"{args.accuracy_curves} curves x 600 points per noise level"
+        f"{n} curves x 600 points per noise level, {args.chunks} chunks"
     )
-    header = ("noise", "ours med", "> 10 %", "lmfit med", "> 10 %", "ours /CPU s", "lmfit /CPU s")
-    print("".join(f"{h:>{w}}" for h, w in zip(header, (6, 11, 8, 11, 8, 13, 14), strict=True)))
+    names = ["ours", *(["before"] if before else []), "lmfit"]
+    header = ["noise", *(h for name in names for h in (f"{name} med", "> 10 %")), *(f"{name} /CPU s" for name in names)]
+    widths = [6, *([12, 8] * len(names)), *([14] * len(names))]
+    print("".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     for level, sigma in enumerate((0.01, 0.04, 0.08), start=1):
-        x, losses, beta = make_curves(args.accuracy_curves, 600, sigma, args.seed + level)
-        mine, other = ours(x, losses), theirs(lmfit_best_start, x, losses)
-        (m1, s1), (m2, s2) = accuracy(mine.beta, beta), accuracy(other.beta, beta)
-        n = args.accuracy_curves
-        print(f"{sigma:>6.0%}{m1:>11.2e}{s1:>8.1%}{m2:>11.2e}{s2:>8.1%}{mine.rate(n):>13.0f}{other.rate(n):>14.1f}")
+        runs, beta = accuracy_runs(args, before, (n, 600, sigma, args.seed + level))
+        errors = "".join(f"{m:>12.2e}{s:>8.1%}" for name in names for m, s in [accuracy(runs[name].beta, beta)])
+        rates = "".join(f"{runs[name].rate(n):>14.1f}" for name in names)
+        print(f"{sigma:>6.0%}{errors}{rates}")
+
+
+def accuracy_runs(
+    args: argparse.Namespace, before: Before | None, spec: tuple[int, int, float, int]
+) -> tuple[dict[str, Timed], np.ndarray]:
+    """Every side on the curves of make_curves(*spec), interleaved by chunks; and the true betas."""
+    x, losses, beta = make_curves(*spec)
+    cut = split(spec[0], args.chunks)
+    sides: dict[str, Callable[[int], Timed]] = {
+        "ours": lambda k: ours(x, losses[cut[k] : cut[k + 1]]),
+        "lmfit": lambda k: theirs(lmfit_best_start, x, losses[cut[k] : cut[k + 1]]),
+    }
+    if before is not None:
+        sides["before"] = lambda k: before.fit(spec, cut[k : k + 2])
+    return interleaved(sides, args.chunks), beta
 
 
 def bootstrap_time(args: argparse.Namespace) -> None:
@@ -196,11 +329,22 @@ def main() -> None:
     parser.add_argument("--lmfit-curves", type=int, default=300, help="random subset timed with lmfit")
     parser.add_argument("--context-curves", type=int, default=25, help="of those, refined from all 16 starts")
     parser.add_argument("--accuracy-curves", type=int, default=1000)
+    parser.add_argument("--chunks", type=int, default=10, help="interleaved slices each side is timed in")
+    parser.add_argument("--before", default=BEFORE, help=f"the git revision of 'before' (default {BEFORE})")
+    parser.add_argument("--skip-before", action="store_true", help="only this checkout")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    throughput(args)
-    accuracy_table(args)
+    print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (CPU seconds are the headline)")
+    with tempfile.TemporaryDirectory() as tmp:
+        before = None if args.skip_before else Before(args.before, Path(tmp))
+        try:
+            throughput(args, before)
+            accuracy_table(args, before)
+        finally:
+            if before is not None:
+                before.close()
     bootstrap_time(args)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

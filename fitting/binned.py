@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fitting.engine import Problem, Scale, robust_curvature, robust_weight, solve
+from fitting.engine import Problem, Scale, newton_terms, solve
 from fitting.resampling import CORRELATED, Sieve, lag1
 
 BIN_ABOVE = 2000  # points of a curve past which its resamples are refitted on bins
@@ -98,12 +98,13 @@ def bootstrap_binned(
     for c in curves:
         resid = residuals[c.points]
         sieve = Sieve(resid, n_free) if lag1(resid) > CORRELATED else None
-        psi_r, h_r = _psi_and_curvature(resid, loss_fn, scale)  # independent draws pick these
+        # each residual's psi and Newton weight psi', floored as the engine's steps floor it
+        psi_r, h_r = newton_terms(resid, loss_fn, scale)  # independent draws pick these
         for start in range(0, n_boot, _DRAWS_AT_ONCE):
             rows = slice(start, min(start + _DRAWS_AT_ONCE, n_boot))
             draws = rows.stop - rows.start
             if sieve is not None:  # remembered noise: an AR(1) sieve, then each draw through the loss
-                psi, h = _psi_and_curvature(sieve.draws(rng, draws), loss_fn, scale)
+                psi, h = newton_terms(sieve.draws(rng, draws), loss_fn, scale)
             else:
                 picks = rng.integers(0, resid.size, size=(draws, resid.size))
                 psi, h = psi_r[picks], h_r[picks]
@@ -116,12 +117,6 @@ def bootstrap_binned(
     )  # fmt: skip
     samples = solve(boot, np.repeat(theta, n_boot, axis=0), loss_fn="linear", ftol=ftol).theta
     return samples, np.array([c.first.size for c in curves])
-
-
-def _psi_and_curvature(noise: np.ndarray, loss_fn: str, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each residual's psi and its Newton weight psi', floored as the engine's steps floor it."""
-    irls = robust_weight(noise, loss_fn, delta)
-    return irls * noise, np.maximum(robust_curvature(noise, loss_fn, delta), 0.01 * irls)
 
 
 def binned_note(n_bins: int, n_points: int, n_boot: int) -> str:

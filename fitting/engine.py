@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from scipy.special import ndtr
@@ -29,6 +30,18 @@ TUNING = {"linear": 1.345, "huber": 1.345, "soft_l1": 1.345, "cauchy": 2.385}
 # The scale's range in log-loss units: below 1e-9 it is under float resolution of a log residual;
 # far above 1 every loss is the linear one. Outside these the arithmetic overflows.
 DELTA_RANGE = (1e-9, 1e3)
+# The equilibrated J^T J's condition number past which a covariance is not reported: its inverse's
+# relative error is about cond x 2.2e-16, so past 1e12 the variances keep under four digits. The
+# curves of bench/fit_throughput.py stay under 3e4; x within 1e-14 of each other in log reach 1e17.
+MAX_CONDITION = 1e12
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every entry is finite, from one sum (a NaN or an infinity makes the sum one; a sum
+    that overflows on its own is checked entry by entry): a third of isfinite(a).all()'s passes."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(a, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
 def estimate_scale(r: np.ndarray, mask: np.ndarray, loss_fn: str, n_free: int) -> np.ndarray:
@@ -97,6 +110,18 @@ def robust_curvature(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     return np.maximum((1.0 - u2) / (1.0 + u2) ** 2, 0.0)
 
 
+def newton_terms(r: np.ndarray, loss_fn: str, delta: Scale) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's psi(r) (d cost / d r) and its Newton weight: psi'(r), floored at a hundredth of
+    the IRLS weight psi(r) / r so that a row with few points inside the radius (a tiny delta) keeps
+    a solvable system. The Huber loss's in a third of the passes of the general form."""
+    if loss_fn == "huber":  # psi is r clipped to the radius; psi' is 1 inside, 0 outside
+        a = np.abs(r)
+        with np.errstate(divide="ignore"):  # a = 0 is inside
+            return np.clip(r, -delta, delta), np.where(a <= delta, 1.0, 0.01 * delta / a)
+    weight = robust_weight(r, loss_fn, delta)
+    return weight * r, np.maximum(robust_curvature(r, loss_fn, delta), 0.01 * weight)
+
+
 def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per row, the mean of d psi / d r over valid points (Huber's covariance needs it).
 
@@ -126,6 +151,8 @@ class Problem:
     and columns[name] gives one column per curve (shared parameters repeat a column).
     weight: None, or (b, m) factors on each point's residual and Jacobian row (the root of a
     point's weight in the cost: a bin standing for many points, fitting/binned.py).
+    Jacobians are (b, P, m), parameter-major: a parameter's derivatives at every point are
+    contiguous, which halves the cost of stacking them and of the normal equations J H J^T.
     """
 
     law: Law
@@ -136,6 +163,11 @@ class Problem:
     free: np.ndarray
     group: np.ndarray | None = None
     weight: np.ndarray | None = None
+
+    @cached_property
+    def all_valid(self) -> bool:
+        """Every point of every row counts (no padding): masks need not be applied."""
+        return bool((self.mask == 1).all())
 
     @property
     def n_columns(self) -> int:
@@ -157,13 +189,16 @@ class Problem:
         def take(a: np.ndarray) -> np.ndarray:
             return a if a.shape[0] == 1 else a[idx]
 
-        return replace(
+        out = replace(
             self,
             inputs={k: take(v) for k, v in self.inputs.items()},
             log_loss=self.log_loss[idx],
             mask=self.mask[idx],
             weight=None if self.weight is None else self.weight[idx],
         )
+        if self.all_valid:  # rows of a problem without padding have none (spares the check)
+            out.__dict__["all_valid"] = True
+        return out
 
     def natural(self, theta: np.ndarray, override: tuple[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Law parameters as arrays broadcastable to (b, m); `override` replaces one internal value."""
@@ -188,35 +223,56 @@ class Problem:
         return self._masked_residuals(self.log_model(theta))
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
-        """d r / d theta, shape (b, m, P)."""
+        """d r / d theta, shape (b, P, m)."""
         return self.residuals_and_jacobian(theta)[1]
 
     def residuals_and_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """r (b, m) and d r / d theta (b, m, P) from one evaluation of the law."""
+        """r (b, m) and d r / d theta (b, P, m) from one evaluation of the law."""
+        fused = self._fused(theta)
+        if fused is not None:
+            log_f, jac = fused
+        else:
+            log_f, jac = self._stacked(theta)
+        if not self.free.all():
+            jac[:, ~self.free, :] = 0.0
+        if self.weight is not None:
+            jac *= self.weight[:, None, :]
+        return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
+
+    def _fused(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """log L and the Jacobian from the law's log_model_jacobian, where it has one and columns
+        are parameters (not a joint fit); None otherwise or where it declined (an overflow)."""
+        if self.law.log_model_jacobian is None or self.group is not None:
+            return None
+        b, m = self.log_loss.shape
+        jac = np.empty((b, len(self.law.params), m))
+        with np.errstate(all="ignore"):
+            log_f = self.law.log_model_jacobian(self.inputs, self.natural(theta), jac)
+        return None if log_f is None else (log_f, jac)
+
+    def _stacked(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log L and the Jacobian from the law's per-parameter derivatives (or finite differences),
+        non-finite entries zeroed."""
         b, m = self.log_loss.shape
         log_f, grads = self._log_model_and_gradients(theta)
         if self.group is None:  # column j is parameter j
-            jac = np.stack([np.broadcast_to(grads[p.name], (b, m)) for p in self.law.params], axis=-1)
+            jac = np.stack([np.broadcast_to(grads[p.name], (b, m)) for p in self.law.params], axis=1)
         else:
-            jac = np.zeros((b, m, self.n_columns))
+            jac = np.zeros((b, self.n_columns, m))
             for name, d in grads.items():
                 for g, c in enumerate(self.columns[name]):
-                    jac[:, :, c] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
-        if not np.isfinite(jac).all():  # (one check; the repair is rare)
+                    jac[:, c, :] += np.where(self.group == g, np.broadcast_to(d, (b, m)), 0.0)
+        if not all_finite(jac):  # (one check; the repair is rare)
             np.nan_to_num(jac, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        if not self.free.all():
-            jac[:, :, ~self.free] = 0.0
-        if self.weight is not None:
-            jac *= self.weight[..., None]
-        return self._masked_residuals(log_f), jac  # padded points keep J: their weight is zero
+        return log_f, jac
 
     def _masked_residuals(self, log_f: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # inf - inf: a bad residual as well
             r = log_f - self.log_loss
-        finite = np.isfinite(r)
-        if not finite.all():
-            r[~finite] = _BAD_RESIDUAL
-        r *= self.mask  # 0 or 1
+        if not all_finite(r):
+            r[~np.isfinite(r)] = _BAD_RESIDUAL
+        if not self.all_valid:
+            r *= self.mask  # 0 or 1
         if self.weight is not None:
             r *= self.weight
         return r
@@ -244,11 +300,13 @@ class Solution:
     converged: np.ndarray  # (b,) bool
     nfev: np.ndarray  # (b,) int
     scale: np.ndarray  # (b, 1): the robust loss's delta each row was solved with
-    jacobian: np.ndarray | None = None  # (b, m, P) at theta, when the solver still holds it
+    jacobian: np.ndarray | None = None  # (b, P, m) at theta, when the solver still holds it
 
 
-def robust_cost(r: np.ndarray, mask: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
-    return (robust_rho(r, loss_fn, delta) * (mask > 0)).sum(axis=1)
+def robust_cost(r: np.ndarray, mask: np.ndarray | None, loss_fn: str, delta: Scale) -> np.ndarray:
+    """Per row, the sum of rho over the valid points; mask None: every point is valid."""
+    rho = robust_rho(r, loss_fn, delta)
+    return (rho if mask is None else rho * (mask > 0)).sum(axis=1)
 
 
 def solve(
@@ -272,7 +330,7 @@ def solve(
     if delta is None:
         delta = estimate_scale(r, problem.mask, loss_fn, int(problem.free.sum()))
     delta = np.broadcast_to(np.asarray(delta, dtype=float).reshape(-1, 1), (b, 1))
-    cost = robust_cost(r, problem.mask, loss_fn, delta)
+    cost = robust_cost(r, None if problem.all_valid else problem.mask, loss_fn, delta)
     lam = np.full(b, 1e-8)
     converged = np.zeros(b, dtype=bool)
     nfev = np.ones(b, dtype=int)
@@ -285,17 +343,15 @@ def solve(
         sub = problem if everyone else problem.rows(active)
         ja, ra = (jac, r) if everyone else (jac[active], r[active])
         da = delta if everyone else delta[active]
-        valid = sub.mask > 0
-        weight = robust_weight(ra, loss_fn, da)
-        psi = weight * ra * valid  # d cost / d r
-        # Newton weights, floored at a hundredth of the IRLS weight so that a row with few points
-        # inside the radius (a tiny delta) keeps a solvable system
-        h = np.maximum(robust_curvature(ra, loss_fn, da), 0.01 * weight) * valid
+        psi, h = newton_terms(ra, loss_fn, da)  # d cost / d r, and the Newton weights
+        if not sub.all_valid:
+            valid = sub.mask > 0
+            psi, h = psi * valid, h * valid
         # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
-            normal = np.swapaxes(ja * h[..., None], 1, 2) @ ja  # (a, P, P)
-            grad = (np.swapaxes(ja, 1, 2) @ psi[..., None])[..., 0]  # (a, P); matmul beats einsum here
+            normal = (ja * h[:, None, :]) @ np.swapaxes(ja, 1, 2)  # (a, P, P)
+            grad = (ja @ psi[..., None])[..., 0]  # (a, P); matmul beats einsum here
             diag = np.diagonal(normal, axis1=1, axis2=2)
             scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
             # Columns held this step: fixed ones, and those on a bound that descent would push past
@@ -328,7 +384,7 @@ def solve(
         trial = np.clip(here + step, lower, upper)
         trial = np.where(held, here, trial)
         r_trial, jac_trial = sub.residuals_and_jacobian(trial)
-        cost_trial = robust_cost(r_trial, sub.mask, loss_fn, da)
+        cost_trial = robust_cost(r_trial, None if sub.all_valid else sub.mask, loss_fn, da)
         nfev[active] += 1
         improved = cost_trial < cost[active]
         gain = (cost[active] - cost_trial) / np.maximum(cost[active], 1e-300)
@@ -363,22 +419,37 @@ def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Sca
     scaled Jacobian, which drops every point outside the Huber radius; this does not.)
     """
     jac = solution.jacobian if solution.jacobian is not None else problem.jacobian(solution.theta)
-    jac = jac * (problem.mask > 0)[..., None]
+    jac = jac * (problem.mask > 0)[:, None, :]
     r, valid = solution.residuals, problem.mask > 0
     n = valid.sum(axis=1)
     p = int(problem.free.sum())
     psi = robust_weight(r, loss_fn, delta) * r * valid
     mean_dpsi = np.maximum(mean_psi_prime(r, valid, loss_fn, delta), 1.0 / np.maximum(n, 1))
     s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
-    jf = jac[:, :, problem.free]
-    normal = np.swapaxes(jf, 1, 2) @ jf
+    jf = jac[:, problem.free, :]
+    normal = jf @ np.swapaxes(jf, 1, 2)
     inv = _inverses(normal) * s2[:, None, None]
     unusable = ~np.all(np.isfinite(inv), axis=(1, 2)) | np.any(np.diagonal(inv, axis1=1, axis2=2) < 0, axis=1)
+    unusable |= _ill_conditioned(normal)
     inv[unusable] = np.nan
     cov = np.full((len(r), problem.n_columns, problem.n_columns), np.nan)
     free_idx = np.flatnonzero(problem.free)
     cov[:, free_idx[:, None], free_idx[None, :]] = inv
     return cov
+
+
+def _ill_conditioned(normal: np.ndarray) -> np.ndarray:
+    """Per row, whether J^T J scaled to a unit diagonal has a condition number past MAX_CONDITION
+    (or no positive diagonal): its inverse then carries no correct digit, and whether it comes out
+    finite and positive, the test above, turns on the order of floating-point sums."""
+    diag = np.diagonal(normal, axis1=1, axis2=2)
+    usable = np.all(diag > 0, axis=1) & np.all(np.isfinite(normal), axis=(1, 2))
+    bad = ~usable
+    if usable.any():
+        s = 1.0 / np.sqrt(diag[usable])
+        with np.errstate(all="ignore"):
+            bad[usable] = ~(np.linalg.cond(normal[usable] * s[:, :, None] * s[:, None, :]) <= MAX_CONDITION)
+    return bad
 
 
 def _inverses(normal: np.ndarray) -> np.ndarray:

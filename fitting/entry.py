@@ -20,7 +20,7 @@ from fitting.paper import fit_paper
 from fitting.pipeline import constant_result
 from fitting.result import FitResult
 from fitting.validation import CurveData, check_fixed, is_constant, left_out_note, prepare_curve
-from fitting.verdict import Verdict, judge_residuals
+from fitting.verdict import Verdict, judge_residuals, judge_rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,16 +94,43 @@ def fit_prepared(prepared: PreparedFit, robust: RobustFit) -> list[FitResult]:
 
 def with_verdicts(law: Law, results: list[FitResult], data: Sequence[CurveData]) -> list[FitResult]:
     """Each result with the verdict on whether its law describes its curve, from the residuals of
-    its final parameters on the points it was fitted to (fitting/verdict.py)."""
-    out = []
-    for result, curve in zip(results, data, strict=True):
+    its final parameters on the points it was fitted to (fitting/verdict.py). Curves on the same
+    points (a batch of runs logged at the same steps) are judged together, as rows of one array."""
+    verdicts: list[Verdict | None] = [None] * len(results)
+    same_points: dict[bytes, list[int]] = {}
+    for i, (result, curve) in enumerate(zip(results, data, strict=True)):
         if not all(math.isfinite(v) for v in result.params.values()):
-            verdict = Verdict(False, f"not judged: {result.message or 'the fit determined no law'}")
+            verdicts[i] = Verdict(False, f"not judged: {result.message or 'the fit determined no law'}")
+        elif all(v.ndim == 1 for v in curve.inputs.values()):
+            same_points.setdefault(b"".join(curve.inputs[k].tobytes() for k in sorted(curve.inputs)), []).append(i)
         else:
-            params = {k: np.asarray(v, dtype=float) for k, v in result.params.items()}
-            log_loss = np.log(curve.loss)
-            with np.errstate(all="ignore"):
-                residuals = log_loss - law.log_model(curve.inputs, params)
-            verdict = judge_residuals(curve.inputs[law.inputs[0]], residuals, log_loss)
-        out.append(replace(result, verdict=verdict))
-    return out
+            verdicts[i] = _judge_one(law, results[i], curve)
+    for rows in same_points.values():
+        together = _judge_together(law, [results[i] for i in rows], [data[i] for i in rows])
+        for i, verdict in zip(rows, together, strict=True):
+            verdicts[i] = verdict if verdict is not None else _judge_one(law, results[i], data[i])
+    return [replace(result, verdict=v) for result, v in zip(results, verdicts, strict=True)]
+
+
+def _judge_one(law: Law, result: FitResult, curve: CurveData) -> Verdict:
+    params = {k: np.asarray(v, dtype=float) for k, v in result.params.items()}
+    log_loss = np.log(curve.loss)
+    with np.errstate(all="ignore"):
+        residuals = log_loss - law.log_model(curve.inputs, params)
+    return judge_residuals(curve.inputs[law.inputs[0]], residuals, log_loss)
+
+
+def _judge_together(law: Law, results: list[FitResult], curves: list[CurveData]) -> list[Verdict | None]:
+    """Verdicts of curves on the same points, one row each; None for a row to judge alone (a
+    residual that is not finite, or points out of order: judge_residuals drops or sorts them)."""
+    curve = curves[0]
+    x = curve.inputs[law.inputs[0]]
+    if len(results) == 1 or np.any(np.diff(x) < 0):
+        return [None] * len(results)
+    params = {k: np.array([[r.params[k]] for r in results]) for k in law.param_names}
+    log_loss = np.log(np.stack([c.loss for c in curves]))
+    with np.errstate(all="ignore"):
+        residuals = log_loss - law.log_model(curve.inputs, params)
+    finite = np.isfinite(residuals).all(axis=1)
+    judged = iter(judge_rows(x, residuals[finite], log_loss[finite]) if finite.any() else [])
+    return [next(judged) if ok else None for ok in finite]

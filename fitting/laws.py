@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fitting.engine import all_finite
 from fitting.errors import UnknownLawError
 from fitting.expression import expression_law
 from fitting.formula import MAX_CHARS, excerpt
@@ -28,18 +29,17 @@ def log_input(inputs: Arrays, name: str) -> np.ndarray:
     return cached if cached is not None else np.log(inputs[name])
 
 
-def _step_power_parts(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """log(B/x), (B/x)^beta and L, computed directly where finite, in log space where huge."""
+def _step_power_parts(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """log(B/x), beta log(B/x), (B/x)^beta and L, computed directly where finite."""
     log_ratio = np.log(p["B"]) - log_input(inputs, "x")
     a = p["beta"] * log_ratio
     with np.errstate(over="ignore"):
         power = np.exp(a)
-    f = p["L0"] + power
-    return log_ratio, a, f
+    return log_ratio, a, power, p["L0"] + power
 
 
 def _step_power_log(inputs: Arrays, p: Arrays) -> np.ndarray:
-    _, a, f = _step_power_parts(inputs, p)
+    _, a, _, f = _step_power_parts(inputs, p)
     with np.errstate(divide="ignore"):
         log_f = np.log(f)
         if not np.all(np.isfinite(log_f)):  # (B/x)^beta overflowed: redo in log space
@@ -48,16 +48,33 @@ def _step_power_log(inputs: Arrays, p: Arrays) -> np.ndarray:
 
 
 def _step_power_grad(inputs: Arrays, p: Arrays) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    log_ratio, a, f = _step_power_parts(inputs, p)
+    log_ratio, a, power, f = _step_power_parts(inputs, p)
     inv = 1.0 / f
-    share = (f - p["L0"]) * inv  # (B/x)^beta / L
+    share = power * inv  # (B/x)^beta / L
     with np.errstate(divide="ignore"):
         log_f = np.log(f)
-    if not (np.all(np.isfinite(share)) and np.all(np.isfinite(log_f))):
+    if not (all_finite(share) and all_finite(log_f)):
         with np.errstate(divide="ignore"):
             log_f = np.logaddexp(np.log(p["L0"]), a)
         inv, share = np.exp(-log_f), np.exp(a - log_f)
     return log_f, {"L0": inv, "B": p["beta"] * share, "beta": log_ratio * share}
+
+
+def _step_power_jacobian(inputs: Arrays, p: Arrays, out: np.ndarray) -> np.ndarray | None:
+    """_step_power_grad written into out (b, 3, m) with no temporaries but log(B/x) and L: each
+    derivative computed in place of the one before it. None where (B/x)^beta overflows."""
+    log_ratio = np.log(p["B"]) - log_input(inputs, "x")
+    power = np.multiply(p["beta"], log_ratio, out=out[:, 2])
+    with np.errstate(over="ignore"):
+        np.exp(power, out=power)
+    f = p["L0"] + power
+    inv = np.divide(1.0, f, out=out[:, 0])  # d log L / d L0
+    share = np.multiply(power, inv, out=power)  # (B/x)^beta / L
+    np.multiply(p["beta"], share, out=out[:, 1])  # d / d log B
+    np.multiply(log_ratio, share, out=out[:, 2])  # d / d beta
+    with np.errstate(divide="ignore"):
+        log_f = np.log(f, out=f)
+    return log_f if all_finite(out) and all_finite(log_f) else None
 
 
 def _step_power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -89,6 +106,7 @@ STEP_POWER = Law(
     ),
     log_model=_step_power_log,
     log_model_grad=_step_power_grad,
+    log_model_jacobian=_step_power_jacobian,
     guess=_step_power_guess,
     description="The Learning-Law paper's law of a learning process: irreducible L0 plus a power of B/x.",
 )

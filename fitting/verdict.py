@@ -68,36 +68,58 @@ def judge_residuals(x: np.ndarray, residuals: np.ndarray, log_loss: np.ndarray) 
     ok = np.isfinite(r) & np.isfinite(x)
     x, r, y = x[ok], r[ok], np.asarray(log_loss, dtype=float)[ok]
     order = np.argsort(x, kind="stable")
-    x, r, y = x[order], r[order], y[order]
-    ss_tot = float(((y - y.mean()) ** 2).sum()) if y.size else 0.0
-    r2 = 1.0 - float((r**2).sum()) / ss_tot if ss_tot > 0 else math.nan
-    lag1, runs_z = autocorrelation(r), runs_test(r)
-    if r.size < 2 * MIN_WINDOW:
-        return Verdict(True, f"{r.size} points: too few to test the residuals for a misfit", r2, math.nan, lag1, runs_z)
+    return judge_rows(x[order], r[order][None], y[order][None])[0]
+
+
+def judge_rows(x: np.ndarray, residuals: np.ndarray, log_loss: np.ndarray) -> list[Verdict]:
+    """The verdicts of curves that share their points: x (n,) in increasing order, finite; residuals
+    and log losses (b, n), finite. Every statistic is one numpy expression over the rows (a batch
+    of curves judged one at a time spent more on numpy's per-call cost than on its arithmetic)."""
+    r, y = residuals, log_loss
+    b, n = r.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss_tot = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum(axis=1) if n else np.zeros(b)
+        r2 = np.where(ss_tot > 0, 1.0 - (r**2).sum(axis=1) / np.where(ss_tot > 0, ss_tot, 1.0), math.nan)
+    lag1, runs_z = autocorrelations(r), _runs_tests(r)
+    if n < 2 * MIN_WINDOW:
+        reason = f"{n} points: too few to test the residuals for a misfit"
+        return [Verdict(True, reason, *_floats(r2[i], math.nan, lag1[i], runs_z[i])) for i in range(b)]
     medians, errors, edges = _windows(x, r)
-    z = np.abs(medians) / np.maximum(errors, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(medians) / np.maximum(errors, 1e-300)
     off = (np.abs(medians) > FLOOR) & (z > Z_OFF)
-    worst = int(np.argmax(np.abs(medians)))
-    systematic = float(np.abs(medians[worst]))
-    if not off.any():
-        reason = f"residuals within noise: largest window median {systematic:.2%} (r2 {r2:.3f}, lag-1 {lag1:.2f})"
-        return Verdict(True, reason, r2, systematic, lag1, runs_z)
-    k = int(np.argmax(np.where(off, np.abs(medians), -1.0)))  # the worst window that is off
-    side = "above" if medians[k] > 0 else "below"
-    reason = (
-        f"the law misses the curve: {int(off.sum())} of {medians.size} windows off, the curve {side} the law by "
-        f"{abs(medians[k]):.2%} at x {edges[k]:.3g}-{edges[k + 1]:.3g} ({_z_text(z[k])} standard errors)"
-    )
-    return Verdict(False, reason, r2, systematic, lag1, runs_z)
+    out = []
+    for i in range(b):
+        m_i, off_i = medians[i], off[i]
+        systematic = float(np.abs(m_i).max())
+        stats = _floats(r2[i], systematic, lag1[i], runs_z[i])
+        if not off_i.any():
+            largest = f"largest window median {systematic:.2%}"
+            reason = f"residuals within noise: {largest} (r2 {stats[0]:.3f}, lag-1 {stats[2]:.2f})"
+            out.append(Verdict(True, reason, *stats))
+            continue
+        k = int(np.argmax(np.where(off_i, np.abs(m_i), -1.0)))  # the worst window that is off
+        side = "above" if m_i[k] > 0 else "below"
+        reason = (
+            f"the law misses the curve: {int(off_i.sum())} of {m_i.size} windows off, the curve {side} the law by "
+            f"{abs(m_i[k]):.2%} at x {edges[k]:.3g}-{edges[k + 1]:.3g} ({_z_text(z[i, k])} standard errors)"
+        )
+        out.append(Verdict(False, reason, *stats))
+    return out
 
 
-def autocorrelation(r: np.ndarray) -> float:
-    """Lag-1 autocorrelation of a series (NaN below 3 points or without spread)."""
-    if r.size < 3:
-        return math.nan
-    d = r - r.mean()
-    denom = float((d * d).sum())
-    return float((d[1:] * d[:-1]).sum()) / denom if denom > 0 else math.nan
+def _floats(*values: float) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def autocorrelations(r: np.ndarray) -> np.ndarray:
+    """Lag-1 autocorrelation of each row of r (b, n): NaN below 3 points or without spread."""
+    if r.shape[1] < 3:
+        return np.full(len(r), math.nan)
+    d = r - r.mean(axis=1, keepdims=True)
+    denom = (d * d).sum(axis=1)
+    lagged = (d[:, 1:] * d[:, :-1]).sum(axis=1)
+    return np.where(denom > 0, lagged / np.where(denom > 0, denom, 1.0), math.nan)
 
 
 def runs_test(r: np.ndarray) -> float:
@@ -114,58 +136,81 @@ def runs_test(r: np.ndarray) -> float:
     return (runs - mean) / math.sqrt(var) if var > 0 else math.nan
 
 
+def _runs_tests(r: np.ndarray) -> np.ndarray:
+    """runs_test of each row of r (b, n); rows with an exact zero (dropped from their signs) alone."""
+    zero = (r == 0).any(axis=1)
+    signs = r > 0
+    n1 = signs.sum(axis=1).astype(float)
+    n2 = r.shape[1] - n1
+    n = n1 + n2
+    runs = 1.0 + (signs[:, 1:] != signs[:, :-1]).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = 2.0 * n1 * n2 / n + 1.0
+        var = 2.0 * n1 * n2 * (2.0 * n1 * n2 - n) / (n * n * (n - 1))
+        z = np.where((n1 > 0) & (n2 > 0) & (n >= 3) & (var > 0), (runs - mean) / np.sqrt(var), math.nan)
+    for i in np.flatnonzero(zero):
+        z[i] = runs_test(r[i])
+    return z
+
+
 def _windows(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Medians of r over windows and their standard errors. The windows split a coordinate halfway
-    between log x and the point's rank: log x alone would lump the last half of a run logged every
-    step into one window, hiding a learning-rate warm-down; rank alone would do the same to its
-    start. Windows are merged until each holds MIN_WINDOW points. Returns medians, standard errors
-    and the window edges in x."""
-    count = max(1, min(WINDOWS, r.size // MIN_WINDOW))
+    """Medians of r over windows and their standard errors, per row of r (b, n), x (n,) increasing.
+    The windows split a coordinate halfway between log x and the point's rank: log x alone would
+    lump the last half of a run logged every step into one window, hiding a learning-rate
+    warm-down; rank alone would do the same to its start. Windows are merged until each holds
+    MIN_WINDOW points. Returns medians and standard errors (b, windows) and the window edges in x."""
+    n = r.shape[1]
+    count = max(1, min(WINDOWS, n // MIN_WINDOW))
     log_x = np.log(x) if (x > 0).all() else x
     span = log_x[-1] - log_x[0]
-    coord = 0.5 * (log_x - log_x[0]) / (span if span > 0 else 1.0) + 0.5 * np.arange(r.size) / max(r.size - 1, 1)
+    coord = 0.5 * (log_x - log_x[0]) / (span if span > 0 else 1.0) + 0.5 * np.arange(n) / max(n - 1, 1)
     index = np.clip((coord * count).astype(int), 0, count - 1)
-    groups: list[np.ndarray] = []
-    pending = np.zeros(0, dtype=int)
-    for k in range(count):
-        pending = np.concatenate([pending, np.flatnonzero(index == k)])
-        if pending.size >= MIN_WINDOW:
-            groups.append(pending)
-            pending = np.zeros(0, dtype=int)
-    if pending.size:  # the remainder joins the last window
-        groups[-1] = np.concatenate([groups[-1], pending])
-    noise = r - _moving_average(r, max(5, r.size // 10))
-    rho = noise_memory(noise)
-    medians = np.array([np.median(r[g]) for g in groups])
-    errors = np.array([_median_error(noise[g], rho) for g in groups])
-    edges = np.array([x[groups[0][0]], *(x[g[-1]] for g in groups)])
+    # x increases, so the coordinate does and each window is a run of consecutive points
+    ends = np.cumsum(np.bincount(index, minlength=count)).tolist()
+    bounds, low = [], 0
+    for end in ends:
+        if end - low >= MIN_WINDOW:
+            bounds.append((low, end))
+            low = end
+    if low < n:  # the remainder joins the last window
+        bounds[-1] = (bounds[-1][0], n)
+    noise = r - _moving_average(r, max(5, n // 10))
+    rho = noise_memories(noise)[:, None]
+    medians = np.stack([np.median(r[:, lo:hi], axis=1) for lo, hi in bounds], axis=1)
+    errors = np.stack([_median_errors(noise[:, lo:hi], rho) for lo, hi in bounds], axis=1)
+    edges = np.array([x[bounds[0][0]], *(x[hi - 1] for _, hi in bounds)])
     return medians, errors, edges
 
 
 def _moving_average(r: np.ndarray, width: int) -> np.ndarray:
-    """r averaged over `width` neighbours (fewer at the ends): the residuals' slow part, a misfit's
-    shape, taken out before the noise's size and memory are read."""
+    """Each row of r averaged over `width` neighbours (fewer at the ends): the residuals' slow part,
+    a misfit's shape, taken out before the noise's size and memory are read."""
     # the window of np.convolve(r, ones(width), "same"), from cumulative sums: O(n), not O(n width)
-    i = np.arange(r.size)
-    high = np.minimum(i + (width - 1) // 2 + 1, r.size)
+    n = r.shape[1]
+    i = np.arange(n)
+    high = np.minimum(i + (width - 1) // 2 + 1, n)
     low = np.maximum(i + (width - 1) // 2 - width + 1, 0)
-    sums = np.concatenate([[0.0], np.cumsum(r)])
-    return (sums[high] - sums[low]) / (high - low)
+    sums = np.concatenate([np.zeros((len(r), 1)), np.cumsum(r, axis=1)], axis=1)
+    # sums[:, high] - sums[:, low] as slices (a gather along rows costs several times a copy):
+    # high is i + ahead and low is i - behind, each clipped to the row
+    ahead, behind = int(high[0]), n - 1 - int(low[-1])
+    upper = np.concatenate([sums[:, ahead:], np.repeat(sums[:, n:], ahead - 1, axis=1)], axis=1)
+    lower = np.concatenate([np.zeros((len(r), behind)), sums[:, : n - behind]], axis=1)
+    return (upper - lower) / (high - low)
 
 
-def noise_memory(noise: np.ndarray) -> float:
-    """The noise's lag-1 autocorrelation, clipped to [0, 0.98]. Read after the slow part is taken
+def noise_memories(noise: np.ndarray) -> np.ndarray:
+    """Each row's lag-1 autocorrelation, clipped to [0, 0.98]. Read after the slow part is taken
     out: noise whose memory is far shorter than a tenth of the curve keeps it; a misfit does not
     add to it. Noise that wanders as slowly as a misfit cannot be told from one, and is not."""
-    rho = autocorrelation(noise)
-    return min(max(rho if math.isfinite(rho) else 0.0, 0.0), 0.98)
+    return np.clip(np.nan_to_num(autocorrelations(noise), nan=0.0), 0.0, 0.98)
 
 
-def _median_error(noise: np.ndarray, rho: float) -> float:
+def _median_errors(noise: np.ndarray, rho: np.ndarray) -> np.ndarray:
     """The standard error of a window's median, 1.25 sigma sqrt((1 + rho) / ((1 - rho) n)) for
-    AR(1) noise of sd sigma (robust: the MAD of the window's noise)."""
-    sigma = 1.4826 * float(np.median(np.abs(noise - np.median(noise))))
-    return 1.2533 * sigma * math.sqrt((1.0 + rho) / ((1.0 - rho) * noise.size))
+    AR(1) noise of sd sigma (robust: the MAD of the window's noise); per row of noise (b, w)."""
+    sigma = 1.4826 * np.median(np.abs(noise - np.median(noise, axis=1, keepdims=True)), axis=1)
+    return 1.2533 * sigma * np.sqrt((1.0 + rho[:, 0]) / ((1.0 - rho[:, 0]) * noise.shape[1]))
 
 
 def _z_text(z: float) -> str:
