@@ -35,7 +35,7 @@ def row(noise: float, o: JobOutcome) -> str:
     interval = f"[{ar.low:.2f}, {ar.high:.2f}]" if ar is not None and ar.has_interval else ""
     fitted = math.nan if o.ar_fit is None else o.ar_fit.value
     return (
-        f"| {noise:.0%} | {measured(ar):.2f} {interval} | {fitted:.2f} | {o.conventional.cr:.2f} | {opt.cr:.2f} "
+        f"| {noise:.1%} | {measured(ar):.2f} {interval} | {fitted:.2f} | {o.conventional.cr:.2f} | {opt.cr:.2f} "
         f"| {o.zero_weight_fraction or math.nan:.1%} | {o.well_learned_share or math.nan:.1%} "
         f"| {opt.end_rise:.4f} | {o.seconds:.0f} |"
     )
