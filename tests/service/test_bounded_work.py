@@ -137,6 +137,7 @@ def test_a_fit_past_its_deadline_stops(one_worker: RunningServer) -> None:
             assert quick.fit([small])[0].status == "converged"
 
 
+@pytest.mark.slow  # 16 s on 2 cores
 def test_a_fit_over_its_workers_memory_is_resource_exhausted_and_the_server_keeps_serving(tmp_path: Path) -> None:
     running = start(tmp_path, fit_workers=1, fit_memory_bytes=700 * 2**20, max_point_resamples=10**8)
     try:

@@ -44,6 +44,7 @@ def _curve(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, 2.0 + 3.0 * x**-0.3
 
 
+@pytest.mark.slow  # 17 s on 2 cores
 def test_kill_9_mid_upload_leaves_no_partial_curve_and_the_retry_stores_it_once(tmp_path: Path, spawn: Spawn) -> None:
     x, loss = _curve(12_000_000)
     server = spawn(tmp_path)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.service.loadgen import run_load
 from tests.service.processes import Spawn
 
 
+@pytest.mark.slow  # 17 s on 2 cores; bench/load.py measures the same load
 def test_32_concurrent_uploaders_with_fits_and_watches(tmp_path: Path, spawn: Spawn) -> None:
     server = spawn(tmp_path)
     try:

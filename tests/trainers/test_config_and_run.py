@@ -104,6 +104,7 @@ def test_run_end_to_end_writes_artifacts(tmp_path: Path) -> None:
     assert summary["cr_conventional"] == pytest.approx(40 / test.sum())
 
 
+@pytest.mark.slow  # 16 s on 2 cores
 def test_transformer_run_on_generated_stories(tmp_path: Path) -> None:
     lm = TransformerConfig(
         n_layers=1, d_model=16, n_heads=2, context=8, vocab_size=80, train_size=32, desired_size=16, test_size=16
