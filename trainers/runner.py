@@ -138,7 +138,8 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
         def on_iteration(it: OuterIteration) -> None:
             share = weights["search"] * (it.iteration + 1) / (spec.search.outer_iters + 1)
             msg = f"outer {it.iteration}/{spec.search.outer_iters}: J desired {it.j_desired:.4g}"
-            msg += f", held-out {it.j_holdout:.4g}, test {it.j_test:.4g}"
+            msg += f", held-out {it.j_holdout:.4g}" if np.isfinite(it.j_holdout) else ""  # none held out: no column
+            msg += f", test {it.j_test:.4g}"
             report(ProgressEvent("search", msg, done + share, it))
 
         def on_policy(k: int, gamma: torch.Tensor, pg: PolicyGradient) -> None:
