@@ -38,7 +38,6 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import warnings
@@ -48,6 +47,7 @@ from pathlib import Path
 
 import lmfit
 import numpy as np
+from source_tree import tree_at  # bench/ is on sys.path when this script runs
 
 import fitting
 from fitting.laws import STEP_POWER
@@ -155,15 +155,6 @@ def ours(x: np.ndarray, losses: np.ndarray) -> Timed:
 
 def theirs(fit: Callable[[np.ndarray, np.ndarray], float], x: np.ndarray, losses: np.ndarray) -> Timed:
     return timed(lambda: np.array([fit(x, row) for row in losses]))
-
-
-def tree_at(rev: str, directory: Path) -> Path:
-    """The repository's files at `rev`, unpacked into `directory`."""
-    archive = directory / "tree.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(directory / "tree", filter="data")
-    return directory / "tree"
 
 
 class Before:

@@ -23,7 +23,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -36,6 +35,9 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+from source_tree import tree_at  # noqa: E402  (bench/ is on sys.path when this script runs)
 
 from service.client import ScalingLawClient  # noqa: E402
 
@@ -202,14 +204,6 @@ def lease_pass_ms(url: str, jobs: int, passes: int = 200) -> tuple[float, float]
         finally:
             store.close()
     return 1e3 * statistics.median(renew), 1e3 * statistics.median(claim)
-
-
-def tree_at(rev: str, directory: Path) -> Path:
-    archive = directory / "tree.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(directory / "tree", filter="data")
-    return directory / "tree"
 
 
 def main() -> None:

@@ -31,12 +31,12 @@ import math
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from source_tree import tree_at  # bench/ is on sys.path when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "58279e0"  # main when the long-curves work started
@@ -75,15 +75,6 @@ fit = fitting.fit_curve(x, loss, bootstrap=200)
 long = {"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "fit": fit_dict(fit)}
 print(json.dumps({"compare": compare, "long": long}))
 """
-
-
-def tree_at(rev: str, directory: Path) -> Path:
-    """The repository's files at `rev`, unpacked into `directory`."""
-    archive = directory / "tree.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(directory / "tree", filter="data")
-    return directory / "tree"
 
 
 def run_side(tree: Path, spec: dict[str, object]) -> dict[str, object]:
