@@ -11,13 +11,12 @@
 4. With --whole: the reproduction itself (the paper preset, seeds 0, 1 and 2 at once), its wall
    time against the slow CI step's 15 minutes.
 
-One torch thread, the paper's sizes (T 2000, N 4096, D 128, float32); medians of interleaved runs.
+One torch thread, the paper's sizes (T 2000, N 4096, D 128, float32); means of interleaved runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -44,13 +43,10 @@ def sorted_projection(v: torch.Tensor) -> torch.Tensor:
     return (shifted - tau).clamp_(min=0.0).to(v.dtype)
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times)
+def elapsed(fn: Callable[[], object]) -> float:
+    tick = time.perf_counter()
+    fn()
+    return time.perf_counter() - tick
 
 
 def main() -> None:
@@ -70,10 +66,10 @@ def main() -> None:
 
     closed = fused = sort = active = 0.0
     for _ in range(args.repeats):  # interleaved, so a busy spell hits both sides
-        closed += median_seconds(lambda: policy_gradient(task, gamma, spec.eta, mode="closed"), 1)
-        fused += median_seconds(lambda: policy_gradient(task, gamma, spec.eta, mode="fused"), 1)
-        sort += median_seconds(lambda: sorted_projection(step), 1)
-        active += median_seconds(lambda: project_to_simplex(step), 1)
+        closed += elapsed(lambda: policy_gradient(task, gamma, spec.eta, mode="closed"))
+        fused += elapsed(lambda: policy_gradient(task, gamma, spec.eta, mode="fused"))
+        sort += elapsed(lambda: sorted_projection(step))
+        active += elapsed(lambda: project_to_simplex(step))
     closed, fused, sort, active = (x / args.repeats for x in (closed, fused, sort, active))
     agree = (sorted_projection(step) - project_to_simplex(step)).abs().max().item()
     print(f"paper perceptron, T {args.steps}, N {task.n_train}, D {task.theta0.numel()}, float32, one thread")

@@ -60,9 +60,10 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float | Rates, ev
     weights = gamma[measured].cpu().double().numpy()
     # "zero weight": below 1e-3 of the uniform weight, so multiplicative (eg) policies, which
     # only approach zero, are judged like projected ones, which reach it exactly
-    stats = fitting.sim_statistics(ct, weights, zero_tol=1e-3 / gamma.shape[1])
+    zero_tol = 1e-3 / gamma.shape[1]
+    stats = fitting.sim_statistics(ct, weights, zero_tol=zero_tol)
     ratios = fitting.well_learned_ratios(train_losses, weights)
-    zero = gamma <= 1e-3 / gamma.shape[1]
+    zero = gamma <= zero_tol  # the same threshold, for the share dropped at every step (Fig. 10)
     dropped_corrupted = np.full(steps, np.nan)
     if task.corrupted is not None and bool(task.corrupted.any()):
         dropped_corrupted = zero[:, task.corrupted].double().mean(dim=1).cpu().numpy()
