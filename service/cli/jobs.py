@@ -22,8 +22,9 @@ _BAR = 30  # characters of the progress bar
 def follow(client: c.ScalingLawClient, job_id: str, args: argparse.Namespace) -> c.JobInfo | None:
     """A progress bar on stderr until the job ends; the finished job, or None after Ctrl-C (the
     job keeps running on the server and the commands to watch or cancel it are printed)."""
-    print(f"watching job {job_id} (Ctrl-C detaches; the job keeps running)", file=sys.stderr, flush=True)
     try:
+        # inside the try: the reader can see this line and send Ctrl-C before print() returns
+        print(f"watching job {job_id} (Ctrl-C detaches; the job keeps running)", file=sys.stderr, flush=True)
         replica = None
         for event in client.watch(job_id):
             if replica is not None and event.replica != replica:  # another replica took the job over
