@@ -34,6 +34,8 @@ class PreparedFit:
     data: list[CurveData]
 
 
+JUDGE_ROWS = 256  # curves judged together in one array (fitting/verdict.py's judge_rows)
+
 # The entry point's own procedure for the curves that are not constant, with the method "robust".
 RobustFit = Callable[[PreparedFit, list[CurveData]], list[FitResult]]
 
@@ -105,10 +107,14 @@ def with_verdicts(law: Law, results: list[FitResult], data: Sequence[CurveData])
             same_points.setdefault(b"".join(curve.inputs[k].tobytes() for k in sorted(curve.inputs)), []).append(i)
         else:
             verdicts[i] = _judge_one(law, results[i], curve)
-    for rows in same_points.values():
-        together = _judge_together(law, [results[i] for i in rows], [data[i] for i in rows])
-        for i, verdict in zip(rows, together, strict=True):
-            verdicts[i] = verdict if verdict is not None else _judge_one(law, results[i], data[i])
+    for same in same_points.values():
+        # in slices of JUDGE_ROWS: each pass over the rows then stays in cache (4,000 rows of 1,000
+        # points at once took 1.7x as long, the passes running at memory speed)
+        for start in range(0, len(same), JUDGE_ROWS):
+            rows = same[start : start + JUDGE_ROWS]
+            together = _judge_together(law, [results[i] for i in rows], [data[i] for i in rows])
+            for i, verdict in zip(rows, together, strict=True):
+                verdicts[i] = verdict if verdict is not None else _judge_one(law, results[i], data[i])
     return [replace(result, verdict=v) for result, v in zip(results, verdicts, strict=True)]
 
 
