@@ -38,9 +38,10 @@ lint: $(STAMP)
 # The container test builds the image (minutes): .ci/run runs it as its own step (pytest -m container).
 # Two workers (pytest-xdist): most tests wait on server processes, so both cores stay busy
 # (measured on 2 cores: 343 s against 430 s one at a time). TEST_WORKERS=0 runs them in one process.
+# --durations: the slowest tests are named in every log, the candidates for `make test-slow`.
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow and not container" --hypothesis-profile=$(HYPOTHESIS_PROFILE)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=12 -m "not slow and not container" --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
 # The long-running checks `make test` leaves out (marked slow), bounded by SLOW_TIMEOUT seconds;
 # .ci/run runs them after `make test`. pytest's "no tests collected" (exit 5) passes only while

@@ -198,17 +198,29 @@ def judge_comparison(
         for who, fit in (("baseline", base), ("candidate", cand))
         if fit.verdict is not None and not fit.verdict.good
     ]
-    checks = [(f"AR at {a.horizon:.3g}", a.ar_fit, a.ar_measured) for a in accelerations]
-    checks += [(f"speed-up at loss {s.target_loss:.3g}", s.speedup, s.measured) for s in speedups]
-    for what, fitted, measured in checks:
+    checks = [(f"AR at {a.horizon:.3g}", a.ar_fit, a.ar_measured, a.horizon) for a in accelerations]
+    checks += [(f"speed-up at loss {s.target_loss:.3g}", s.speedup, s.measured, None) for s in speedups]
+    for what, fitted, measured, horizon in checks:
         if measured.reach is not Reach.MEASURED:
             continue
         agree, reason = judge_agreement(fitted, Estimate(measured.value, measured.low, measured.high), what)
         if not agree:
-            problems.append(reason)
+            problems.append(reason + _below_range(horizon, measured.value, cand))
     if problems:
         return Verdict(False, "; ".join(problems))
     return Verdict(True, "both laws describe their curves; fitted and measured ratios agree where both exist")
+
+
+def _below_range(horizon: float | None, ar: float, cand: FitResult) -> str:
+    """Why an AR from the fits can miss the measured one: the candidate reaches the baseline's loss
+    at horizon / AR, and where that lies before its fitted range the fitted AR reads the law
+    outside the points it was fitted to (a large AR with x_min at a tenth of the horizon)."""
+    if horizon is None or not ar > 0 or not horizon / ar < cand.x_range[0]:
+        return ""
+    return (
+        f" (the candidate reaches the baseline's final loss at x {horizon / ar:.3g}, before its fitted range "
+        f"starts at {cand.x_range[0]:.3g}: the fitted AR extrapolates there; a smaller x_min fits that part)"
+    )
 
 
 def _measured_curves(arrays: list[tuple[np.ndarray, np.ndarray]], bootstrap: int, seed: int) -> list[MeasuredCurve]:

@@ -91,3 +91,19 @@ def test_fitted_and_measured_numbers_agree_or_not() -> None:
     assert not agree and reason.startswith("AR from the fits and measured disagree")
     assert judge_agreement(Estimate(2.0), Estimate(2.05), "speed-up")[0]
     assert not judge_agreement(Estimate(2.0), Estimate(2.5), "speed-up")[0]
+
+
+def test_a_fitted_ar_read_before_the_fitted_range_says_so() -> None:
+    # AR 14 at T 2000: the candidate reaches the baseline's final loss at t ~ 144, and it bends
+    # away from its law there. Fitted from t 200 (T / 10), the AR from the fits reads the law
+    # before its range and misses the measured AR; the verdict names the cause and the remedy.
+    t = np.arange(1, 2001, dtype=float)
+    base = 0.25 + 50 / t
+    cand = (0.12 + (20 / t) ** 0.9) * (1 - 0.3 * np.exp(-t / 80))
+    late = fitting.compare_curves((t, base), [(t, cand)], x_min=200, horizons=[2000], bootstrap=0).candidates[0]
+    assert not late.verdict.good
+    assert "reaches the baseline's final loss at x 144, before its fitted range starts at 200" in late.verdict.reason
+    early = fitting.compare_curves((t, base), [(t, cand)], x_min=20, horizons=[2000], bootstrap=0).candidates[0]
+    ar = early.accelerations[0]
+    assert abs(ar.ar_fit.value / ar.ar_measured.value - 1) < 0.05
+    assert "before its fitted range" not in early.verdict.reason
