@@ -198,6 +198,7 @@ def judge_comparison(
         for who, fit in (("baseline", base), ("candidate", cand))
         if fit.verdict is not None and not fit.verdict.good
     ]
+    checks: list[tuple[str, Estimate, MeasuredRatio, float | None]]
     checks = [(f"AR at {a.horizon:.3g}", a.ar_fit, a.ar_measured, a.horizon) for a in accelerations]
     checks += [(f"speed-up at loss {s.target_loss:.3g}", s.speedup, s.measured, None) for s in speedups]
     for what, fitted, measured, horizon in checks:
