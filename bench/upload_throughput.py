@@ -16,11 +16,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+# the repository root: tests/ (the load generator) is not an installed package, and a script's
+# own folder, not the working directory, is what Python puts on the path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.cli.server_process import ServerProcess
 from service.client import ScalingLawClient
