@@ -22,11 +22,14 @@ class SimStatistics:
     ct_bar (T,): sum_n gamma CT; ct_std (T,): std of CT over gamma > 0 (ddof 1);
     n_active (T,): examples with gamma > zero_tol; sim_t is NaN where n_active < 2 or s_t = 0.
     zero_weight_fraction: share of (t, n) with CT <= 0 that get gamma <= zero_tol (-> 1 at optimum).
+    zero_weight_fraction_positive: the same share among CT > 0: what a policy that drops examples
+    whatever their contribution gives the CT <= 0 pairs too, so the Law shows in the difference.
     """
 
     sim_t: np.ndarray
     sim: float
     zero_weight_fraction: float
+    zero_weight_fraction_positive: float
     ct_bar: np.ndarray
     ct_std: np.ndarray
     n_active: np.ndarray
@@ -61,16 +64,23 @@ def sim_statistics(ct: Any, gamma: Any, *, zero_tol: float = 0.0) -> SimStatisti
         ct_std = np.where(n_active >= 2, np.sqrt(ss / np.maximum(n_active - 1, 1)), np.nan)
         sim_t = np.where(ct_std > 0, ct_bar / ct_std, np.nan)
     nonpositive = c <= 0
-    zero_fraction = float((nonpositive & ~active).sum() / nonpositive.sum()) if nonpositive.any() else float("nan")
+    zero_fraction = _share(~active, nonpositive)
     finite = sim_t[np.isfinite(sim_t)]
     return SimStatistics(
         sim_t=sim_t,
         sim=float(finite.mean()) if finite.size else float("nan"),
         zero_weight_fraction=zero_fraction,
+        zero_weight_fraction_positive=_share(~active, ~nonpositive),
         ct_bar=ct_bar,
         ct_std=ct_std,
         n_active=n_active,
     )
+
+
+def _share(chosen: np.ndarray, among: np.ndarray) -> float:
+    """The share of `among` that is also `chosen` (NaN where `among` is empty)."""
+    total = int(among.sum())
+    return float((chosen & among).sum() / total) if total else float("nan")
 
 
 def well_learned_ratios(train_loss: Any, gamma: Any, *, loss_tol: float = 1e-6) -> np.ndarray:

@@ -115,7 +115,10 @@ def print_summary(outcome: JobOutcome) -> None:
         print(f"AR at T on the test set (95 % CI): from the fits {o.ar_fit:.3f}, measured {o.ar_measured:.3f}")
         print(f"AR at T on the desired set, measured: {o.ar_desired:.3f}")
         print(f"|dB/B| = {o.db_over_b:.1%}   |dbeta/beta| = {o.dbeta_over_beta:.1%}")
-        print(f"zero-weight share among CT <= 0 (near-optimal): {o.zero_weight_fraction:.1%}")
+        print(
+            f"zero-weight share (near-optimal): {o.zero_weight_fraction:.1%} among CT <= 0, "
+            f"{o.zero_weight_fraction_positive:.1%} among CT > 0"
+        )
         print(f"selected outer iteration: {o.best_iteration} of {o.outer_iters}")
     for warning in o.warnings:
         print(f"warning: {warning}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections import abc
@@ -55,6 +56,7 @@ class LawCheckpoint:
     ar_desired: float  # the same on the desired curves (what the search optimises)
     sim: float
     zero_weight_fraction: float
+    zero_weight_fraction_positive: float = math.nan  # among CT > 0 (NaN: stored before it was measured)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ class JobOutcome:
     artifacts: str | None  # where the run wrote its files
     warnings: tuple[str, ...]
     comparison: ComparisonResult | None = None  # the test curves compared as CompareCurves does
+    # near-optimal policy: the zero-weight share among CT > 0, the share a policy blind to CT would
+    # give the CT <= 0 pairs as well (None: no search, or a run stored before it was measured)
+    zero_weight_fraction_positive: float | None = None
 
     @property
     def seconds(self) -> float:
@@ -136,6 +141,7 @@ class JobOutcome:
             "sim_conventional": conv.sim,
             "sim_optimal": None if opt is None else opt.sim,
             "zero_weight_fraction_optimal": self.zero_weight_fraction,
+            "zero_weight_fraction_positive_optimal": self.zero_weight_fraction_positive,
             "well_learned_share_optimal": self.well_learned_share,
             "fit_conventional": dict(conv.fit),
             "fit_optimal": None if opt is None else dict(opt.fit),
@@ -215,6 +221,7 @@ def _outcome_from_dict(d: Mapping[str, Any]) -> JobOutcome:
         checkpoints=tuple(LawCheckpoint(**c) for c in d["law_checkpoints"]),
         timings=dict(d["timings"]), artifacts=d["artifacts"], warnings=tuple(d["warnings"]),
         comparison=_optional(_comparison_from_dict, d.get("comparison")),
+        zero_weight_fraction_positive=d.get("zero_weight_fraction_positive_optimal"),
     )  # fmt: skip
 
 

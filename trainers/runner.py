@@ -205,6 +205,7 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
         ar_desired=ar_desired, db_over_b=None if improvement is None else improvement.B.value,
         dbeta_over_beta=None if improvement is None else improvement.beta.value,
         zero_weight_fraction=None if law is None else law.zero_weight_fraction,
+        zero_weight_fraction_positive=None if law is None else law.zero_weight_fraction_positive,
         well_learned_share=None if law is None else law.well_learned_share,
         best_iteration=None if search is None else search.best_iteration,
         snapshots_held=None if search is None else search.snapshots_held,
@@ -270,6 +271,7 @@ class _Baseline:
             ar_desired=1.0 if k == 0 else ar(self.desired, desired),
             sim=law.sim,
             zero_weight_fraction=law.zero_weight_fraction,
+            zero_weight_fraction_positive=law.zero_weight_fraction_positive,
         )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from service.cli.server_process import ServerProcess
 from service.client import ComparisonInfo, MeasuredInfo, ScalingLawClient
-from service.formatting import interval, number
+from service.formatting import interval, number, percent
 from service.result_tables import measured
 
 
@@ -82,6 +82,12 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
         changes = f"|dB/B| = {interval(b.value, b.low, b.high)}"
         print(f"{changes}, |dbeta/beta| = {interval(beta.value, beta.low, beta.high)}")
     print(f"selected outer iteration {s['best_iteration']} of {s['outer_iters']} (the lowest desired area)")
+    zero, zero_positive = s.get("zero_weight_fraction_optimal"), s.get("zero_weight_fraction_positive_optimal")
+    if isinstance(zero, float) and isinstance(zero_positive, float):
+        print(
+            f"zero weight (near-optimal): {percent(zero)} of the pairs with CT <= 0, {percent(zero_positive)} of those "
+            "with CT > 0 (the Learning Law: the first near 100 %, well above the second)"
+        )
     print(verdict(cand.ar_measured.get(float(steps))))
 
 

@@ -67,7 +67,23 @@ def test_sim_statistics_hand_built_case() -> None:
     assert stats.sim == pytest.approx(np.mean(stats.sim_t))
     # CT <= 0 at (0,2), (1,2), (1,3); gamma = 0 at (0,2) and (1,3)
     assert stats.zero_weight_fraction == pytest.approx(2 / 3)
+    # CT > 0 at (0,0), (0,1), (0,3), (1,0), (1,1); gamma = 0 at (0,3) only
+    assert stats.zero_weight_fraction_positive == pytest.approx(1 / 5)
     np.testing.assert_array_equal(stats.n_active, [2, 3])
+
+
+def test_a_policy_blind_to_ct_drops_both_signs_alike() -> None:
+    # every other example dropped whatever its contribution: the same share on both sides of zero,
+    # so a high share among CT <= 0 alone does not show the Learning Law
+    rng = np.random.default_rng(0)
+    ct = rng.normal(size=(50, 400))
+    gamma = np.tile(np.arange(400) % 2 == 0, (50, 1)) / 200.0
+    stats = sim_statistics(ct, gamma)
+    assert stats.zero_weight_fraction == pytest.approx(0.5, abs=0.02)
+    assert stats.zero_weight_fraction_positive == pytest.approx(0.5, abs=0.02)
+    lawful = np.where(ct > 0, 1.0, 0.0)  # the Law's structure: weight only where CT > 0
+    stats = sim_statistics(ct, lawful / lawful.sum(axis=1, keepdims=True))
+    assert stats.zero_weight_fraction == 1.0 and stats.zero_weight_fraction_positive == 0.0
 
 
 def test_sim_is_nan_where_fewer_than_two_examples_are_active() -> None:

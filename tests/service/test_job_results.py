@@ -5,6 +5,7 @@ summary keys and comparison as before, RenderReport draws the job's own comparis
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -33,6 +34,10 @@ def test_a_job_keeps_its_outcome_and_its_comparison(server: RunningServer, clien
     summary = json.loads(reply.result.summary_json)
     assert list(summary) == SUMMARY_KEYS  # what the client and the CLI read, key for key
     assert summary["fit_optimal"] == dict(stored.outcome.optimal.fit) and summary["outer_iters"] == 1
+    law = reply.result.optimal_law  # the zero-weight shares on both sides of CT = 0, measured by the run
+    assert law.zero_weight_fraction == stored.outcome.zero_weight_fraction
+    assert law.zero_weight_fraction_positive == stored.outcome.zero_weight_fraction_positive
+    assert 0.0 <= law.zero_weight_fraction_positive <= 1.0
     compared = job_comparison(record)
     assert compared is not None
     ids = record.result["curve_ids"]
@@ -68,4 +73,5 @@ def test_a_job_stored_before_outcomes_were_typed_reads_back(server: RunningServe
     reply = client._stub.GetJob(pb.GetJobRequest(id=record.id), timeout=60)
     assert json.loads(reply.result.summary_json) == summary  # echoed as it was kept, whatever its keys
     assert reply.result.comparison == comparison and reply.result.optimal_law.zero_weight_fraction == 0.9
+    assert math.isnan(reply.result.optimal_law.zero_weight_fraction_positive)  # not measured back then
     assert [h.j_test for h in reply.result.history] == [1.0]

@@ -216,3 +216,4 @@ def test_diagnostics_on_a_hand_built_case() -> None:
     # active examples 0 and 2: CT = 0.5 and 0.75; CTbar = 0.625; std (ddof 1) = 0.25 / sqrt(2)
     assert law.sim_t[0] == pytest.approx(0.625 / (0.25 / np.sqrt(2)))
     assert law.zero_weight_fraction == 1.0  # the only CT <= 0 example (n = 1) has gamma = 0
+    assert law.zero_weight_fraction_positive == 0.0  # both CT > 0 examples keep their weight
