@@ -214,7 +214,10 @@ def _ar_by_iteration(ax: Any, runs: Sequence[SeedRun]) -> str:
     ax.set_title("AR against outer iterations (dashed: the paper's 5.5)")
     ax.legend(fontsize=6, ncol=2)
     seconds = [r.outcome.timings.get("search", math.nan) / max(r.outcome.outer_iters, 1) for r in runs]
-    return f"One outer iteration took {np.nanmean(seconds):.1f} s of one core per seed (mean over seeds)."
+    return (
+        f"One outer iteration took {np.nanmean(seconds):.1f} s per seed (wall, mean over seeds; the seeds ran at "
+        "once, one torch thread each, and the Learning-Law checkpoints are included)."
+    )
 
 
 # -- markdown ------------------------------------------------------------------------------------
