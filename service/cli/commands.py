@@ -31,6 +31,7 @@ precondition, 5 unauthenticated, 6 server unavailable, 130 Ctrl-C (a watched job
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -48,7 +49,22 @@ def _quiet_interrupt(kind: type[BaseException], value: BaseException, tb: Traceb
     sys.__excepthook__(kind, value, tb)
 
 
+def _interrupt_where_it_cannot_be_raised(unraisable: Any) -> None:
+    """Ctrl-C that lands in a callback Python runs on its own (an import lock's weakref callback
+    while the imports load, a finaliser): Python would print "Exception ignored ... Traceback" and
+    drop the interrupt, so the CLI would go on as if no key had been pressed. It ends here instead,
+    as Ctrl-C anywhere else does: one line, exit code 130."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        with contextlib.suppress(OSError, ValueError):  # (a reader that left, a closed stream)
+            sys.stdout.flush()
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        # the interrupt cannot be raised from a callback; the server keeps no half-written upload
+        os._exit(130)
+    sys.__unraisablehook__(unraisable)
+
+
 sys.excepthook = _quiet_interrupt
+sys.unraisablehook = _interrupt_where_it_cannot_be_raised
 # gRPC's C core logs its own internals to stderr; the CLI says what went wrong in its own words, so
 # only a user's setting shows them (a few, written before absl's logging starts, show regardless)
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")

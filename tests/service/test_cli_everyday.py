@@ -278,6 +278,22 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, spawn: Spawn) -> None:
         assert proc.returncode == (0 if argv == ["--help"] else 141), (argv, err)
 
 
+def test_ctrl_c_inside_a_callback_python_runs_ends_the_cli_quietly() -> None:
+    # Ctrl-C can land in a weakref callback of the import machinery while the CLI loads, where
+    # Python prints "Exception ignored ... Traceback" and drops it. The same, made deterministic:
+    code = (
+        "import weakref, service.cli.commands\n"
+        "class Held: pass\n"
+        "def interrupted(_): raise KeyboardInterrupt\n"
+        "held = Held(); ref = weakref.ref(held, interrupted); del held\n"
+        "print('went on as if no key had been pressed')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert done.stderr.strip() == "interrupted" and "went on" not in done.stdout
+
+
 def test_ctrl_c_while_the_cli_loads_prints_no_traceback(tmp_path: Path, spawn: Spawn) -> None:
     """Ctrl-C during the CLI's imports (grpc, pandas: a second or more). Python's own start-up,
     before any of our code runs, is a window no program can cover; the test waits past it, for
