@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p for p in (ROOT / "bench").glob("*.py") if "argparse" in p.read_text())
 
 
+@pytest.mark.slow  # 15 s on 2 cores (most scripts import torch): make test-slow runs it
 def test_every_bench_script_starts() -> None:
     assert len(SCRIPTS) >= 10, SCRIPTS
     # all at once, from another folder than the root: the scripts must find the project themselves
