@@ -23,7 +23,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+import fitting
 from trainers.adjoint import default_checkpoint_every, policy_gradient
+from trainers.diagnostics import zero_weight_threshold
 from trainers.gd import train
 from trainers.presets import preset_spec
 from trainers.runner import build_task
@@ -52,7 +54,7 @@ def main() -> None:
     gamma = search_policy(task, spec.steps, rates, spec.search, checkpoint_every=every).gamma
     benefit = -policy_gradient(task, gamma, rates).grad.double().numpy()  # what the search moves weight toward
     weights = gamma.double().numpy()
-    zero_tol = 1e-3 / weights.shape[1]  # the diagnostics' threshold: below 1e-3 of the uniform weight
+    zero_tol = zero_weight_threshold(weights.shape[1])
 
     rows: list[tuple[int, np.ndarray, np.ndarray]] = []
 
@@ -71,21 +73,18 @@ def main() -> None:
     for t, ct, ct_desired in rows:
         zero = weights[t] <= zero_tol
         kept = benefit[t][~zero]
-
+        # the shares as the product's diagnostics compute them, on this one step
+        on_test = fitting.sim_statistics(ct[None], weights[t][None], zero_tol=zero_tol)
+        on_desired = fitting.sim_statistics(ct_desired[None], weights[t][None], zero_tol=zero_tol)
         held = weights[t][(ct <= 0) & ~zero] * weights.shape[1]
         row_spread = np.subtract(*np.percentile(benefit[t], [90, 10]))
         print(
-            f"{t:6d} | {_share(zero, ct <= 0):21.1%} {_share(zero, ct_desired <= 0):8.1%} |"
-            f" {_share(zero, ct > 0):10.1%} |"
+            f"{t:6d} | {on_test.zero_weight_fraction:21.1%} {on_desired.zero_weight_fraction:8.1%} |"
+            f" {on_test.zero_weight_fraction_positive:10.1%} |"
             f" {np.median(held) if held.size else float('nan'):26.3g} |"
             f" {np.corrcoef(benefit[t], ct_desired)[0, 1]:20.2f} {np.mean(benefit[t][zero] > np.median(kept)):15.1%}"
             f" {np.subtract(*np.percentile(kept, [90, 10])) / row_spread:12.2f}"
         )
-
-
-def _share(zero: np.ndarray, among: np.ndarray) -> float:
-    """The share of `among` at zero weight (NaN where `among` is empty)."""
-    return float(zero[among].mean()) if among.any() else float("nan")
 
 
 if __name__ == "__main__":

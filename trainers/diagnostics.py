@@ -43,6 +43,13 @@ class LawDiagnostics:
         }
 
 
+def zero_weight_threshold(n_examples: int) -> float:
+    """The weight at or below which an example counts as dropped: 1e-3 of the uniform weight, so
+    multiplicative (eg) policies, which only approach zero, are judged like projected ones, which
+    reach it exactly."""
+    return 1e-3 / n_examples
+
+
 def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float | Rates, every: int) -> LawDiagnostics:
     """Train under gamma and measure CT every `every` steps."""
     steps = gamma.shape[0]
@@ -60,9 +67,7 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float | Rates, ev
     ct = torch.stack([c for _, c, _ in rows]).cpu().double().numpy()
     train_losses = torch.stack([loss for _, _, loss in rows]).cpu().double().numpy()
     weights = gamma[measured].cpu().double().numpy()
-    # "zero weight": below 1e-3 of the uniform weight, so multiplicative (eg) policies, which
-    # only approach zero, are judged like projected ones, which reach it exactly
-    zero_tol = 1e-3 / gamma.shape[1]
+    zero_tol = zero_weight_threshold(gamma.shape[1])
     stats = fitting.sim_statistics(ct, weights, zero_tol=zero_tol)
     ratios = fitting.well_learned_ratios(train_losses, weights)
     zero = gamma <= zero_tol  # the same threshold, for the share dropped at every step (Fig. 10)
