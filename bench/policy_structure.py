@@ -5,8 +5,11 @@
 Runs the paper preset's search (with the changes given), then trains under the kept policy and,
 every --every steps, measures:
   - the zero-weight share among the examples with CT <= 0 (the paper's Fig. 8), on the test set's
-    gradient and on the desired set's, and among those with CT > 0 (what a policy blind to CT
-    would give both);
+    gradient and on the desired set's, and among those with CT > 0;
+  - the policy's weight on CT <= 0, on the test and the desired gradient (the Law's 0; the uniform
+    policy's is the share of CT <= 0 examples, about 0.4);
+  - how fast the step lowers the test loss: sum_n gamma CT over the uniform policy's mean CT at the
+    same theta (1: as fast as a uniform step from there; 0: the step does not lower the test loss);
   - the median weight (x N) of the CT <= 0 examples that keep weight;
   - the search's own view: the correlation of -dJ/dgamma with the desired-set CT, the share of
     dropped examples whose dJ/dgamma is better than the median kept one's, and the kept examples'
@@ -68,8 +71,8 @@ def main() -> None:
     train(task, spec.steps, rates, gamma, on_step=measure)
     size = spec.perceptron.desired_size
     print(f"seed {spec.seed}, {spec.search.outer_iters} outer iterations, {size} desired examples")
-    print("     t | zero among CT<=0: test  desired | among CT>0 | kept CT<=0 median gamma*N |"
-          " corr(-dJ/dgamma, CT)  dropped better  kept spread")  # fmt: skip
+    print("     t | zero among CT<=0: test  desired | among CT>0 | weight on CT<=0: test desired |"
+          " test speed | kept CT<=0 median gamma*N | corr(-dJ/dgamma, CT)  dropped better  kept spread")  # fmt: skip
     for t, ct, ct_desired in rows:
         zero = weights[t] <= zero_tol
         kept = benefit[t][~zero]
@@ -81,6 +84,8 @@ def main() -> None:
         print(
             f"{t:6d} | {on_test.zero_weight_fraction:21.1%} {on_desired.zero_weight_fraction:8.1%} |"
             f" {on_test.zero_weight_fraction_positive:10.1%} |"
+            f" {on_test.nonpositive_weight:20.1%} {on_desired.nonpositive_weight:7.1%} |"
+            f" {on_test.ct_bar[0] / ct.mean():10.2f} |"
             f" {np.median(held) if held.size else float('nan'):26.3g} |"
             f" {np.corrcoef(benefit[t], ct_desired)[0, 1]:20.2f} {np.mean(benefit[t][zero] > np.median(kept)):15.1%}"
             f" {np.subtract(*np.percentile(kept, [90, 10])) / row_spread:12.2f}"

@@ -22,14 +22,19 @@ class SimStatistics:
     ct_bar (T,): sum_n gamma CT; ct_std (T,): std of CT over gamma > 0 (ddof 1);
     n_active (T,): examples with gamma > zero_tol; sim_t is NaN where n_active < 2 or s_t = 0.
     zero_weight_fraction: share of (t, n) with CT <= 0 that get gamma <= zero_tol (-> 1 at optimum).
-    zero_weight_fraction_positive: the same share among CT > 0: what a policy that drops examples
-    whatever their contribution gives the CT <= 0 pairs too, so the Law shows in the difference.
+    zero_weight_fraction_positive: the same share among CT > 0. Not a test of the Law on its own:
+    the loss depends on a step's weights only through their weighted gradient, so an optimum keeps
+    at most (parameters + 1) examples a step and drops most CT > 0 pairs too.
+    nonpositive_weight: the policy's weight on CT <= 0 pairs, sum_n gamma[t, n] [CT <= 0] averaged
+    over t: the uniform policy's is the share of such pairs, the Law's 0 (kept examples all have
+    the same, positive, contribution).
     """
 
     sim_t: np.ndarray
     sim: float
     zero_weight_fraction: float
     zero_weight_fraction_positive: float
+    nonpositive_weight: float
     ct_bar: np.ndarray
     ct_std: np.ndarray
     n_active: np.ndarray
@@ -71,6 +76,7 @@ def sim_statistics(ct: Any, gamma: Any, *, zero_tol: float = 0.0) -> SimStatisti
         sim=float(finite.mean()) if finite.size else float("nan"),
         zero_weight_fraction=zero_fraction,
         zero_weight_fraction_positive=_share(~active, ~nonpositive),
+        nonpositive_weight=float((g * nonpositive).sum(axis=1).mean()),
         ct_bar=ct_bar,
         ct_std=ct_std,
         n_active=n_active,

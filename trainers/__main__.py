@@ -117,7 +117,8 @@ def print_summary(outcome: JobOutcome) -> None:
         print(f"|dB/B| = {o.db_over_b:.1%}   |dbeta/beta| = {o.dbeta_over_beta:.1%}")
         print(
             f"zero-weight share (near-optimal): {o.zero_weight_fraction:.1%} among CT <= 0, "
-            f"{o.zero_weight_fraction_positive:.1%} among CT > 0"
+            f"{o.zero_weight_fraction_positive:.1%} among CT > 0; the policy's weight on CT <= 0: "
+            f"{o.nonpositive_weight:.1%} (the Law: 0)"
         )
         print(f"selected outer iteration: {o.best_iteration} of {o.outer_iters}")
     for warning in o.warnings:

@@ -28,6 +28,7 @@ class LawDiagnostics:
     sim: float
     zero_weight_fraction: float
     zero_weight_fraction_positive: float  # the same share among CT > 0 (fitting.sim_statistics)
+    nonpositive_weight: float  # the policy's weight on CT <= 0 pairs, averaged over the measured steps
     well_learned_share: float
     well_learned_ratios: np.ndarray  # gamma / max gamma of well-learned (t, n), sorted (at most 2000, evenly kept)
     dropped: np.ndarray  # (T,) share of training examples with zero weight at each step
@@ -38,6 +39,7 @@ class LawDiagnostics:
             "sim": self.sim,
             "zero_weight_fraction": self.zero_weight_fraction,
             "zero_weight_fraction_positive": self.zero_weight_fraction_positive,
+            "nonpositive_weight": self.nonpositive_weight,
             "well_learned_share": self.well_learned_share,
             "measured_steps": len(self.steps),
         }
@@ -80,6 +82,7 @@ def measure_learning_law(task: Task, gamma: torch.Tensor, eta: float | Rates, ev
         sim=stats.sim,
         zero_weight_fraction=stats.zero_weight_fraction,
         zero_weight_fraction_positive=stats.zero_weight_fraction_positive,
+        nonpositive_weight=stats.nonpositive_weight,
         well_learned_share=fitting.well_learned_share(train_losses, weights),
         well_learned_ratios=ratios[np.linspace(0, ratios.size - 1, min(ratios.size, 2000)).astype(int)],
         dropped=zero.double().mean(dim=1).cpu().numpy(),

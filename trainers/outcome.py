@@ -57,6 +57,7 @@ class LawCheckpoint:
     sim: float
     zero_weight_fraction: float
     zero_weight_fraction_positive: float = math.nan  # among CT > 0 (NaN: stored before it was measured)
+    nonpositive_weight: float = math.nan  # the policy's weight on CT <= 0 pairs (NaN: stored before)
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,10 @@ class JobOutcome:
     artifacts: str | None  # where the run wrote its files
     warnings: tuple[str, ...]
     comparison: ComparisonResult | None = None  # the test curves compared as CompareCurves does
-    # near-optimal policy: the zero-weight share among CT > 0, the share a policy blind to CT would
-    # give the CT <= 0 pairs as well (None: no search, or a run stored before it was measured)
+    # near-optimal policy: the zero-weight share among CT > 0, and the policy's weight on CT <= 0
+    # pairs (the Law's 0; fitting.sim_statistics). None: no search, or a run stored before
     zero_weight_fraction_positive: float | None = None
+    nonpositive_weight: float | None = None
 
     @property
     def seconds(self) -> float:
@@ -142,6 +144,7 @@ class JobOutcome:
             "sim_optimal": None if opt is None else opt.sim,
             "zero_weight_fraction_optimal": self.zero_weight_fraction,
             "zero_weight_fraction_positive_optimal": self.zero_weight_fraction_positive,
+            "nonpositive_weight_optimal": self.nonpositive_weight,
             "well_learned_share_optimal": self.well_learned_share,
             "fit_conventional": dict(conv.fit),
             "fit_optimal": None if opt is None else dict(opt.fit),
@@ -222,6 +225,7 @@ def _outcome_from_dict(d: Mapping[str, Any]) -> JobOutcome:
         timings=dict(d["timings"]), artifacts=d["artifacts"], warnings=tuple(d["warnings"]),
         comparison=_optional(_comparison_from_dict, d.get("comparison")),
         zero_weight_fraction_positive=d.get("zero_weight_fraction_positive_optimal"),
+        nonpositive_weight=d.get("nonpositive_weight_optimal"),
     )  # fmt: skip
 
 

@@ -140,6 +140,7 @@ ROWS: list[tuple[str, Callable[[JobOutcome], float], str]] = [
     ("SIM, near-optimal", lambda o: near_optimal(o).sim, ".3f"),
     ("zero-weight share among CT <= 0", lambda o: _or_nan(o.zero_weight_fraction), ".1%"),
     ("zero-weight share among CT > 0", lambda o: _or_nan(o.zero_weight_fraction_positive), ".1%"),
+    ("policy's weight on CT <= 0 (the Law: 0)", lambda o: _or_nan(o.nonpositive_weight), ".1%"),
     ("well-learned with gamma < 0.2 max", lambda o: _or_nan(o.well_learned_share), ".1%"),
     ("final / least test loss, near-optimal", lambda o: near_optimal(o).end_rise, ".4f"),
     ("final / least desired loss, near-optimal", lambda o: near_optimal(o).end_rise_desired, ".4f"),

@@ -206,6 +206,7 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
         dbeta_over_beta=None if improvement is None else improvement.beta.value,
         zero_weight_fraction=None if law is None else law.zero_weight_fraction,
         zero_weight_fraction_positive=None if law is None else law.zero_weight_fraction_positive,
+        nonpositive_weight=None if law is None else law.nonpositive_weight,
         well_learned_share=None if law is None else law.well_learned_share,
         best_iteration=None if search is None else search.best_iteration,
         snapshots_held=None if search is None else search.snapshots_held,
@@ -272,6 +273,7 @@ class _Baseline:
             sim=law.sim,
             zero_weight_fraction=law.zero_weight_fraction,
             zero_weight_fraction_positive=law.zero_weight_fraction_positive,
+            nonpositive_weight=law.nonpositive_weight,
         )
 
 

@@ -82,11 +82,11 @@ def print_comparison(result: ComparisonInfo, s: dict[str, object]) -> None:
         changes = f"|dB/B| = {interval(b.value, b.low, b.high)}"
         print(f"{changes}, |dbeta/beta| = {interval(beta.value, beta.low, beta.high)}")
     print(f"selected outer iteration {s['best_iteration']} of {s['outer_iters']} (the lowest desired area)")
-    zero, zero_positive = s.get("zero_weight_fraction_optimal"), s.get("zero_weight_fraction_positive_optimal")
-    if isinstance(zero, float) and isinstance(zero_positive, float):
+    zero, on_nonpositive = s.get("zero_weight_fraction_optimal"), s.get("nonpositive_weight_optimal")
+    if isinstance(zero, float) and isinstance(on_nonpositive, float):
         print(
-            f"zero weight (near-optimal): {percent(zero)} of the pairs with CT <= 0, {percent(zero_positive)} of those "
-            "with CT > 0 (the Learning Law: the first near 100 %, well above the second)"
+            f"near-optimal policy: zero weight for {percent(zero)} of the pairs with CT <= 0, "
+            f"{percent(on_nonpositive)} of its weight on them (the Learning Law: near 100 % and near 0)"
         )
     print(verdict(cand.ar_measured.get(float(steps))))
 

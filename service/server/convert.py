@@ -429,6 +429,7 @@ def _result_to_pb(stored: StoredResult, result: pb.JobResult) -> None:
         result.optimal_law.sim = outcome.optimal.sim
         result.optimal_law.zero_weight_fraction = _or_nan(outcome.zero_weight_fraction)
         result.optimal_law.zero_weight_fraction_positive = _or_nan(outcome.zero_weight_fraction_positive)
+        result.optimal_law.nonpositive_weight = _or_nan(outcome.nonpositive_weight)
         result.optimal_law.well_learned_share = _or_nan(outcome.well_learned_share)  # 0.0 is a share like any other
     for it in outcome.history:
         result.history.add(**asdict(it))
@@ -447,6 +448,7 @@ def _legacy_result_to_pb(stored: Mapping[str, Any], result: pb.JobResult) -> Non
         result.optimal_law.sim = summary["sim_optimal"]
         result.optimal_law.zero_weight_fraction = summary["zero_weight_fraction_optimal"]
         result.optimal_law.zero_weight_fraction_positive = _or_nan(summary.get("zero_weight_fraction_positive_optimal"))
+        result.optimal_law.nonpositive_weight = _or_nan(summary.get("nonpositive_weight_optimal"))
         result.optimal_law.well_learned_share = _or_nan(summary.get("well_learned_share_optimal"))
     for it in summary.get("history", []):
         result.history.add(**it)

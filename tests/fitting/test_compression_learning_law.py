@@ -69,21 +69,29 @@ def test_sim_statistics_hand_built_case() -> None:
     assert stats.zero_weight_fraction == pytest.approx(2 / 3)
     # CT > 0 at (0,0), (0,1), (0,3), (1,0), (1,1); gamma = 0 at (0,3) only
     assert stats.zero_weight_fraction_positive == pytest.approx(1 / 5)
+    # weight on CT <= 0: 0 at step 0, 0.5 at step 1 (the 0.5 on (1,2))
+    assert stats.nonpositive_weight == pytest.approx(0.25)
     np.testing.assert_array_equal(stats.n_active, [2, 3])
 
 
-def test_a_policy_blind_to_ct_drops_both_signs_alike() -> None:
-    # every other example dropped whatever its contribution: the same share on both sides of zero,
-    # so a high share among CT <= 0 alone does not show the Learning Law
+def test_the_weight_on_nonpositive_ct_tells_a_lawful_sparse_policy_from_a_blind_one() -> None:
+    # Both policies keep 5 % of the examples, so both drop about 95 % of the CT <= 0 pairs and of
+    # the CT > 0 ones: the shares cannot tell them apart. The blind one keeps examples whatever their
+    # contribution and puts half its weight on CT <= 0 (what the uniform policy does); the lawful one
+    # keeps the largest contributions, as an optimum's few kept examples are, and puts none there.
     rng = np.random.default_rng(0)
     ct = rng.normal(size=(50, 400))
-    gamma = np.tile(np.arange(400) % 2 == 0, (50, 1)) / 200.0
-    stats = sim_statistics(ct, gamma)
-    assert stats.zero_weight_fraction == pytest.approx(0.5, abs=0.02)
-    assert stats.zero_weight_fraction_positive == pytest.approx(0.5, abs=0.02)
-    lawful = np.where(ct > 0, 1.0, 0.0)  # the Law's structure: weight only where CT > 0
-    stats = sim_statistics(ct, lawful / lawful.sum(axis=1, keepdims=True))
-    assert stats.zero_weight_fraction == 1.0 and stats.zero_weight_fraction_positive == 0.0
+    blind = np.tile(np.arange(400) % 20 == 0, (50, 1)) / 20.0
+    stats = sim_statistics(ct, blind)
+    assert stats.zero_weight_fraction == pytest.approx(0.95, abs=0.02)
+    assert stats.zero_weight_fraction_positive == pytest.approx(0.95, abs=0.02)
+    assert stats.nonpositive_weight == pytest.approx(0.5, abs=0.1)
+    lawful = ct >= np.sort(ct, axis=1)[:, -20:-19]  # the 20 largest CT of each step
+    stats = sim_statistics(ct, lawful / 20.0)
+    assert stats.zero_weight_fraction == 1.0 and stats.zero_weight_fraction_positive > 0.85
+    assert stats.nonpositive_weight == 0.0
+    uniform = sim_statistics(ct, np.full(ct.shape, 1 / 400))
+    assert uniform.nonpositive_weight == pytest.approx(np.mean(ct <= 0))
 
 
 def test_sim_is_nan_where_fewer_than_two_examples_are_active() -> None:

@@ -38,6 +38,7 @@ def test_a_job_keeps_its_outcome_and_its_comparison(server: RunningServer, clien
     assert law.zero_weight_fraction == stored.outcome.zero_weight_fraction
     assert law.zero_weight_fraction_positive == stored.outcome.zero_weight_fraction_positive
     assert 0.0 <= law.zero_weight_fraction_positive <= 1.0
+    assert law.nonpositive_weight == stored.outcome.nonpositive_weight and 0.0 <= law.nonpositive_weight <= 1.0
     compared = job_comparison(record)
     assert compared is not None
     ids = record.result["curve_ids"]
@@ -74,4 +75,5 @@ def test_a_job_stored_before_outcomes_were_typed_reads_back(server: RunningServe
     assert json.loads(reply.result.summary_json) == summary  # echoed as it was kept, whatever its keys
     assert reply.result.comparison == comparison and reply.result.optimal_law.zero_weight_fraction == 0.9
     assert math.isnan(reply.result.optimal_law.zero_weight_fraction_positive)  # not measured back then
+    assert math.isnan(reply.result.optimal_law.nonpositive_weight)
     assert [h.j_test for h in reply.result.history] == [1.0]

@@ -27,7 +27,7 @@ SUMMARY_KEYS = [
     "task", "steps", "train_size", "n_params", "label_space", "ar_empirical", "ar_measured", "ar_desired_measured",
     "ar_fit", "ar_fit_ci", "cr_conventional", "cr_optimal", "cr_desired_conventional", "cr_desired_optimal",
     "cr_units", "sim_conventional", "sim_optimal", "zero_weight_fraction_optimal",
-    "zero_weight_fraction_positive_optimal", "well_learned_share_optimal",
+    "zero_weight_fraction_positive_optimal", "nonpositive_weight_optimal", "well_learned_share_optimal",
     "fit_conventional", "fit_optimal", "fit_r2", "end_rise", "end_rise_desired", "fit_from", "dB_over_B",
     "dbeta_over_beta", "auc_conventional", "auc_optimal", "outer_iters", "best_iteration", "snapshots_held",
     "history", "law_checkpoints", "seconds",

@@ -217,3 +217,6 @@ def test_diagnostics_on_a_hand_built_case() -> None:
     assert law.sim_t[0] == pytest.approx(0.625 / (0.25 / np.sqrt(2)))
     assert law.zero_weight_fraction == 1.0  # the only CT <= 0 example (n = 1) has gamma = 0
     assert law.zero_weight_fraction_positive == 0.0  # both CT > 0 examples keep their weight
+    assert law.nonpositive_weight == 0.0  # and all of it
+    law = measure_learning_law(task, torch.full((1, 3), 1 / 3, dtype=torch.float64), 0.1, every=1)
+    assert law.nonpositive_weight == pytest.approx(1 / 3)  # uniform: the share of CT <= 0 examples

@@ -622,16 +622,18 @@ class StartTrainingRequest(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, str]] = ..., steps: _Optional[int] = ..., eta: _Optional[float] = ..., perceptron: _Optional[_Union[PerceptronConfig, _Mapping]] = ..., transformer: _Optional[_Union[TransformerConfig, _Mapping]] = ..., search: _Optional[_Union[SearchConfig, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., seed: _Optional[int] = ..., bootstrap: _Optional[int] = ..., study: _Optional[str] = ..., request_id: _Optional[str] = ..., preset: _Optional[str] = ..., lr_schedule: _Optional[str] = ...) -> None: ...
 
 class LearningLawStats(_message.Message):
-    __slots__ = ("sim", "zero_weight_fraction", "well_learned_share", "zero_weight_fraction_positive")
+    __slots__ = ("sim", "zero_weight_fraction", "well_learned_share", "zero_weight_fraction_positive", "nonpositive_weight")
     SIM_FIELD_NUMBER: _ClassVar[int]
     ZERO_WEIGHT_FRACTION_FIELD_NUMBER: _ClassVar[int]
     WELL_LEARNED_SHARE_FIELD_NUMBER: _ClassVar[int]
     ZERO_WEIGHT_FRACTION_POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NONPOSITIVE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     sim: float
     zero_weight_fraction: float
     well_learned_share: float
     zero_weight_fraction_positive: float
-    def __init__(self, sim: _Optional[float] = ..., zero_weight_fraction: _Optional[float] = ..., well_learned_share: _Optional[float] = ..., zero_weight_fraction_positive: _Optional[float] = ...) -> None: ...
+    nonpositive_weight: float
+    def __init__(self, sim: _Optional[float] = ..., zero_weight_fraction: _Optional[float] = ..., well_learned_share: _Optional[float] = ..., zero_weight_fraction_positive: _Optional[float] = ..., nonpositive_weight: _Optional[float] = ...) -> None: ...
 
 class OuterIteration(_message.Message):
     __slots__ = ("iteration", "j_desired", "j_holdout", "j_test", "lr", "seconds")
