@@ -27,7 +27,7 @@ from trainers.config import SearchConfig
 from trainers.gd import uniform_policy
 from trainers.outcome import OuterIteration
 from trainers.schedule import Rates
-from trainers.simplex import project_to_simplex
+from trainers.simplex import all_finite, project_to_simplex, row_blocks
 from trainers.tasks.base import Task
 
 
@@ -68,10 +68,14 @@ def step_policy(gamma: torch.Tensor, grad: torch.Tensor, lr: float, optimizer: s
     if optimizer == "rowwise":
         # every row scaled by its own spread, so each row moves ~lr / N whatever its gradient's size
         # (the spread falls 900-fold from t = 0 to T - 1). A row's mean is dropped: the projection
-        # ignores a constant added to a row, and the mean would only inflate the scale.
-        centered = grad - grad.mean(dim=1, keepdim=True)
-        spread = centered.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(torch.finfo(grad.dtype).tiny)
-        return project_to_simplex(gamma - (lr / n) * centered / spread)
+        # ignores a constant added to a row, and the mean would only inflate the scale. A block of
+        # rows at a time, projected at once: whole-policy temporaries cost more than the arithmetic.
+        out = torch.empty_like(gamma)
+        for rows in row_blocks(gamma.shape[0]):
+            centered = grad[rows] - grad[rows].mean(dim=1, keepdim=True)
+            spread = centered.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(torch.finfo(grad.dtype).tiny)
+            out[rows] = project_to_simplex(centered.mul_(-lr / n).div_(spread).add_(gamma[rows]))
+        return out
     # exponentiated gradient (mirror descent on the simplex): multiplicative, never negative
     scale = grad.abs().amax().clamp_min(torch.finfo(grad.dtype).tiny)
     logits = torch.log(gamma.clamp_min(torch.finfo(gamma.dtype).tiny)) - lr * grad / scale
@@ -124,7 +128,7 @@ def search_policy(
     held = 0
     for k in range(cfg.outer_iters + 1):
         pg = policy_gradient(task, gamma, eta, checkpoint_every=checkpoint_every, mode=mode)
-        if not (math.isfinite(pg.J) and bool(torch.isfinite(pg.grad).all())):
+        if not (math.isfinite(pg.J) and all_finite(pg.grad)):
             what = "the desired area J" if not math.isfinite(pg.J) else "dJ/dgamma"
             raise SearchDivergedError(
                 f"outer iteration {k}: {what} is not finite (the inner run diverged); lower eta or the outer step size",

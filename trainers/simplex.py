@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import torch
 
-_ROWS_PER_PASS = 1024  # bounds the float64 working copies (a few rows x N each) for T x N policies
+# Rows projected together: their float64 working copies (a few rows x N each) stay in the CPU's
+# cache. 128 rows of the paper's N = 4096 take 0.10 s for a 2000-row policy, 1024 rows 0.43 s: past
+# the cache every pass is a fresh allocation's page faults (bench/perceptron_iteration.py).
+_ROWS_PER_PASS = 128
+
+
+def row_blocks(n_rows: int) -> list[slice]:
+    """Slices of _ROWS_PER_PASS rows: work on a T x N policy done a block at a time stays in cache."""
+    return [slice(start, start + _ROWS_PER_PASS) for start in range(0, n_rows, _ROWS_PER_PASS)]
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """Whether every entry is finite, from one sum where it is (a NaN or an infinity makes the sum
+    non-finite; a sum that overflows on its own is checked entry by entry): isfinite's bool copy
+    of a whole policy costs more than the projection."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 def project_to_simplex(v: torch.Tensor) -> torch.Tensor:
@@ -16,14 +31,13 @@ def project_to_simplex(v: torch.Tensor) -> torch.Tensor:
     that can stay positive are O(1) whatever the scale of v, and the sums run in float64. After
     the shift the top entry is 0 > tau, so at least one entry is always kept.
     """
-    if not torch.isfinite(v).all():
+    if not all_finite(v):
         raise ValueError("project_to_simplex: the input has non-finite entries")
     shape = v.shape
     rows = v.reshape(-1, shape[-1])
     out = torch.empty_like(rows)
-    for start in range(0, rows.shape[0], _ROWS_PER_PASS):
-        part = rows[start : start + _ROWS_PER_PASS].to(torch.float64)
-        out[start : start + _ROWS_PER_PASS] = _project_rows(part).to(v.dtype)
+    for block in row_blocks(rows.shape[0]):
+        out[block] = _project_rows(rows[block].to(torch.float64)).to(v.dtype)
     return out.reshape(shape)
 
 

@@ -75,8 +75,21 @@ def test_a_large_float32_policy_step_keeps_a_support() -> None:
 
 
 def test_non_finite_input_is_refused() -> None:
-    with pytest.raises(ValueError, match="non-finite"):
-        project_to_simplex(torch.tensor([[0.5, float("nan")]]))
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="non-finite"):
+            project_to_simplex(torch.tensor([[0.5, bad]]))
+    # finite entries whose sum overflows float32 are finite: projected, not refused
+    big = torch.tensor([[3e38, 3e38, 0.0]], dtype=torch.float32)
+    torch.testing.assert_close(project_to_simplex(big), torch.tensor([[0.5, 0.5, 0.0]]))
+
+
+def test_a_policy_taller_than_a_block_is_projected_row_by_row_alike() -> None:
+    # rows are projected in blocks that fit the cache; the result does not depend on the blocks
+    g = torch.Generator().manual_seed(1)
+    v = torch.randn(300, 50, generator=g, dtype=torch.float64)
+    whole = project_to_simplex(v)
+    for i in (0, 127, 128, 299):
+        torch.testing.assert_close(whole[i], project_to_simplex(v[i : i + 1])[0], rtol=0, atol=0)
 
 
 def test_a_diverging_search_stops_naming_the_iteration() -> None:
