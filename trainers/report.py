@@ -27,7 +27,7 @@ import numpy as np
 import fitting
 from trainers.config import RunSpec
 from trainers.outcome import JobOutcome
-from trainers.reproduction import ROWS, SeedRun, measured, near_optimal, spread
+from trainers.reproduction import ROWS, SeedRun, measured, near_optimal, spread, table_cell
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 CURVE_STYLES = (("j_desired", "-", "desired J"), ("j_holdout", ":", "held out"), ("j_test", "--", "test"))
@@ -239,7 +239,7 @@ def _markdown(runs: Sequence[SeedRun], spec: RunSpec, wall: float, notes: dict[s
         "|---|" + "---|" * len(heads),
     ]
     for name, _, fmt in ROWS:
-        cells = [_md(table[name][h], fmt) for h in heads]
+        cells = [table_cell(table[name][h], fmt) for h in heads]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -320,10 +320,6 @@ def _fit_ar_grows(run: SeedRun) -> bool:
     horizons = [outcome.steps * f for f in (1, 10, 100, 1000)]
     values = [fitting.acceleration_ratio(base, cand, float(h)).value for h in horizons]
     return all(b > a for a, b in itertools.pairwise(values))
-
-
-def _md(value: float, fmt: str) -> str:
-    return "-" if not math.isfinite(value) else format(value, fmt)
 
 
 def _settings(spec: RunSpec) -> str:

@@ -186,9 +186,14 @@ def format_spread(runs: Sequence[SeedRun]) -> str:
     lines = [f"{'':<36}" + "".join(f"{h:>10}" for h in heads)]
     for name, _, fmt in ROWS:
         cells = [table[name][h] for h in heads]
-        lines.append(f"{name:<36}" + "".join(f"{_cell(v, fmt):>10}" for v in cells))
+        lines.append(f"{name:<36}" + "".join(f"{table_cell(v, fmt):>10}" for v in cells))
     return "\n".join(lines)
 
 
-def _cell(value: float, fmt: str) -> str:
-    return "-" if not math.isfinite(value) else format(value, fmt)
+def table_cell(value: float, fmt: str) -> str:
+    """One table cell: "-" where there is no value, and three significant digits where the row's
+    format would print more than 9 characters (a fit's AR of 1e35 printed with .2f fills a line)."""
+    if not math.isfinite(value):
+        return "-"
+    text = format(value, fmt)
+    return text if len(text) <= 9 else format(value, ".3g")

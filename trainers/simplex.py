@@ -44,8 +44,8 @@ def project_to_simplex(v: torch.Tensor) -> torch.Tensor:
 def _project_rows(v: torch.Tensor) -> torch.Tensor:
     """Michelot's active-set iteration: tau = (sum of the active entries - 1) / their count, with
     the active set (entries above tau) shrinking until it stops changing; the result is exact,
-    as the sort's. No sort: a few passes of O(N) per row (2-8 from a policy step), 3.4x faster
-    than sorting every row of the paper's T x N policy (bench/perceptron_iteration.py)."""
+    as the sort's. No sort: a few passes of O(N) per row (2-8 from a policy step); in cache-sized
+    blocks 8.5x faster than sorting every row of the paper's T x N policy (bench/perceptron_iteration.py)."""
     shifted = v - v.amax(dim=-1, keepdim=True)  # top entry exactly 0, so it stays active
     tau = (shifted.sum(dim=-1, keepdim=True) - 1.0) / v.shape[-1]  # every entry active: a lower bound
     count = torch.full_like(tau, float(v.shape[-1]))

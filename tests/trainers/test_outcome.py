@@ -19,7 +19,7 @@ from fitting.comparison import CandidateResult
 from tests.trainers.test_config_and_run import TINY as SMALL
 from trainers import JobOutcome, SearchConfig, TrainingResult, run
 from trainers.report import write_report
-from trainers.reproduction import SeedRun, format_spread
+from trainers.reproduction import SeedRun, format_spread, table_cell
 
 # The summary's keys, in order: `python -m trainers --json`, summary.json and a job's
 # JobResult.summary_json, which the client and the CLI read by key.
@@ -127,3 +127,11 @@ def test_the_reproduction_report_reads_the_outcomes(searched: TrainingResult, tm
     assert "| 3. J falls, CR rises | yes | J falls in" in text
     assert (tmp_path / "fig5_test_curves.png").stat().st_size > 0
     assert format_spread(runs).splitlines()[0].split() == ["seed", "0", "mean", "min", "max"]
+
+
+def test_a_huge_value_keeps_its_table_cell_narrow() -> None:
+    # a fitted AR of 1e35 (a law that does not describe its curve, extrapolated) printed with .2f
+    # ran 40 characters wide and pushed the next seed's column out of its place
+    assert table_cell(5.8e35, ".2f") == "5.8e+35"
+    assert table_cell(12.391, ".2f") == "12.39" and table_cell(0.915, ".1%") == "91.5%"
+    assert table_cell(float("nan"), ".2f") == "-"
