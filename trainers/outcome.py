@@ -30,6 +30,7 @@ from fitting.compression import CR_UNITS
 from fitting.errors import InvalidInputError
 from fitting.ratios_measured import MeasuredRatio
 from fitting.result import Estimate
+from fitting.verdict import Verdict
 
 T = TypeVar("T")
 
@@ -115,6 +116,14 @@ class JobOutcome:
     @property
     def seconds(self) -> float:
         return float(self.timings["total"])
+
+    @property
+    def fit_verdict(self) -> Verdict | None:
+        """The comparison's verdict on the near-optimal curve against the conventional one: whether
+        the fit-based numbers (the AR from the fits, dB/B, dbeta/beta) may be read."""
+        if self.comparison is None or not self.comparison.candidates:
+            return None
+        return self.comparison.candidates[0].verdict
 
     @property
     def ar_empirical(self) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -16,10 +17,12 @@ import pytest
 import fitting
 from fitting import InvalidInputError
 from fitting.comparison import CandidateResult
+from fitting.verdict import Verdict
 from tests.trainers.test_config_and_run import TINY as SMALL
 from trainers import JobOutcome, SearchConfig, TrainingResult, run
+from trainers.__main__ import print_summary
 from trainers.report import write_report
-from trainers.reproduction import SeedRun, format_spread, table_cell
+from trainers.reproduction import SeedRun, format_spread, spread, table_cell
 
 # The summary's keys, in order: `python -m trainers --json`, summary.json and a job's
 # JobResult.summary_json, which the client and the CLI read by key.
@@ -135,3 +138,25 @@ def test_a_huge_value_keeps_its_table_cell_narrow() -> None:
     assert table_cell(5.8e35, ".2f") == "5.8e+35"
     assert table_cell(12.391, ".2f") == "12.39" and table_cell(0.915, ".1%") == "91.5%"
     assert table_cell(float("nan"), ".2f") == "-"
+
+
+def test_the_ar_from_the_fits_is_printed_only_where_its_verdict_is_good(
+    searched: TrainingResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome = searched.outcome
+    assert outcome.comparison is not None and outcome.ar_fit is not None
+    row = "test AR at T, from the fits (verdict good)"
+    for good in (True, False):
+        candidate = dataclasses.replace(
+            outcome.comparison.candidates[0], verdict=Verdict(good=good, reason="the law misses the curve")
+        )
+        comparison = dataclasses.replace(outcome.comparison, candidates=[candidate])
+        judged = dataclasses.replace(SeedRun.of(searched), outcome=dataclasses.replace(outcome, comparison=comparison))
+        value = spread([judged])[row]["seed 0"]
+        print_summary(judged.outcome)
+        printed = capsys.readouterr().out
+        if good:
+            assert value == outcome.ar_fit.value and f"from the fits {outcome.ar_fit:.3f}" in printed
+        else:
+            assert math.isnan(value) and "from the fits" not in printed.split("(!)")[0]
+            assert "(!) the AR from the fits, dB/B and dbeta/beta are not to be read: the law misses" in printed
