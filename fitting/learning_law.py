@@ -24,7 +24,7 @@ class SimStatistics:
     zero_weight_fraction: share of (t, n) with CT <= 0 that get gamma <= zero_tol (-> 1 at optimum).
     zero_weight_fraction_positive: the same share among CT > 0. Not a test of the Law on its own:
     the loss depends on a step's weights only through their weighted gradient, so an optimum keeps
-    at most (parameters + 1) examples a step and drops most CT > 0 pairs too.
+    at most as many examples a step as there are parameters and drops most CT > 0 pairs too.
     nonpositive_weight: the policy's weight on CT <= 0 pairs, sum_n gamma[t, n] [CT <= 0] averaged
     over t: the uniform policy's is the share of such pairs, the Law's 0 (kept examples all have
     the same, positive, contribution).
