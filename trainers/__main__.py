@@ -112,13 +112,12 @@ def print_summary(outcome: JobOutcome) -> None:
     for name in ("L0", "B", "beta"):
         row(f"fit {name}", conv.fit.get(name), opt and opt.fit.get(name))
     if o.ar_fit is not None:
-        verdict = o.fit_verdict
-        if verdict is not None and verdict.good:
+        if o.fits_readable:
             print(f"AR at T on the test set (95 % CI): from the fits {o.ar_fit:.3f}, measured {o.ar_measured:.3f}")
             print(f"|dB/B| = {o.db_over_b:.1%}   |dbeta/beta| = {o.dbeta_over_beta:.1%}")
         else:  # a fit-based number is not printed bare where the law does not describe the curves
             print(f"AR at T on the test set (95 % CI): measured {o.ar_measured:.3f}")
-            reason = "no verdict" if verdict is None else verdict.reason
+            reason = "no verdict" if o.fit_verdict is None else o.fit_verdict.reason
             print(f"(!) the AR from the fits, dB/B and dbeta/beta are not to be read: {reason}")
         print(f"AR at T on the desired set, measured: {o.ar_desired:.3f}")
         print(

@@ -126,6 +126,12 @@ class JobOutcome:
         return self.comparison.candidates[0].verdict
 
     @property
+    def fits_readable(self) -> bool:
+        """Whether that verdict is good: the fit-based numbers may be read."""
+        verdict = self.fit_verdict
+        return verdict is not None and verdict.good
+
+    @property
     def ar_empirical(self) -> float | None:
         """The measured AR as a plain number (NaN where it is a bound), None without a search."""
         return None if self.ar_measured is None else self.ar_measured.value

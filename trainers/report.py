@@ -26,7 +26,7 @@ import numpy as np
 
 import fitting
 from trainers.config import RunSpec
-from trainers.reproduction import ROWS, SeedRun, fits_readable, measured, near_optimal, spread, table_cell
+from trainers.reproduction import ROWS, SeedRun, measured, near_optimal, spread, table_cell
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 CURVE_STYLES = (("j_desired", "-", "desired J"), ("j_holdout", ":", "held out"), ("j_test", "--", "test"))
@@ -272,7 +272,7 @@ def _paper_rows(runs: Sequence[SeedRun]) -> list[str]:
     r2 = [min(x.conventional.r2, o.r2) for x, o in zip(s, opt, strict=True)]
     # the AR from the fits, only where its verdict is good (both laws describe their curves, and
     # fitted and measured agree: fitting/verdict.py); never shown bare where it is poor
-    ar_f = [x.ar_fit.value for x in s if x.ar_fit is not None and fits_readable(x)]
+    ar_f = [x.ar_fit.value for x in s if x.ar_fit is not None and x.fits_readable]
     cr0, cr1 = [x.conventional.cr for x in s], [o.cr for o in opt]
     betas = [(x.conventional.fit["beta"], o.fit["beta"]) for x, o in zip(s, opt, strict=True)]
     bs = [(x.conventional.fit["B"], o.fit["B"]) for x, o in zip(s, opt, strict=True)]

@@ -131,7 +131,7 @@ ROWS: list[tuple[str, Callable[[JobOutcome], float], str]] = [
     ("test AR at T, measured", lambda o: measured(o.ar_measured), ".2f"),
     # the AR from the fits only where the comparison's verdict lets it be read; the ratio and r^2
     # below are the verdict's own checks, shown whatever it says
-    ("test AR at T, from the fits (verdict good)", lambda o: _ar_fit(o) if fits_readable(o) else math.nan, ".2f"),
+    ("test AR at T, from the fits (verdict good)", lambda o: _ar_fit(o) if o.fits_readable else math.nan, ".2f"),
     ("fitted AR / measured AR", lambda o: _ar_fit(o) / measured(o.ar_measured), ".3f"),
     ("r^2 of those fits (the worse curve)", lambda o: min(o.conventional.r2, near_optimal(o).r2), ".3f"),
     ("desired-set AR at T, measured", lambda o: measured(o.ar_desired), ".2f"),
@@ -156,12 +156,6 @@ def near_optimal(outcome: JobOutcome) -> PolicyMetrics:
     if outcome.optimal is None:
         raise ValueError("the run made no policy search")
     return outcome.optimal
-
-
-def fits_readable(outcome: JobOutcome) -> bool:
-    """Whether the run's comparison says its fit-based numbers may be read."""
-    verdict = outcome.fit_verdict
-    return verdict is not None and verdict.good
 
 
 def _ar_fit(outcome: JobOutcome) -> float:
