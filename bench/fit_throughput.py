@@ -22,10 +22,11 @@ Also times a 1,000-resample bootstrap of one 1,000-point curve. Our target: >= 1
 like-for-like throughput with equal or better accuracy in the median and the tail.
 
 Before and after side by side: "before" is fitting.fit_batch at --before (default: the commit the
-issue-19 work started from), taken out of git with `git archive` and run in a worker process that
-makes the same curves from the same seed. On a shared machine the load moves within seconds, so
-every side is timed in --chunks interleaved slices (ours, before, lmfit, ours, ...) and the CPU
-seconds summed: each side sees the same load.
+issue-19 work started from), taken out of git with `git archive`. Each fit_batch side, this
+checkout's and the before's, runs in a worker process of its own that makes the same curves from
+the same seed (so neither inherits the other's or lmfit's allocator state). On a shared machine
+the load moves within seconds, so every side is timed in --chunks interleaved slices (ours,
+before, lmfit, ours, ...) and the CPU seconds summed: each side sees the same load.
 
     python bench/fit_throughput.py [--curves 10000] [--lmfit-curves 300] [--accuracy-curves 1000]
                                    [--chunks 10] [--before REV | --skip-before]
@@ -57,7 +58,7 @@ BOUNDS = [p.internal_bounds for p in STEP_POWER.params]  # (L0, log B, beta), as
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "c3c04ec"  # main when the issue-19 work started
 
-# The before side: fit_batch of the tree it runs in (cwd), on curves made by this file's make_curves;
+# A fit_batch side: fit_batch of the tree it runs in (cwd), on curves made by this file's make_curves;
 # one JSON request per line ({"n", "points", "sigma", "seed", "rows": [start, stop]}), one reply per
 # line: the process CPU and wall seconds of fit_batch and the betas.
 WORKER = r"""
@@ -149,24 +150,28 @@ def timed(run: Callable[[], np.ndarray]) -> Timed:
     return Timed(beta, time.process_time() - cpu, time.perf_counter() - wall)
 
 
-def ours(x: np.ndarray, losses: np.ndarray) -> Timed:
-    return timed(lambda: np.array([f.params["beta"] for f in fitting.fit_batch([(x, row) for row in losses])]))
-
-
 def theirs(fit: Callable[[np.ndarray, np.ndarray], float], x: np.ndarray, losses: np.ndarray) -> Timed:
     return timed(lambda: np.array([fit(x, row) for row in losses]))
 
 
-class Before:
-    """fit_batch at another revision, in a worker process (WORKER) that makes the same curves."""
+class Worker:
+    """fit_batch of one source tree, in a process of its own (WORKER) that makes the same curves.
 
-    def __init__(self, rev: str, directory: Path):
-        tree = tree_at(rev, directory)
-        self.rev = rev
+    Both fit_batch sides run in workers, the checkout's and --before's: the process's allocator
+    state moves fit_batch's CPU time by up to a fifth (glibc returns freed blocks to the kernel, and
+    how soon depends on what the process allocated before), and the main process has lmfit's."""
+
+    def __init__(self, label: str, tree: Path):
+        self.label = label
         self.process = subprocess.Popen(
             [sys.executable, "-c", WORKER, str(ROOT / "bench")], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
+
+    @classmethod
+    def at(cls, rev: str, directory: Path) -> Worker:
+        """fit_batch at another revision."""
+        return cls(rev, tree_at(rev, directory))
 
     def fit(self, spec: tuple[int, int, float, int], rows: np.ndarray) -> Timed:
         """fit_batch on rows [start, stop) of make_curves(*spec); rows: the start and the stop."""
@@ -206,11 +211,10 @@ def accuracy(beta_hat: np.ndarray, beta: np.ndarray) -> tuple[float, float]:
     return float(np.median(err)), float(np.mean(err > 0.1))
 
 
-def throughput(args: argparse.Namespace, before: Before | None) -> None:
+def throughput(args: argparse.Namespace, ours: Worker, before: Worker | None) -> None:
     spec = (args.curves, args.points, 0.01, args.seed)
     x, losses, beta = make_curves(*spec)
-    fitting.fit_batch([(x, row) for row in losses[:50]])  # warm imports and caches
-    lmfit_best_start(x, losses[0])
+    lmfit_best_start(x, losses[0])  # warm imports and caches
     subset = np.random.default_rng(1).choice(args.curves, size=min(args.lmfit_curves, args.curves), replace=False)
     context = subset[: args.context_curves]
     cut, cut_sub, cut_ctx = (
@@ -219,12 +223,14 @@ def throughput(args: argparse.Namespace, before: Before | None) -> None:
         split(len(context), args.chunks),
     )
     sides: dict[str, Callable[[int], Timed]] = {
-        "ours": lambda k: ours(x, losses[cut[k] : cut[k + 1]]),
+        "ours": lambda k: ours.fit(spec, cut[k : k + 2]),
         "best": lambda k: theirs(lmfit_best_start, x, losses[subset[cut_sub[k] : cut_sub[k + 1]]]),
         "every": lambda k: theirs(lmfit_all_starts, x, losses[context[cut_ctx[k] : cut_ctx[k + 1]]]),
     }
+    for worker in (ours, before):
+        if worker is not None:
+            worker.fit(spec, np.array([0, 50]))  # warm the worker: imports and caches
     if before is not None:
-        before.fit(spec, np.array([0, 50]))  # warm the worker
         sides["before"] = lambda k: before.fit(spec, cut[k : k + 2])
     runs = interleaved(sides, args.chunks)
     batch, best, every = runs["ours"], runs["best"], runs["every"]
@@ -242,7 +248,7 @@ def throughput(args: argparse.Namespace, before: Before | None) -> None:
 
     row("fitting.fit_batch (all curves)", batch, batch.beta, beta)
     if before is not None:
-        row(f"fitting.fit_batch before ({before.rev})", runs["before"], runs["before"].beta, beta)
+        row(f"fitting.fit_batch before ({before.label})", runs["before"], runs["before"].beta, beta)
     row("fitting.fit_batch (the lmfit subset)", None, batch.beta[subset], beta[subset])
     row("lmfit, best start refined (like-for-like)", best, best.beta, beta[subset])
     row("lmfit, 16 starts refined, best kept", every, every.beta, beta[context])
@@ -263,14 +269,15 @@ def throughput(args: argparse.Namespace, before: Before | None) -> None:
         was_ratio = was.rate(args.curves) / best.rate(len(subset))
         was_med, was_share = accuracy(was.beta[subset], beta[subset])
         print(
-            f"before ({before.rev}), same chunks: fit_batch {was_ratio:.1f}x lmfit ({was.rate(args.curves):.0f} curves "
-            f"per CPU second); median {was_med:.2e}, > 10 % error {was_share:.1%}; after / before "
+            f"before ({before.label}), same chunks: fit_batch {was_ratio:.1f}x lmfit "
+            f"({was.rate(args.curves):.0f} curves per CPU second); median {was_med:.2e}, "
+            f"> 10 % error {was_share:.1%}; after / before "
             f"{batch.rate(args.curves) / was.rate(args.curves):.2f}x per CPU second"
         )
     print(f"context: fit_batch {batch.rate(args.curves) / every.rate(len(context)):.0f}x lmfit refining all 16 starts")
 
 
-def accuracy_table(args: argparse.Namespace, before: Before | None) -> None:
+def accuracy_table(args: argparse.Namespace, ours: Worker, before: Worker | None) -> None:
     n = args.accuracy_curves
     print(
         f"\naccuracy against single-start lmfit (best-scored start, least squares): "
@@ -281,20 +288,20 @@ def accuracy_table(args: argparse.Namespace, before: Before | None) -> None:
     widths = [6, *([12, 8] * len(names)), *([14] * len(names))]
     print("".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     for level, sigma in enumerate((0.01, 0.04, 0.08), start=1):
-        runs, beta = accuracy_runs(args, before, (n, 600, sigma, args.seed + level))
+        runs, beta = accuracy_runs(args, ours, before, (n, 600, sigma, args.seed + level))
         errors = "".join(f"{m:>12.2e}{s:>8.1%}" for name in names for m, s in [accuracy(runs[name].beta, beta)])
         rates = "".join(f"{runs[name].rate(n):>14.1f}" for name in names)
         print(f"{sigma:>6.0%}{errors}{rates}")
 
 
 def accuracy_runs(
-    args: argparse.Namespace, before: Before | None, spec: tuple[int, int, float, int]
+    args: argparse.Namespace, ours: Worker, before: Worker | None, spec: tuple[int, int, float, int]
 ) -> tuple[dict[str, Timed], np.ndarray]:
     """Every side on the curves of make_curves(*spec), interleaved by chunks; and the true betas."""
     x, losses, beta = make_curves(*spec)
     cut = split(spec[0], args.chunks)
     sides: dict[str, Callable[[int], Timed]] = {
-        "ours": lambda k: ours(x, losses[cut[k] : cut[k + 1]]),
+        "ours": lambda k: ours.fit(spec, cut[k : k + 2]),
         "lmfit": lambda k: theirs(lmfit_best_start, x, losses[cut[k] : cut[k + 1]]),
     }
     if before is not None:
@@ -327,13 +334,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (CPU seconds are the headline)")
     with tempfile.TemporaryDirectory() as tmp:
-        before = None if args.skip_before else Before(args.before, Path(tmp))
+        ours = Worker("this checkout", ROOT)
+        before = None if args.skip_before else Worker.at(args.before, Path(tmp))
         try:
-            throughput(args, before)
-            accuracy_table(args, before)
+            throughput(args, ours, before)
+            accuracy_table(args, ours, before)
         finally:
-            if before is not None:
-                before.close()
+            for worker in (ours, before):
+                if worker is not None:
+                    worker.close()
     bootstrap_time(args)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
