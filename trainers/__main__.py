@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="outer iterations of step-size warm-up (default: 3 normalized)")
     parser.add_argument("--holdout", type=float, help="share of the desired set that selects the policy (0.25)")
     parser.add_argument("--policy-blocks", type=int, help="share gamma over this many spans of steps")
+    parser.add_argument("--agreement-splits", type=int,
+                        help="move gamma only where this many parts of the desired set agree (1: off)")  # fmt: skip
     parser.add_argument("--checkpoint-every", type=int, help="0: sqrt(T), or every theta when |theta| <= N")
     parser.add_argument("--law-checkpoints", type=int, help="outer iterations at which SIM, CR and AR are recorded")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
@@ -80,7 +82,7 @@ def spec_from(args: argparse.Namespace) -> RunSpec:
     search = given(
         outer_iters=args.outer_iters, outer_lr=args.outer_lr, optimizer=args.optimizer, warmup=args.warmup,
         holdout=args.holdout, policy_blocks=args.policy_blocks, checkpoint_every=args.checkpoint_every,
-        law_checkpoints=args.law_checkpoints, extend_steps=args.extend_steps,
+        law_checkpoints=args.law_checkpoints, extend_steps=args.extend_steps, agreement_splits=args.agreement_splits,
     )  # fmt: skip
     top = given(
         steps=args.steps, eta=args.eta, lr_schedule=args.lr_schedule, seed=args.seed, device=args.device,

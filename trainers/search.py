@@ -8,7 +8,10 @@ with the lowest desired area.
 With cfg.extend_steps = delta the search optimises the area over T + delta steps and keeps the
 policy's first T rows: row t's gradient sums the effect on the T - t steps after it, so the last
 rows of a T-step search see almost nothing ahead and learn to fit the last few losses, which
-turns the curve up at its end (docs/reproduction.md, "The search").
+turns the curve up at its end (docs/reproduction.md, "The search"). With cfg.agreement_splits = S > 1
+an entry of dJ/dgamma moves gamma only where S parts of the desired set agree on its sign
+(trainers.agreement): what the search learns then holds for the desired distribution, not only
+for its K examples.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import numpy as np
 import torch
 
 from fitting.errors import ScalingLawError
-from trainers.adjoint import PolicyGradient, policy_gradient
+from trainers.adjoint import PolicyGradient
+from trainers.agreement import agreement_gradient
 from trainers.config import SearchConfig
 from trainers.gd import uniform_policy
 from trainers.outcome import OuterIteration
@@ -127,7 +131,9 @@ def search_policy(
     started = time.perf_counter()
     held = 0
     for k in range(cfg.outer_iters + 1):
-        pg = policy_gradient(task, gamma, eta, checkpoint_every=checkpoint_every, mode=mode)
+        pg, _ = agreement_gradient(
+            task, gamma, eta, cfg.agreement_splits, checkpoint_every=checkpoint_every, mode=mode
+        )  # fmt: skip
         if not (math.isfinite(pg.J) and all_finite(pg.grad)):
             what = "the desired area J" if not math.isfinite(pg.J) else "dJ/dgamma"
             raise SearchDivergedError(

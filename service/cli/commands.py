@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--outer-iters", type=int, default=0, help="policy-search iterations (0: the default)")
     train.add_argument("--outer-lr", type=float, default=0.0, help="policy-search learning rate (0: the default)")
     train.add_argument("--optimizer", choices=["sgd", "normalized", "eg", "rowwise"], help="policy-search optimiser")
+    train.add_argument("--agreement-splits", type=int, default=0,
+                       help="move the policy only where this many parts of the desired set agree on a step "
+                       "(1: off; 0: the default)")  # fmt: skip
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train")
     train.add_argument("--seed", type=int, default=0, help="seed of data and initial parameters")
     train.add_argument("--study", default="", help="label the job and its curves with this study")
@@ -306,6 +309,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             search: dict[str, Any] = {"outer_iters": args.outer_iters, "outer_lr": args.outer_lr}
             if args.optimizer:
                 search["optimizer"] = args.optimizer
+            if args.agreement_splits:
+                search["agreement_splits"] = args.agreement_splits
             job = client.start_training(
                 args.task, steps=args.steps, eta=args.eta, seed=args.seed, device=args.device, study=args.study,
                 config=config, search=search, preset=args.preset or "", lr_schedule=args.lr_schedule,

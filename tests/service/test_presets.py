@@ -17,11 +17,13 @@ def test_train_with_the_paper_preset_runs_its_settings_under_the_flags_given(
     server: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--target", server.target, "train", "perceptron", "--preset", "paper", "--steps", "40"]
+    argv += ["--agreement-splits", "3"]
     assert main([*argv, "--train-size", "128", "--outer-iters", "1", "--device", "cpu", "--watch", "--json"]) == 0
     job = json.loads(capsys.readouterr().out)
     assert job["state"] == "SUCCEEDED", job["error"]
     spec = server.parts.store.get_job(job["id"]).spec
     assert (spec["steps"], spec["perceptron"]["train_size"], spec["search"]["outer_iters"]) == (40, 128, 1)
+    assert spec["search"]["agreement_splits"] == 3
     # the preset's own choices where no flag overrides them
     assert spec["perceptron"]["label_noise"] == 0.035 and spec["search"]["optimizer"] == "rowwise"
     assert spec["dtype"] == "float32" and spec["search"]["holdout"] == 0.0
@@ -55,3 +57,6 @@ def test_the_rowwise_search_its_extension_and_the_teachers_angle_reach_the_job(
     with pytest.raises(InvalidArgument) as err:
         client.start_training("perceptron", device="cpu", config={"teacher_shift_cos": 2.0})
     assert err.value.field_violations[0].startswith("perceptron.teacher_shift_cos:")
+    with pytest.raises(InvalidArgument) as err:
+        client.start_training("perceptron", device="cpu", search={"agreement_splits": 99})
+    assert err.value.field_violations[0].startswith("search.agreement_splits:")

@@ -570,7 +570,7 @@ class TransformerConfig(_message.Message):
     def __init__(self, n_layers: _Optional[int] = ..., d_model: _Optional[int] = ..., n_heads: _Optional[int] = ..., context: _Optional[int] = ..., vocab_size: _Optional[int] = ..., train_size: _Optional[int] = ..., desired_size: _Optional[int] = ..., test_size: _Optional[int] = ..., perturb_share: _Optional[float] = ..., perturb_ops: _Optional[int] = ..., corpus: _Optional[str] = ..., micro_batch: _Optional[int] = ...) -> None: ...
 
 class SearchConfig(_message.Message):
-    __slots__ = ("outer_iters", "outer_lr", "optimizer", "holdout", "policy_blocks", "checkpoint_every", "warmup", "law_checkpoints", "extend_steps")
+    __slots__ = ("outer_iters", "outer_lr", "optimizer", "holdout", "policy_blocks", "checkpoint_every", "warmup", "law_checkpoints", "extend_steps", "agreement_splits")
     OUTER_ITERS_FIELD_NUMBER: _ClassVar[int]
     OUTER_LR_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
@@ -580,6 +580,7 @@ class SearchConfig(_message.Message):
     WARMUP_FIELD_NUMBER: _ClassVar[int]
     LAW_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     EXTEND_STEPS_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_SPLITS_FIELD_NUMBER: _ClassVar[int]
     outer_iters: int
     outer_lr: float
     optimizer: Optimizer
@@ -589,7 +590,8 @@ class SearchConfig(_message.Message):
     warmup: int
     law_checkpoints: int
     extend_steps: int
-    def __init__(self, outer_iters: _Optional[int] = ..., outer_lr: _Optional[float] = ..., optimizer: _Optional[_Union[Optimizer, str]] = ..., holdout: _Optional[float] = ..., policy_blocks: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., warmup: _Optional[int] = ..., law_checkpoints: _Optional[int] = ..., extend_steps: _Optional[int] = ...) -> None: ...
+    agreement_splits: int
+    def __init__(self, outer_iters: _Optional[int] = ..., outer_lr: _Optional[float] = ..., optimizer: _Optional[_Union[Optimizer, str]] = ..., holdout: _Optional[float] = ..., policy_blocks: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., warmup: _Optional[int] = ..., law_checkpoints: _Optional[int] = ..., extend_steps: _Optional[int] = ..., agreement_splits: _Optional[int] = ...) -> None: ...
 
 class StartTrainingRequest(_message.Message):
     __slots__ = ("task", "steps", "eta", "perceptron", "transformer", "search", "device", "seed", "bootstrap", "study", "request_id", "preset", "lr_schedule")
