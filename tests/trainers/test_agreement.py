@@ -82,3 +82,13 @@ def test_a_search_with_agreement_moves_the_policy_and_lowers_the_desired_area() 
     areas = [it.j_desired for it in result.history]
     assert min(areas[1:]) < areas[0]
     assert not torch.allclose(result.gamma, torch.full_like(result.gamma, 1 / task.n_train))
+
+
+def test_the_perceptrons_fused_parts_equal_the_generic_adjoint_part_by_part() -> None:
+    task = tiny_perceptron()
+    gamma = random_policy(task, 7)
+    fused, kept_fused = agreement_gradient(task, gamma, 0.3, 3, mode="fused")
+    generic, kept_generic = agreement_gradient(task, gamma, 0.3, 3, mode="reverse")
+    assert kept_fused == kept_generic
+    torch.testing.assert_close(fused.grad, generic.grad, rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(fused.desired, generic.desired, rtol=1e-12, atol=1e-14)
