@@ -45,6 +45,8 @@ class OuterIteration:
     j_test: float
     lr: float
     seconds: float  # wall time since the search started
+    # the share of dJ/dgamma's entries the desired set's parts agreed on (search.agreement_splits); 1 without parts
+    kept_share: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,7 @@ def _run(spec: RunSpec, device: torch.device, report: ProgressFn) -> TrainingRes
             msg = f"outer {it.iteration}/{spec.search.outer_iters}: J desired {it.j_desired:.4g}"
             msg += f", held-out {it.j_holdout:.4g}" if np.isfinite(it.j_holdout) else ""  # none held out: no column
             msg += f", test {it.j_test:.4g}"
+            msg += f"; the desired parts agree on {it.kept_share:.0%} of dJ/dgamma" if it.kept_share < 1 else ""
             report(ProgressEvent("search", msg, done + share, it))
 
         def on_policy(k: int, gamma: torch.Tensor, pg: PolicyGradient) -> None:
@@ -305,9 +306,10 @@ def save_artifacts(result: TrainingResult, out: Path) -> None:
             lines.append(f"{outcome.policy},{t},{c.desired[t]:.8g},{c.holdout[t]:.8g},{c.test[t]:.8g},{c.train[t]:.8g}")
     (out / "curves.csv").write_text("\n".join(lines) + "\n")
     if result.search is not None:
-        rows = ["iteration,j_desired,j_holdout,j_test,lr,seconds"]
+        rows = ["iteration,j_desired,j_holdout,j_test,lr,seconds,kept_share"]
         rows += [
-            f"{h.iteration},{h.j_desired},{h.j_holdout},{h.j_test},{h.lr},{h.seconds}" for h in result.search.history
+            f"{h.iteration},{h.j_desired},{h.j_holdout},{h.j_test},{h.lr},{h.seconds},{h.kept_share}"
+            for h in result.search.history
         ]
         (out / "history.csv").write_text("\n".join(rows) + "\n")
         torch.save(

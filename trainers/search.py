@@ -131,7 +131,7 @@ def search_policy(
     started = time.perf_counter()
     held = 0
     for k in range(cfg.outer_iters + 1):
-        pg, _ = agreement_gradient(
+        pg, kept = agreement_gradient(
             task, gamma, eta, cfg.agreement_splits, checkpoint_every=checkpoint_every, mode=mode
         )  # fmt: skip
         if not (math.isfinite(pg.J) and all_finite(pg.grad)):
@@ -151,6 +151,7 @@ def search_policy(
             j_test=float(pg.test[1 : steps + 1].sum()),
             lr=lr,
             seconds=time.perf_counter() - started,
+            kept_share=kept,
         )
         history.append(record)
         if progress is not None:

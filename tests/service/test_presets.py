@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+import grpc
 import pytest
 
+from protos.scalinglaw.v1 import scalinglaw_pb2 as pb
+from protos.scalinglaw.v1 import scalinglaw_pb2_grpc as pb_grpc
 from service.cli import main
 from service.client import InvalidArgument, ScalingLawClient
 
@@ -60,3 +63,19 @@ def test_the_rowwise_search_its_extension_and_the_teachers_angle_reach_the_job(
     with pytest.raises(InvalidArgument) as err:
         client.start_training("perceptron", device="cpu", search={"agreement_splits": 99})
     assert err.value.field_violations[0].startswith("search.agreement_splits:")
+
+
+def test_each_outer_iteration_says_how_much_of_the_gradient_the_desired_parts_agreed_on(
+    server: RunningServer, client: ScalingLawClient
+) -> None:
+    job = client.start_training(
+        "perceptron", steps=30, device="cpu", config={"train_size": 64},
+        search={"outer_iters": 2, "optimizer": "rowwise", "holdout": 0.0, "agreement_splits": 2},
+    )  # fmt: skip
+    with grpc.insecure_channel(server.target) as channel:
+        events = list(pb_grpc.ScalingLawServiceStub(channel).WatchJob(pb.WatchJobRequest(job_id=job.id), timeout=120))
+    shares = [e.iteration.kept_share for e in events if e.HasField("iteration")]
+    assert len(shares) == 3 and all(0.0 < s < 1.0 for s in shares), shares
+    stored = server.parts.store.get_job(job.id)
+    assert stored.state == "SUCCEEDED", stored.error
+    assert any("the desired parts agree on" in e.message for e in events)

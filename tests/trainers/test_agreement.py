@@ -81,6 +81,9 @@ def test_a_search_with_agreement_moves_the_policy_and_lowers_the_desired_area() 
     result = search_policy(task, 20, 0.3, cfg)
     areas = [it.j_desired for it in result.history]
     assert min(areas[1:]) < areas[0]
+    assert all(0.0 < it.kept_share < 1.0 for it in result.history)
+    plain = search_policy(task, 20, 0.3, replace(cfg, agreement_splits=0))
+    assert all(it.kept_share == 1.0 for it in plain.history)
     assert not torch.allclose(result.gamma, torch.full_like(result.gamma, 1 / task.n_train))
 
 

@@ -638,20 +638,22 @@ class LearningLawStats(_message.Message):
     def __init__(self, sim: _Optional[float] = ..., zero_weight_fraction: _Optional[float] = ..., well_learned_share: _Optional[float] = ..., zero_weight_fraction_positive: _Optional[float] = ..., nonpositive_weight: _Optional[float] = ...) -> None: ...
 
 class OuterIteration(_message.Message):
-    __slots__ = ("iteration", "j_desired", "j_holdout", "j_test", "lr", "seconds")
+    __slots__ = ("iteration", "j_desired", "j_holdout", "j_test", "lr", "seconds", "kept_share")
     ITERATION_FIELD_NUMBER: _ClassVar[int]
     J_DESIRED_FIELD_NUMBER: _ClassVar[int]
     J_HOLDOUT_FIELD_NUMBER: _ClassVar[int]
     J_TEST_FIELD_NUMBER: _ClassVar[int]
     LR_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    KEPT_SHARE_FIELD_NUMBER: _ClassVar[int]
     iteration: int
     j_desired: float
     j_holdout: float
     j_test: float
     lr: float
     seconds: float
-    def __init__(self, iteration: _Optional[int] = ..., j_desired: _Optional[float] = ..., j_holdout: _Optional[float] = ..., j_test: _Optional[float] = ..., lr: _Optional[float] = ..., seconds: _Optional[float] = ...) -> None: ...
+    kept_share: float
+    def __init__(self, iteration: _Optional[int] = ..., j_desired: _Optional[float] = ..., j_holdout: _Optional[float] = ..., j_test: _Optional[float] = ..., lr: _Optional[float] = ..., seconds: _Optional[float] = ..., kept_share: _Optional[float] = ...) -> None: ...
 
 class JobResult(_message.Message):
     __slots__ = ("curve_ids", "comparison", "conventional_law", "optimal_law", "history", "summary_json")
