@@ -48,6 +48,9 @@ def estimate_peak_bytes(spec: RunSpec) -> int:
     searched = steps + spec.search.extend_steps if searching else steps
     # gamma, dJ/dgamma, the step, the best policy; the perceptron's fused adjoint adds p_t and Z g_{t+1}
     per_row = (6 if spec.task == "perceptron" else 4) if searching else 1
+    parts = spec.search.agreement_splits
+    if searching and parts > 1:  # each part's gradient twice (as computed, then stacked), signs and the mask
+        per_row += 2 * parts + 3
     gamma = searched * n_train * element * per_row
     held = searched + 1 if spec.task == "perceptron" else 2 * math.ceil(math.sqrt(searched)) + 4
     snapshots = (held if searching else 4) * n_params * element

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 from trainers.config import PerceptronConfig, RunSpec, SearchConfig, TransformerConfig
 from trainers.footprint import estimate_peak_bytes
@@ -39,6 +40,18 @@ def test_the_estimate_bounds_a_measured_run() -> None:
     )  # fmt: skip
     estimate, peak = estimate_peak_bytes(spec), measured_peak(spec)
     assert peak <= estimate <= 3 * peak, (estimate, peak)
+
+
+def test_the_estimate_bounds_a_search_whose_gradient_is_checked_on_eight_parts() -> None:
+    # a 600 x 4,000 policy in float64: every gradient-sized array is 19 MB, and 8 parts hold ~20 of them
+    spec = RunSpec(
+        steps=600, device="cpu", bootstrap=10, perceptron=PerceptronConfig(dim=16, train_size=4_000),
+        search=SearchConfig(outer_iters=1, diagnostics_every=100, holdout=0.0, agreement_splits=8),
+    )  # fmt: skip
+    plain = estimate_peak_bytes(replace(spec, search=replace(spec.search, agreement_splits=0)))
+    estimate, peak = estimate_peak_bytes(spec), measured_peak(spec)
+    assert peak <= estimate <= 3 * peak, (estimate, peak)
+    assert estimate >= plain + 19 * 600 * 4_000 * 8  # the parts' arrays are counted
 
 
 def test_default_configurations_fit_the_default_job_memory_and_absurd_ones_do_not() -> None:
