@@ -34,18 +34,37 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+_interrupted_while_loading = False
+
+
+def _note_interrupt(signum: int, frame: Any) -> None:
+    """Python's own Ctrl-C handler, which also remembers the key while the imports below load: an
+    extension whose start-up the interrupt breaks may raise something else in its place
+    (pydantic_core's Rust start-up panics with PanicException), and that ends quietly too."""
+    global _interrupted_while_loading
+    _interrupted_while_loading = True
+    raise KeyboardInterrupt
+
 
 def _quiet_interrupt(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
     """Ctrl-C before main() runs, while the imports below load (a second or more): one line, no
-    traceback. Python still ends the process by SIGINT afterwards, so the shell sees 130."""
+    traceback. Python still ends the process by SIGINT afterwards, so the shell sees 130; an
+    import that the key broke into another exception ends here with 130."""
     if issubclass(kind, KeyboardInterrupt):
         print("\ninterrupted", file=sys.stderr)
         return
+    if _interrupted_while_loading:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        os._exit(130)
     sys.__excepthook__(kind, value, tb)
 
 
@@ -65,6 +84,11 @@ def _interrupt_where_it_cannot_be_raised(unraisable: Any) -> None:
 
 sys.excepthook = _quiet_interrupt
 sys.unraisablehook = _interrupt_where_it_cannot_be_raised
+# only where Python's own handler is in place (not under a host that set its own), for the imports
+_noting = threading.current_thread() is threading.main_thread()
+_noting = _noting and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+if _noting:
+    signal.signal(signal.SIGINT, _note_interrupt)
 # gRPC's C core logs its own internals to stderr; the CLI says what went wrong in its own words, so
 # only a user's setting shows them (a few, written before absl's logging starts, show regardless)
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
@@ -82,6 +106,9 @@ from service.cli import plan as cli_plan  # noqa: E402
 from service.cli import predict as cli_predict  # noqa: E402
 from service.cli.completion import completion_script  # noqa: E402
 from service.settings import Settings  # noqa: E402
+
+if _noting:  # main() and the libraries it calls see Python's own handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE, as `yes | head` reports it

@@ -294,6 +294,25 @@ def test_ctrl_c_inside_a_callback_python_runs_ends_the_cli_quietly() -> None:
     assert done.stderr.strip() == "interrupted" and "went on" not in done.stdout
 
 
+@pytest.mark.parametrize("pressed", [True, False])
+def test_an_import_that_ctrl_c_broke_into_another_exception_ends_quietly(pressed: bool) -> None:
+    # Ctrl-C during pydantic_core's start-up made its Rust code panic (PanicException, not
+    # KeyboardInterrupt) and printed a traceback. The same, made deterministic: the CLI's handler
+    # has noted the key, and the import then fails with something else. Without the key, an error
+    # stays an error with its traceback.
+    code = (
+        "import signal, service.cli.commands as cli\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after the imports\n"
+        f"cli._interrupted_while_loading = {pressed}\n"
+        "raise RuntimeError('an import that the key broke')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    if pressed:
+        assert (done.returncode, done.stderr.strip()) == (130, "interrupted"), (done.returncode, done.stderr)
+    else:
+        assert done.returncode == 1 and "RuntimeError: an import that the key broke" in done.stderr, done.stderr
+
+
 def test_ctrl_c_while_the_cli_loads_prints_no_traceback(tmp_path: Path, spawn: Spawn) -> None:
     """Ctrl-C during the CLI's imports (grpc, pandas: a second or more). Python's own start-up,
     before any of our code runs, is a window no program can cover; the test waits past it, for
