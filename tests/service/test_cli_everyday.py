@@ -306,7 +306,9 @@ def test_an_import_that_ctrl_c_broke_into_another_exception_ends_quietly(pressed
         f"cli._interrupted_while_loading = {pressed}\n"
         "raise RuntimeError('an import that the key broke')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, preexec_fn=_terminal_sigint
+    )  # (as at a terminal: a background job of a script starts with SIGINT ignored, and the CLI leaves that alone)
     if pressed:
         assert (done.returncode, done.stderr.strip()) == (130, "interrupted"), (done.returncode, done.stderr)
     else:
