@@ -42,6 +42,12 @@ class PolicyGradient:
     test: torch.Tensor
     snapshots_held: int  # most parameter vectors held at once
 
+    @classmethod
+    def from_curves(cls, grad: torch.Tensor, curves: torch.Tensor, snapshots_held: int) -> PolicyGradient:
+        """From dJ/dgamma and the (T + 1, 3) curves on (desired, holdout, test) of the fused adjoint."""
+        J = float(curves[1:, 0].sum())
+        return cls(J, grad, curves[:, 0], curves[:, 1], curves[:, 2], snapshots_held)
+
 
 MODES = ("reverse", "forward", "closed", "fused")
 
@@ -145,10 +151,7 @@ def policy_gradient(
     if mode == "fused":
         assert isinstance(gradients, LogisticProducts)
         dj, curves = logistic_policy_gradient(task, gradients.inputs, gradients.targets, gamma, rates)
-        return PolicyGradient(
-            J=float(curves[1:, 0].sum()), grad=dj, desired=curves[:, 0], holdout=curves[:, 1], test=curves[:, 2],
-            snapshots_held=steps + 1,
-        )  # fmt: skip
+        return PolicyGradient.from_curves(dj, curves, snapshots_held=steps + 1)
     k = checkpoint_every or math.ceil(math.sqrt(steps))
     theta = task.theta0.clone()
     snapshots: dict[int, torch.Tensor] = {}

@@ -75,10 +75,7 @@ def agreement_gradient(
             task, products.inputs, products.targets, gamma, step_rates(eta, steps), pieces
         )  # fmt: skip
         per_grad: torch.Tensor | list[torch.Tensor] = grads  # (S, T, N)
-        whole = PolicyGradient(
-            J=float(curves[1:, 0].sum()), grad=grads[0], desired=curves[:, 0], holdout=curves[:, 1],
-            test=curves[:, 2], snapshots_held=steps + 1,
-        )  # fmt: skip
+        whole = PolicyGradient.from_curves(grads[0], curves, snapshots_held=steps + 1)  # grad: set below
     else:
         per_part = [
             policy_gradient(replace(task, desired=piece), gamma, eta, checkpoint_every=checkpoint_every, mode=mode)
