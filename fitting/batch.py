@@ -7,11 +7,12 @@ from typing import Any, Unpack
 
 import numpy as np
 
+from fitting.assemble import results_for_rows
 from fitting.engine import Problem, Solution
 from fitting.entry import PreparedFit, fit_prepared, prepare_fit
 from fitting.law_types import Law
 from fitting.options import FitKeywords, FitOptions, options_from
-from fitting.pipeline import pad, results_for_rows, row_problem, solve_rows
+from fitting.pipeline import pad, row_problem, solve_rows
 from fitting.result import FitResult
 from fitting.validation import CurveData
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from fitting.assemble import constant_result
 from fitting.errors import InvalidInputError
 from fitting.law_types import Law
 from fitting.options import FitOptions
 from fitting.paper import fit_paper
-from fitting.pipeline import constant_result
 from fitting.result import FitResult
 from fitting.validation import CurveData, check_fixed, is_constant, left_out_note, prepare_curve
 from fitting.verdict import Verdict, judge_residuals, judge_rows

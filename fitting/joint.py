@@ -7,6 +7,7 @@ from typing import Any, Unpack
 
 import numpy as np
 
+from fitting.assemble import build_result, curve_stats, robust_extra
 from fitting.engine import Problem, covariance
 from fitting.entry import PreparedFit, fit_prepared, prepare_fit
 from fitting.errors import InvalidInputError
@@ -15,10 +16,8 @@ from fitting.options import FitOptions, JointKeywords, options_from
 from fitting.pipeline import (
     best_start,
     bootstrap_rows,
-    build_result,
     join_inputs,
     pad,
-    robust_extra,
     row_problem,
     solve_rows,
     solve_scaled,
@@ -107,10 +106,13 @@ def _fit_members(prepared: PreparedFit, data: list[CurveData]) -> list[FitResult
         out.append(
             build_result(
                 law,
-                solution.theta[0, cols],
-                cov[np.ix_(cols, cols)],
-                solution.residuals[0, points],
-                problem.log_loss[0, points],
+                curve_stats(
+                    law,
+                    solution.theta[0, cols],
+                    cov[np.ix_(cols, cols)],
+                    solution.residuals[0, points],
+                    problem.log_loss[0, points],
+                ),
                 n_points=d.n_points,
                 x_range=d.x_range,
                 converged=bool(solution.converged[0]),

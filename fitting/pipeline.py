@@ -1,4 +1,4 @@
-"""From validated curves to solved problems and FitResults: padding, multi-start, bootstrap.
+"""From validated curves to solved problems: padding, multi-start, scale rounds, bootstrap (FitResults: assemble.py).
 
 Shared by fit_curve, fit_batch and fit_joint so the robust procedure exists once:
 starts from the law's guess scored on a log-spaced subsample (cheap), Levenberg-Marquardt on the
@@ -8,16 +8,14 @@ the caller gave one (solve_scaled).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fitting.binned import binned_note, bootstrap_binned, needs_bins
-from fitting.engine import Problem, Scale, Solution, covariance, estimate_scale, robust_cost, solve
-from fitting.law_types import Law, Param
+from fitting.binned import bootstrap_binned, needs_bins
+from fitting.engine import Problem, Scale, Solution, estimate_scale, robust_cost, solve
+from fitting.law_types import Law
 from fitting.resampling import CORRELATED, ar1_draws, lag1
-from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval, with_estimate
 from fitting.validation import CurveData
 
 SUBSAMPLE_POINTS = 64
@@ -262,184 +260,3 @@ def bootstrap_rows(
         idx = np.arange(start, min(start + BOOT_BLOCK, n_boot))
         chunks.append(solve(boot.rows(idx), theta0[idx], loss_fn=loss_fn, delta=delta, ftol=BOOT_FTOL).theta)
     return np.concatenate(chunks), np.zeros(len(np.unique(labels)), dtype=int)
-
-
-def build_result(
-    law: Law,
-    theta: np.ndarray,
-    cov: np.ndarray,
-    residuals: np.ndarray,
-    log_loss: np.ndarray,
-    *,
-    n_points: int,
-    x_range: tuple[float, float],
-    converged: bool,
-    nfev: int,
-    free: np.ndarray,
-    loss_fn: str,
-    fixed: Mapping[str, float],
-    samples: np.ndarray | None = None,
-    shared: tuple[str, ...] = (),
-    method: str = "robust",
-    extra: Mapping[str, float] | None = None,
-    resample_bins: int = 0,
-) -> FitResult:
-    """A FitResult from one curve's internal parameters (P,), covariance (P, P) and residuals;
-    resample_bins: the bins its resamples were refitted on (0: every point), said in its message."""
-    names = law.param_names
-    natural = to_natural(law, theta)
-    params = {n: float(v) for n, v in zip(names, natural, strict=True)}
-    var = np.diagonal(cov)
-    stderr, ci = {}, {}
-    # Python floats and math from here: one curve's few numbers, where numpy's per-call cost shows
-    for j, (p, u, v) in enumerate(zip(law.params, theta.tolist(), var.tolist(), strict=True)):
-        value = params[p.name]
-        if not free[j]:
-            stderr[p.name], ci[p.name] = 0.0, (value, value)
-            continue
-        se = math.sqrt(v) if v >= 0 else math.nan  # NaN: not available
-        if p.log_scale:  # delta method; the interval is symmetric in log
-            stderr[p.name] = available(value * se)
-            ci[p.name] = available_interval(_exp(u - _Z95 * se), _exp(u + _Z95 * se))
-        else:
-            stderr[p.name] = available(se)
-            ci[p.name] = available_interval(value - _Z95 * se, value + _Z95 * se)
-    ci_method = "wald"
-    nat_samples = None
-    if samples is not None:
-        nat_samples = to_natural(law, samples)
-        for j, p in enumerate(law.params):
-            if free[j]:
-                col = nat_samples[:, j]
-                col = col[np.isfinite(col)]
-                ci[p.name] = with_estimate(params[p.name], *percentile_interval(col)) if col.size else (np.nan, np.nan)
-        ci_method = "bootstrap"
-    sd = np.sqrt(np.abs(var))
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # exact fits have zero spread
-        r = (cov / np.outer(sd, sd)).tolist()
-    corr = {a: {b: r[i][k] for k, b in enumerate(names) if k != i and free[k]} for i, a in enumerate(names) if free[i]}
-    ss_res = float((residuals**2).sum())
-    ss_tot = float(((log_loss - log_loss.mean()) ** 2).sum())
-    status, message = _status(law, theta, var, free, converged)
-    extra = dict(extra or {})
-    if 0 < resample_bins < n_points and samples is not None:
-        extra["resample_bins"] = float(resample_bins)
-        note = binned_note(resample_bins, n_points, len(samples))
-        message = f"{message}; {note}" if message else note
-    return FitResult(
-        law=law.name,
-        params=params,
-        stderr=stderr,
-        ci=ci,
-        r2=1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
-        rmse=float(np.sqrt(ss_res / max(n_points, 1))),
-        n_points=n_points,
-        x_range=x_range,
-        status=status,
-        message=message,
-        nfev=nfev,
-        method=method,
-        loss_fn=loss_fn,
-        ci_method=ci_method,
-        correlations=corr,
-        fixed=tuple(fixed),
-        shared=shared,
-        samples=nat_samples,
-        extra=extra,
-    )
-
-
-def _status(law: Law, theta: np.ndarray, var: np.ndarray, free: np.ndarray, converged: bool) -> tuple[FitStatus, str]:
-    undetermined = [p.name for j, p in enumerate(law.params) if free[j] and not np.isfinite(var[j])]
-    if undetermined:
-        return FitStatus.UNIDENTIFIABLE, f"not determined by the data: {', '.join(undetermined)}"
-    at_bound = [p.name for j, p in enumerate(law.params) if free[j] and _on_bound(p, float(theta[j]))]
-    if at_bound:
-        return FitStatus.UNIDENTIFIABLE, f"ran to a bound: {', '.join(at_bound)}"
-    if not converged:
-        return FitStatus.NOT_CONVERGED, "iteration limit reached before convergence"
-    return FitStatus.CONVERGED, ""
-
-
-def _exp(u: float) -> float:
-    """exp, with an overflow as infinity (which `available` turns into "not available")."""
-    try:
-        return math.exp(u)
-    except OverflowError:
-        return math.inf
-
-
-def _on_bound(p: Param, internal: float) -> bool:
-    """A parameter the fit pushed onto its box: the data wanted it further, so its value is the box's.
-
-    The engine projects onto a bound exactly; lmfit's refinement may stop a hair inside it."""
-    lo, hi = p.internal_bounds
-    if p.log_scale:  # internal units are logs: a relative distance
-        return internal <= lo + 1e-6 or internal >= hi - 1e-6
-    return any(abs(internal - edge) <= 1e-9 * max(1.0, abs(edge)) for edge in (lo, hi))
-
-
-def constant_result(law: Law, data: CurveData, method: str, loss_fn: str) -> FitResult:
-    """A flat curve determines no rate: status unidentifiable, parameters NaN."""
-    nan = float("nan")
-    return FitResult(
-        law=law.name,
-        params=dict.fromkeys(law.param_names, nan),
-        stderr=dict.fromkeys(law.param_names, nan),
-        ci={n: (nan, nan) for n in law.param_names},
-        r2=nan,
-        rmse=nan,
-        n_points=data.n_points,
-        x_range=data.x_range,
-        status=FitStatus.UNIDENTIFIABLE,
-        message=f"constant curve (loss {data.loss[0]:g} everywhere): no parameter of {law.name} is determined",
-        method=method,
-        loss_fn=loss_fn,
-    )
-
-
-def results_for_rows(
-    problem: Problem,
-    solution: Solution,
-    curves: Sequence[CurveData],
-    fixed: Mapping[str, float],
-    loss_fn: str,
-    scale: np.ndarray,
-    n_boot: int,
-    rng: np.random.Generator,
-    resample_bins: int | None = None,
-) -> list[FitResult]:
-    """scale: the robust scale each row was fitted with, (b, 1); resamples keep their row's.
-    resample_bins: bins a long curve's resamples are refitted on (None: the default, 0: never)."""
-    cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)
-    out = []
-    for i, data in enumerate(curves):
-        n = data.n_points
-        samples, bins = None, np.zeros(1, dtype=int)
-        if n_boot:
-            samples, bins = bootstrap_rows(problem, solution, i, n_boot, rng, loss_fn, scale[i], bins=resample_bins)
-        out.append(
-            build_result(
-                problem.law,
-                solution.theta[i],
-                cov[i],
-                solution.residuals[i, :n],
-                problem.log_loss[i, :n],
-                n_points=n,
-                x_range=data.x_range,
-                converged=bool(solution.converged[i]),
-                nfev=int(solution.nfev[i]),
-                free=problem.free,
-                loss_fn=loss_fn,
-                fixed=fixed,
-                samples=samples,
-                extra=robust_extra(loss_fn, scale[i]),
-                resample_bins=int(bins[0]),
-            )
-        )
-    return out
-
-
-def robust_extra(loss_fn: str, scale: np.ndarray) -> dict[str, float]:
-    """What a robust fit reports beside its parameters: the scale delta it used, in log-loss units."""
-    return {} if loss_fn == "linear" else {"delta": float(np.asarray(scale).reshape(-1)[0])}

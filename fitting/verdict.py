@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fitting.engine import row_medians
+
 WINDOWS = 10  # windows of log x for the systematic part
 MIN_WINDOW = 12  # points per window at least
 FLOOR = 0.003  # a systematic relative error below this is not a misfit worth a warning
@@ -176,7 +178,7 @@ def _windows(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         bounds[-1] = (bounds[-1][0], n)
     noise = r - _moving_average(r, max(5, n // 10))
     rho = noise_memories(noise)[:, None]
-    medians = np.stack([np.median(r[:, lo:hi], axis=1) for lo, hi in bounds], axis=1)
+    medians = np.stack([row_medians(r[:, lo:hi]) for lo, hi in bounds], axis=1)
     errors = np.stack([_median_errors(noise[:, lo:hi], rho) for lo, hi in bounds], axis=1)
     edges = np.array([x[bounds[0][0]], *(x[hi - 1] for _, hi in bounds)])
     return medians, errors, edges
@@ -209,7 +211,7 @@ def noise_memories(noise: np.ndarray) -> np.ndarray:
 def _median_errors(noise: np.ndarray, rho: np.ndarray) -> np.ndarray:
     """The standard error of a window's median, 1.25 sigma sqrt((1 + rho) / ((1 - rho) n)) for
     AR(1) noise of sd sigma (robust: the MAD of the window's noise); per row of noise (b, w)."""
-    sigma = 1.4826 * np.median(np.abs(noise - np.median(noise, axis=1, keepdims=True)), axis=1)
+    sigma = 1.4826 * row_medians(np.abs(noise - row_medians(noise)[:, None]))
     return 1.2533 * sigma * np.sqrt((1.0 + rho[:, 0]) / ((1.0 - rho[:, 0]) * noise.shape[1]))
 
 

@@ -1,0 +1,79 @@
+"""The block-wise shortcuts of fit_batch agree with the per-curve arithmetic they replace."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fitting import fit_batch, fit_curve
+from fitting.assemble import at_bounds, block_stats
+from fitting.engine import masked_median, row_medians
+from fitting.laws import STEP_POWER
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100, 101, 1000])
+def test_row_medians_match_numpy_to_float32_rounding(n: int) -> None:
+    a = np.random.default_rng(n).standard_normal((5, n)) * 10.0 ** np.arange(-3, 2)[:, None]
+    np.testing.assert_allclose(row_medians(a), np.median(a, axis=1), rtol=2e-7, atol=0)
+
+
+def test_masked_median_reads_only_the_valid_entries() -> None:
+    rng = np.random.default_rng(0)
+    a = np.abs(rng.standard_normal((4, 50)))
+    valid = np.ones_like(a, dtype=bool)
+    valid[1, 30:] = False  # a padded row
+    valid[2, ::2] = False
+    valid[3] = False  # nothing valid
+    a[~valid] = 1e9  # padding must not move a median
+    got = masked_median(a, valid)[:, 0]
+    want = [np.median(a[0]), np.median(a[1, :30]), np.median(a[2, 1::2])]
+    np.testing.assert_allclose(got[:3], want, rtol=2e-7)
+    assert math.isnan(got[3])
+
+
+def test_block_stats_equal_each_curves_own_sums() -> None:
+    rng = np.random.default_rng(1)
+    theta = np.column_stack([rng.uniform(0.5, 2, 3), rng.uniform(3, 10, 3), rng.uniform(0.2, 0.8, 3)])
+    a = rng.standard_normal((3, 3, 3))
+    cov = a @ np.swapaxes(a, 1, 2)
+    residuals, log_loss = rng.standard_normal((3, 40)), rng.standard_normal((3, 40))
+    valid = np.ones((3, 40), dtype=bool)
+    valid[2, 25:] = False
+    residuals[2, 25:] = np.nan  # padding
+    stats = block_stats(STEP_POWER, theta, cov, residuals, log_loss, valid)
+    for i, s in enumerate(stats):
+        n = int(valid[i].sum())
+        r, y = residuals[i, :n], log_loss[i, :n]
+        assert s.ss_res == pytest.approx(float((r**2).sum()), rel=1e-12)
+        assert s.ss_tot == pytest.approx(float(((y - y.mean()) ** 2).sum()), rel=1e-12)
+        sd = np.sqrt(np.diag(cov[i]))
+        np.testing.assert_allclose(s.corr, cov[i] / np.outer(sd, sd), rtol=1e-12)
+        assert s.natural == pytest.approx([theta[i, 0], math.exp(theta[i, 1]), theta[i, 2]], rel=1e-12)
+
+
+def test_a_parameter_on_its_box_is_flagged_and_one_inside_is_not() -> None:
+    bounds = [p.internal_bounds for p in STEP_POWER.params]
+    inside = [0.5 * (lo + hi) if math.isfinite(lo + hi) else 1.0 for lo, hi in bounds]
+    theta = np.array([inside] * 3)
+    theta[1, 2] = bounds[2][1]  # beta on its upper bound
+    theta[2, 1] = bounds[1][0] + 1e-7  # log B a hair inside its lower one: on it, as lmfit leaves it
+    flags = at_bounds(STEP_POWER, theta)
+    assert flags.tolist() == [[False, False, False], [False, False, True], [False, True, False]]
+
+
+def test_fit_batch_reports_what_fit_curve_reports() -> None:
+    """The batch's block-wise results against the one-curve path, on noisy curves."""
+    rng = np.random.default_rng(2)
+    x = np.geomspace(10, 1e5, 300)
+    curves = [
+        (x, (1.0 + (b / x) ** beta) * np.exp(0.01 * rng.standard_normal(x.size)))
+        for b, beta in [(1e3, 0.4), (1e5, 0.7)]
+    ]
+    for batch, single in zip(fit_batch(curves), [fit_curve(x, y) for x, y in curves], strict=True):
+        assert batch.status == single.status and batch.message == single.message
+        assert batch.r2 == pytest.approx(single.r2, abs=1e-6)
+        for name in ("L0", "B", "beta"):
+            assert batch.params[name] == pytest.approx(single.params[name], rel=1e-3)
+            assert batch.correlations.keys() == single.correlations.keys()
