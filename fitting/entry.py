@@ -19,7 +19,7 @@ from fitting.law_types import Law
 from fitting.options import FitOptions
 from fitting.paper import fit_paper
 from fitting.result import FitResult
-from fitting.validation import CurveData, check_fixed, is_constant, left_out_note, prepare_curve
+from fitting.validation import CurveData, check_fixed, is_constant, left_out_note, prepare_alike, prepare_curve
 from fitting.verdict import Verdict, judge_residuals, judge_rows
 
 
@@ -61,10 +61,14 @@ def prepare_fit(
         if set(fixed) - {"L0"}:
             raise InvalidInputError("the paper's procedure can fix L0 only", field="fixed")
     n_free = len(law.params) - len(fixed)
-    data = []
-    for i, (x, loss) in enumerate(curves):
-        prefix = f"curves[{i}]." if name_curves else ""
-        data.append(prepare_curve(x, loss, law, x_min=options.x_min, x_max=options.x_max, n_free=n_free, prefix=prefix))
+    data = prepare_alike(curves, law, x_min=options.x_min, x_max=options.x_max, n_free=n_free)
+    if data is None:
+        data = []
+        for i, (x, loss) in enumerate(curves):
+            prefix = f"curves[{i}]." if name_curves else ""
+            data.append(
+                prepare_curve(x, loss, law, x_min=options.x_min, x_max=options.x_max, n_free=n_free, prefix=prefix)
+            )
     return PreparedFit(options, law, fixed, shared, data)
 
 

@@ -140,6 +140,44 @@ def prepare_curve(
     return CurveData({k: v[keep] for k, v in derived.items()}, loss_arr[keep], left_out)
 
 
+def prepare_alike(
+    curves: Sequence[tuple[Any, Any]], law: Law, *, x_min: float | None, x_max: float | None, n_free: int
+) -> list[CurveData] | None:
+    """Curves whose x and loss are plain 1-D arrays of one length (runs logged alike), checked as
+    one stacked block: a pass per check over the block rather than a dozen numpy calls per curve,
+    which cost fit_batch a tenth of its time. The checks and the fitting range are prepare_curve's.
+    None when the curves are not alike or any fails a check: prepare_curve then takes them one by
+    one and names the first problem."""
+    if len(curves) < 2 or len(law.inputs) != 1 or law.derive is not None:
+        return None
+    try:
+        x = np.array([c[0] for c in curves], dtype=float)
+        loss = np.array([c[1] for c in curves], dtype=float)
+    except (TypeError, ValueError, IndexError):  # ragged, not numbers, not pairs
+        return None
+    if x.ndim != 2 or loss.shape != x.shape:
+        return None
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(x).all() and np.isfinite(loss).all() and (loss > 0).all() and (np.diff(x) > 0).all()
+    if not ok:
+        return None
+    # without x_min, points at x <= 0 are left out
+    keep = np.greater(x, 0.0) if x_min is None else np.greater_equal(x, x_min)
+    if x_max is not None:
+        keep &= x <= x_max
+    if not (np.where(keep, x, 1.0) > 0).all() or (keep.sum(axis=1) < n_free + 1).any():
+        return None
+    left_out = (x <= 0).sum(axis=1).tolist() if x_min is None else [0] * len(x)
+    whole = keep.all(axis=1).tolist()
+    name = law.inputs[0]
+    return [
+        CurveData({name: x[i]}, loss[i], left_out[i])
+        if whole[i]
+        else CurveData({name: x[i, keep[i]]}, loss[i, keep[i]], left_out[i])
+        for i in range(len(x))
+    ]
+
+
 def input_field(law: Law, name: str, prefix: str = "") -> str:
     """The field an error on an input names: x for a single input or for the curve's steps, the
     column's own name for a schedule law's lr, else x.<name> (an input of the mapping x)."""

@@ -10,7 +10,9 @@ import pytest
 from fitting import fit_batch, fit_curve
 from fitting.assemble import at_bounds, block_stats
 from fitting.engine import masked_median, row_medians
+from fitting.errors import InvalidInputError
 from fitting.laws import STEP_POWER
+from fitting.validation import prepare_alike, prepare_curve
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100, 101, 1000])
@@ -77,3 +79,30 @@ def test_fit_batch_reports_what_fit_curve_reports() -> None:
         for name in ("L0", "B", "beta"):
             assert batch.params[name] == pytest.approx(single.params[name], rel=1e-3)
             assert batch.correlations.keys() == single.correlations.keys()
+
+
+@pytest.mark.parametrize("x_min, x_max", [(None, None), (50.0, None), (None, 5e3), (20.0, 2e4)])
+def test_curves_checked_as_one_block_equal_those_checked_one_by_one(x_min: float | None, x_max: float | None) -> None:
+    rng = np.random.default_rng(3)
+    x = np.concatenate([[0.0], np.geomspace(10, 1e5, 99)])  # a log that starts at step 0
+    curves = [(x, 1.0 + rng.uniform(0.1, 2, 100)) for _ in range(4)]
+    block = prepare_alike(curves, STEP_POWER, x_min=x_min, x_max=x_max, n_free=3)
+    assert block is not None
+    for got, (xi, yi) in zip(block, curves, strict=True):
+        want = prepare_curve(xi, yi, STEP_POWER, x_min=x_min, x_max=x_max, n_free=3)
+        np.testing.assert_array_equal(got.inputs["x"], want.inputs["x"])
+        np.testing.assert_array_equal(got.loss, want.loss)
+        assert got.left_out == want.left_out
+
+
+def test_curves_not_alike_or_not_valid_go_one_by_one_and_the_error_names_the_curve() -> None:
+    x = np.geomspace(10, 1e5, 50)
+    y = 1.0 + (100 / x) ** 0.5
+    law = STEP_POWER
+    assert prepare_alike([(x, y), (x[:40], y[:40])], law, x_min=None, x_max=None, n_free=3) is None  # ragged
+    bad = y.copy()
+    bad[7] = -1.0
+    assert prepare_alike([(x, y), (x, bad)], law, x_min=None, x_max=None, n_free=3) is None
+    with pytest.raises(InvalidInputError) as caught:
+        fit_batch([(x, y), (x, bad)])
+    assert caught.value.field == "curves[1].loss" and caught.value.index == 7
