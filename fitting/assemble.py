@@ -45,9 +45,13 @@ def block_stats(
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # exact fits have zero spread
         corr = cov / (sd[:, :, None] * sd[:, None, :])
     n = np.maximum(valid.sum(axis=1), 1)
-    ss_res = np.square(np.where(valid, residuals, 0.0)).sum(axis=1)
-    mean = np.where(valid, log_loss, 0.0).sum(axis=1) / n
-    ss_tot = np.square(np.where(valid, log_loss - mean[:, None], 0.0)).sum(axis=1)
+    whole = bool(valid.all())  # no padding: no masking passes (sums of squares by einsum, no temporaries)
+    r = residuals if whole else np.where(valid, residuals, 0.0)
+    y = log_loss if whole else np.where(valid, log_loss, 0.0)
+    deviation = y - (y.sum(axis=1) / n)[:, None]
+    if not whole:
+        deviation = np.where(valid, deviation, 0.0)
+    ss_res, ss_tot = np.einsum("ij,ij->i", r, r), np.einsum("ij,ij->i", deviation, deviation)
     columns = zip(
         theta.tolist(),
         to_natural(law, theta).tolist(),

@@ -144,14 +144,15 @@ def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale)
     n = np.maximum(valid.sum(axis=1), 1)
     if loss_fn == "linear":
         return np.ones(len(r))
+    whole = bool(valid.all())  # no padding: the masks' passes are spared
     if loss_fn == "huber":
         sigma = 1.4826 * masked_median(np.abs(r), valid)
         h = np.maximum(1.06 * sigma * n[:, None] ** -0.2, 1e-3 * delta)
         inside = ndtr((delta - r) / h) - ndtr((-delta - r) / h)
-        return (inside * valid).sum(axis=1) / n
+        return (inside if whole else inside * valid).sum(axis=1) / n
     u2 = (r / delta) ** 2
     dpsi = (1.0 + u2) ** -1.5 if loss_fn == "soft_l1" else (1.0 - u2) / (1.0 + u2) ** 2
-    return (dpsi * valid).sum(axis=1) / n
+    return (dpsi if whole else dpsi * valid).sum(axis=1) / n
 
 
 @dataclass(frozen=True, eq=False)
@@ -431,11 +432,12 @@ def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Sca
     scaled Jacobian, which drops every point outside the Huber radius; this does not.)
     """
     jac = solution.jacobian if solution.jacobian is not None else problem.jacobian(solution.theta)
-    jac = jac * (problem.mask > 0)[:, None, :]
     r, valid = solution.residuals, problem.mask > 0
     n = valid.sum(axis=1)
     p = int(problem.free.sum())
-    psi = robust_weight(r, loss_fn, delta) * r * valid
+    psi = robust_weight(r, loss_fn, delta) * r
+    if not problem.all_valid:  # padded points count for nothing
+        jac, psi = jac * valid[:, None, :], psi * valid
     mean_dpsi = np.maximum(mean_psi_prime(r, valid, loss_fn, delta), 1.0 / np.maximum(n, 1))
     s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
     jf = jac[:, problem.free, :]
