@@ -16,7 +16,7 @@ from fitting.errors import UnknownLawError
 from fitting.expression import expression_law
 from fitting.formula import MAX_CHARS, excerpt
 from fitting.law_types import Arrays, Law, Param
-from fitting.linear import nonneg_linear_fit
+from fitting.linear import nonneg_linear_fit, nonneg_pair_fit, relative_weights
 from fitting.schedule_laws import LR_ANNEALING, MULTI_POWER
 
 # ---------------------------------------------------------------------------------------------
@@ -78,21 +78,28 @@ def _step_power_jacobian(inputs: Arrays, p: Arrays, out: np.ndarray) -> np.ndarr
 
 
 def _step_power_guess(inputs: Arrays, loss: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    # Variable projection: for each beta on a grid, L0 and C = B^beta enter linearly.
-    # All 16 betas in one batch of S * b rows: one linear solve instead of 16.
+    # Variable projection: for each beta on a grid, L0 and C = B^beta enter linearly, fitted as a
+    # relative least-squares problem (fitting.linear) from weighted sums over the points. Where
+    # every row has the same x (a broadcast view: stride 0), the sums over the 16 betas are
+    # matrix products with one (16, m) table of powers.
     x = np.broadcast_to(inputs["x"], loss.shape)
-    betas = np.geomspace(0.02, 3.0, 16)[:, None, None]  # (S, 1, 1)
-    powers = x[None] ** -betas  # (S, b, m)
-    basis = np.stack([np.ones_like(powers), powers], axis=-1).reshape(-1, *loss.shape[1:], 2)
-    rows = len(betas) * len(loss)
-    coef = nonneg_linear_fit(
-        basis, np.broadcast_to(loss, (len(betas), *loss.shape)).reshape(rows, -1),
-        np.broadcast_to(mask, (len(betas), *mask.shape)).reshape(rows, -1),
-    ).reshape(len(betas), len(loss), 2)  # fmt: skip
-    beta = np.broadcast_to(betas[:, :, 0], coef.shape[:2])
-    with np.errstate(divide="ignore", over="ignore"):  # an overflowing B start is clipped to B's bound
-        b = np.exp(np.log(np.maximum(coef[..., 1], 1e-300)) / beta)
-    return np.stack([coef[..., 0], b, beta], axis=-1)  # (S, b, 3)
+    betas = np.geomspace(0.02, 3.0, 16)  # (S,)
+    y, w, scale = relative_weights(loss, mask)
+    wy = w * y
+    if x.strides[0] == 0:
+        powers = x[0][None, :] ** -betas[:, None]  # (S, m)
+        sums = (w @ powers.T, w @ (powers * powers).T, wy @ powers.T)  # each (b, S)
+    else:
+        powers = x[None] ** -betas[:, None, None]  # (S, b, m)
+        sums = tuple(np.einsum("bm,sbm->bs", u, v) for u, v in ((w, powers), (w, powers * powers), (wy, powers)))
+    swp, swpp, swpy = sums
+    sw, swy, swyy = (v.sum(axis=1, keepdims=True) for v in (w, wy, wy * y))
+    c0, c1 = nonneg_pair_fit(sw, swp, swpp, swy, swpy, swyy)  # (b, S)
+    beta = np.broadcast_to(betas, c0.shape)
+    with np.errstate(all="ignore"):  # an overflowing B start is clipped to B's bound
+        l0, c = (np.where(np.isfinite(v * scale), v * scale, 0.0) for v in (c0, c1))
+        b = np.exp(np.log(np.maximum(c, 1e-300)) / beta)
+    return np.stack([l0, b, beta], axis=-1).transpose(1, 0, 2)  # (S, b, 3)
 
 
 STEP_POWER = Law(

@@ -12,6 +12,7 @@ from fitting.assemble import at_bounds, block_stats
 from fitting.engine import masked_median, row_medians
 from fitting.errors import InvalidInputError
 from fitting.laws import STEP_POWER
+from fitting.linear import nonneg_linear_fit, nonneg_pair_fit, relative_weights
 from fitting.validation import prepare_alike, prepare_curve
 
 
@@ -106,3 +107,32 @@ def test_curves_not_alike_or_not_valid_go_one_by_one_and_the_error_names_the_cur
     with pytest.raises(InvalidInputError) as caught:
         fit_batch([(x, y), (x, bad)])
     assert caught.value.field == "curves[1].loss" and caught.value.index == 7
+
+
+def test_the_closed_form_pair_fit_is_the_general_nonnegative_fit() -> None:
+    rng = np.random.default_rng(4)
+    b, m = 200, 40
+    p = rng.uniform(0.01, 2.0, (b, m))
+    c0 = rng.uniform(0, 2, b) * (rng.random(b) > 0.3)
+    c1 = rng.uniform(-1, 2, b)  # some negative: the active set drops it
+    y = np.abs(c0[:, None] + c1[:, None] * p + 0.05 * rng.standard_normal((b, m))) + 1e-3
+    mask = (rng.random((b, m)) > 0.1).astype(float)
+    want = nonneg_linear_fit(np.stack([np.ones_like(p), p], axis=-1), y, mask)
+    ys, w, scale = relative_weights(y, mask)
+    sums = [(w * u).sum(axis=1) for u in (np.ones_like(p), p, p * p, ys, p * ys, ys * ys)]
+    got0, got1 = nonneg_pair_fit(*sums)
+    np.testing.assert_allclose(got0 * scale[:, 0], want[:, 0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got1 * scale[:, 0], want[:, 1], rtol=1e-9, atol=1e-12)
+
+
+def test_step_power_starts_are_the_same_whether_rows_share_x_or_not() -> None:
+    rng = np.random.default_rng(5)
+    x = np.geomspace(10, 1e5, 64)
+    loss = (
+        rng.uniform(0.5, 2, (8, 1)) + (10 ** rng.uniform(2, 6, (8, 1)) / x) ** rng.uniform(0.2, 1, (8, 1))
+    ) * np.exp(0.01 * rng.standard_normal((8, 64)))
+    mask = np.ones_like(loss)
+    shared = STEP_POWER.guess({"x": np.broadcast_to(x, loss.shape)}, loss, mask)
+    per_row = STEP_POWER.guess({"x": np.tile(x, (8, 1))}, loss, mask)
+    np.testing.assert_allclose(shared, per_row, rtol=1e-9)
+    assert shared.shape == (16, 8, 3)
