@@ -64,12 +64,22 @@ def prepare_fit(
     data = prepare_alike(curves, law, x_min=options.x_min, x_max=options.x_max, n_free=n_free)
     if data is None:
         data = []
-        for i, (x, loss) in enumerate(curves):
+        for i, item in enumerate(curves):
             prefix = f"curves[{i}]." if name_curves else ""
+            x, loss = _pair(item, prefix)
             data.append(
                 prepare_curve(x, loss, law, x_min=options.x_min, x_max=options.x_max, n_free=n_free, prefix=prefix)
             )
     return PreparedFit(options, law, fixed, shared, data)
+
+
+def _pair(item: Any, prefix: str) -> tuple[Any, Any]:
+    """An (x, loss) item of the curves, or an error naming it."""
+    try:
+        x, loss = item
+    except (TypeError, ValueError):
+        raise InvalidInputError("must be an (x, loss) pair", field=prefix.rstrip(".") or "curves") from None
+    return x, loss
 
 
 def fit_prepared(prepared: PreparedFit, robust: RobustFit) -> list[FitResult]:

@@ -151,9 +151,10 @@ def prepare_alike(
     if len(curves) < 2 or len(law.inputs) != 1 or law.derive is not None:
         return None
     try:
-        x = np.array([c[0] for c in curves], dtype=float)
-        loss = np.array([c[1] for c in curves], dtype=float)
-    except (TypeError, ValueError, IndexError):  # ragged, not numbers, not pairs
+        pairs = [(x, y) for x, y in curves]  # an item that is not a pair must not pass
+        x = np.array([p[0] for p in pairs], dtype=float)
+        loss = np.array([p[1] for p in pairs], dtype=float)
+    except (TypeError, ValueError):  # not pairs, ragged, not numbers
         return None
     if x.ndim != 2 or loss.shape != x.shape:
         return None

@@ -136,3 +136,11 @@ def test_step_power_starts_are_the_same_whether_rows_share_x_or_not() -> None:
     per_row = STEP_POWER.guess({"x": np.tile(x, (8, 1))}, loss, mask)
     np.testing.assert_allclose(shared, per_row, rtol=1e-9)
     assert shared.shape == (16, 8, 3)
+
+
+@pytest.mark.parametrize("item", [(1.0, 2.0, 3.0), (1.0,), 3])
+def test_an_item_that_is_not_an_x_loss_pair_is_named(item: object) -> None:
+    x = np.geomspace(10, 1e4, 50)
+    with pytest.raises(InvalidInputError) as caught:
+        fit_batch([(x, 1.0 + (100 / x) ** 0.5), item])  # type: ignore[list-item]
+    assert caught.value.field == "curves[1]" and "pair" in caught.value.message
