@@ -45,6 +45,8 @@ def prepare_fit(
 ) -> PreparedFit:
     """Every check that needs the law, then each curve's. name_curves: errors say "curves[i].loss"
     rather than "loss". joint: the options' shared parameters are shared (else ignored)."""
+    if not isinstance(curves, Sequence):  # an iterator is read twice below (blocks, then one by one)
+        curves = list(curves)
     law = options.resolve_law()
     fixed = check_fixed(law, options.fixed)
     shared = options.shared if joint else ()

@@ -140,21 +140,43 @@ def prepare_curve(
     return CurveData({k: v[keep] for k, v in derived.items()}, loss_arr[keep], left_out)
 
 
+# Values per stacked array when curves logged alike are checked together: the block's passes then
+# run in cache (one block of 2,000 curves x 20,000 points checked at once ran 3x slower than curve
+# by curve, at memory speed, and held 1.6x the memory)
+ALIKE_VALUES = 1 << 18
+
+
 def prepare_alike(
     curves: Sequence[tuple[Any, Any]], law: Law, *, x_min: float | None, x_max: float | None, n_free: int
 ) -> list[CurveData] | None:
-    """Curves whose x and loss are plain 1-D arrays of one length (runs logged alike), checked as
-    one stacked block: a pass per check over the block rather than a dozen numpy calls per curve,
-    which cost fit_batch a tenth of its time. The checks and the fitting range are prepare_curve's.
+    """Curves whose x and loss are plain 1-D arrays of one length (runs logged alike), checked in
+    stacked blocks: a pass per check over a block rather than a dozen numpy calls per curve, which
+    cost fit_batch a tenth of its time. The checks and the fitting range are prepare_curve's.
     None when the curves are not alike or any fails a check: prepare_curve then takes them one by
     one and names the first problem."""
     if len(curves) < 2 or len(law.inputs) != 1 or law.derive is not None:
         return None
     try:
         pairs = [(x, y) for x, y in curves]  # an item that is not a pair must not pass
+        rows = max(1, ALIKE_VALUES // max(1, int(np.size(pairs[0][1]))))
+    except Exception:  # whatever an odd item raises, prepare_curve names it
+        return None
+    out: list[CurveData] = []
+    for start in range(0, len(pairs), rows):
+        block = _alike_block(pairs[start : start + rows], law.inputs[0], x_min=x_min, x_max=x_max, n_free=n_free)
+        if block is None:
+            return None
+        out.extend(block)
+    return out
+
+
+def _alike_block(
+    pairs: list[tuple[Any, Any]], name: str, *, x_min: float | None, x_max: float | None, n_free: int
+) -> list[CurveData] | None:
+    try:
         x = np.array([p[0] for p in pairs], dtype=float)
         loss = np.array([p[1] for p in pairs], dtype=float)
-    except (TypeError, ValueError):  # not pairs, ragged, not numbers
+    except Exception:  # ragged, not numbers, too large for a float: prepare_curve says which
         return None
     if x.ndim != 2 or loss.shape != x.shape:
         return None
@@ -170,7 +192,6 @@ def prepare_alike(
         return None
     left_out = (x <= 0).sum(axis=1).tolist() if x_min is None else [0] * len(x)
     whole = keep.all(axis=1).tolist()
-    name = law.inputs[0]
     return [
         CurveData({name: x[i]}, loss[i], left_out[i])
         if whole[i]

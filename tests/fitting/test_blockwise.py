@@ -144,3 +144,30 @@ def test_an_item_that_is_not_an_x_loss_pair_is_named(item: object) -> None:
     with pytest.raises(InvalidInputError) as caught:
         fit_batch([(x, 1.0 + (100 / x) ** 0.5), item])  # type: ignore[list-item]
     assert caught.value.field == "curves[1]" and "pair" in caught.value.message
+
+
+def test_curves_given_as_an_iterator_are_fitted() -> None:
+    x = np.geomspace(10, 1e4, 50)
+    fits = fit_batch(zip([x, x], [1.0 + (100 / x) ** 0.5, 1.2 + (300 / x) ** 0.4], strict=True))
+    assert [round(f.params["beta"], 3) for f in fits] == [0.5, 0.4]
+
+
+def test_the_first_bad_curve_is_named_whatever_a_later_one_holds() -> None:
+    x = np.geomspace(10, 1e4, 50)
+    bad = 1.0 + (100 / x) ** 0.5
+    bad[3] = np.nan
+    with pytest.raises(InvalidInputError) as caught:
+        fit_batch([(x, bad), ([10**400] * 50, bad)])  # the second's x does not fit in a float
+    assert caught.value.field == "curves[0].loss" and caught.value.index == 3
+
+
+def test_long_alike_curves_are_checked_in_blocks_that_agree_with_one_by_one() -> None:
+    rng = np.random.default_rng(6)
+    x = np.concatenate([[0.0], np.geomspace(1, 1e5, 20_000 - 1)])
+    curves = [(x, 1.0 + rng.uniform(0.1, 1, x.size)) for _ in range(30)]  # ~13 curves per block
+    block = prepare_alike(curves, STEP_POWER, x_min=None, x_max=None, n_free=3)
+    assert block is not None and len(block) == 30
+    for got, (xi, yi) in zip(block, curves, strict=True):
+        want = prepare_curve(xi, yi, STEP_POWER, n_free=3)
+        np.testing.assert_array_equal(got.loss, want.loss)
+        assert got.left_out == want.left_out == 1
