@@ -188,17 +188,21 @@ class Worker:
         self.process.wait()
 
 
-def interleaved(sides: dict[str, Callable[[int], Timed]], chunks: int) -> dict[str, Timed]:
+def interleaved(
+    sides: dict[str, Callable[[int], Timed]], chunks: int
+) -> tuple[dict[str, Timed], dict[str, list[Timed]]]:
     """Each side run on its chunks 0..chunks-1 in turn (side a's chunk k, b's chunk k, ...): on a
-    shared machine every side sees the same load. The chunks' betas joined, their seconds summed."""
+    shared machine every side sees the same load. The chunks' betas joined, their seconds summed;
+    and each side's chunks as they ran."""
     parts: dict[str, list[Timed]] = {name: [] for name in sides}
     for k in range(chunks):
         for name, run in sides.items():
             parts[name].append(run(k))
-    return {
+    joined = {
         name: Timed(np.concatenate([p.beta for p in ps]), sum(p.cpu_s for p in ps), sum(p.wall_s for p in ps))
         for name, ps in parts.items()
     }
+    return joined, parts
 
 
 def split(n: int, chunks: int) -> np.ndarray:
@@ -232,7 +236,7 @@ def throughput(args: argparse.Namespace, ours: Worker, before: Worker | None) ->
             worker.fit(spec, np.array([0, 50]))  # warm the worker: imports and caches
     if before is not None:
         sides["before"] = lambda k: before.fit(spec, cut[k : k + 2])
-    runs = interleaved(sides, args.chunks)
+    runs, chunk_runs = interleaved(sides, args.chunks)
     batch, best, every = runs["ours"], runs["best"], runs["every"]
 
     print(
@@ -264,6 +268,18 @@ def throughput(args: argparse.Namespace, ours: Worker, before: Worker | None) ->
         f"median |dbeta|/beta {ours_med:.2e} vs {their_med:.2e}, > 10 % error {ours_share:.1%} vs {their_share:.1%} "
         f"(target >= 10x at equal accuracy)"
     )
+    # the same ratio chunk by chunk: its spread is the machine's speed moving and the lmfit curves'
+    # own spread (lmfit's iterations differ from curve to curve), what one run's headline rests on
+    by_chunk = [
+        (len(p.beta) / p.cpu_s) / (len(q.beta) / q.cpu_s)
+        for p, q in zip(chunk_runs["ours"], chunk_runs["best"], strict=True)
+        if len(q.beta) and q.cpu_s > 0 and p.cpu_s > 0
+    ]
+    if by_chunk:
+        print(
+            f"  chunk by chunk ({len(by_chunk)} chunks of {len(subset) // args.chunks} lmfit curves): median "
+            f"{np.median(by_chunk):.1f}x, from {min(by_chunk):.1f}x to {max(by_chunk):.1f}x"
+        )
     if before is not None:
         was = runs["before"]
         was_ratio = was.rate(args.curves) / best.rate(len(subset))
@@ -306,7 +322,7 @@ def accuracy_runs(
     }
     if before is not None:
         sides["before"] = lambda k: before.fit(spec, cut[k : k + 2])
-    return interleaved(sides, args.chunks), beta
+    return interleaved(sides, args.chunks)[0], beta
 
 
 def bootstrap_time(args: argparse.Namespace) -> None:
