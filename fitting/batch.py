@@ -10,7 +10,6 @@ import numpy as np
 from fitting.assemble import results_for_rows
 from fitting.engine import Problem, Solution
 from fitting.entry import PreparedFit, fit_prepared, prepare_fit
-from fitting.heap import keep_freed_blocks
 from fitting.law_types import Law
 from fitting.options import FitKeywords, FitOptions, options_from
 from fitting.pipeline import pad, row_problem, solve_rows
@@ -56,7 +55,6 @@ def fit_rows(
 ) -> list[FitResult]:
     """The robust procedure on curves fitted each alone, one curve per row of one padded problem."""
     law, fixed, options = prepared.law, prepared.fixed, prepared.options
-    keep_freed_blocks()  # the LM's block temporaries stay in the heap (fitting/heap.py)
     inputs, loss, mask = pad(law, curves)
     problem = row_problem(law, inputs, loss, mask, fixed)
     solution, scale = solve_rows(problem, fixed, options.loss_fn, options.delta)

@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 from scipy.special import ndtr
 
+from fitting.heap import keep_freed_blocks
 from fitting.law_types import Law, Param
 
 LOSS_FUNCTIONS = ("linear", "huber", "soft_l1", "cauchy")
@@ -335,6 +336,7 @@ def solve(
     """Levenberg-Marquardt on every row at once; box bounds by projection, fixed columns frozen.
 
     delta None: each row's scale is estimated from its residuals at theta0 (estimate_scale)."""
+    keep_freed_blocks()  # the steps' block temporaries stay in the heap (fitting/heap.py)
     lower, upper = problem.bounds()
     theta = np.clip(theta0.astype(float, copy=True), lower, upper)
     theta[:, ~problem.free] = theta0[:, ~problem.free]
