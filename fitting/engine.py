@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
-from scipy.special import ndtr
 
 from fitting.heap import keep_freed_blocks
 from fitting.law_types import Law, Param
+from fitting.normal_cdf import interval_probability
 
 LOSS_FUNCTIONS = ("linear", "huber", "soft_l1", "cauchy")
 _BAD_RESIDUAL = 1e3  # stands in for a non-finite model value so the step is rejected
@@ -86,11 +86,11 @@ def robust_rho(r: np.ndarray, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per-point cost; equals r^2/2 near zero for every loss (scipy's least_squares convention)."""
     if loss_fn == "linear":
         return 0.5 * r**2
-    u2 = (r / delta) ** 2
     if loss_fn == "huber":  # r^2 / 2 inside the radius, delta (|r| - delta / 2) outside
         a = np.abs(r)
         inner = np.minimum(a, delta)
         return inner * (a - 0.5 * inner)
+    u2 = (r / delta) ** 2
     if loss_fn == "soft_l1":
         return delta**2 * (np.sqrt(1.0 + u2) - 1.0)
     return 0.5 * delta**2 * np.log1p(u2)  # cauchy
@@ -129,8 +129,8 @@ def newton_terms(r: np.ndarray, loss_fn: str, delta: Scale) -> tuple[np.ndarray,
     a solvable system. The Huber loss's in a third of the passes of the general form."""
     if loss_fn == "huber":  # psi is r clipped to the radius; psi' is 1 inside, 0 outside
         a = np.abs(r)
-        with np.errstate(divide="ignore"):  # a = 0 is inside
-            return np.clip(r, -delta, delta), np.where(a <= delta, 1.0, 0.01 * delta / a)
+        psi = np.maximum(np.minimum(r, delta), -delta)  # (np.clip's dispatch costs more than its work)
+        return psi, np.divide(0.01 * delta, a, out=np.ones_like(r), where=a > delta)
     weight = robust_weight(r, loss_fn, delta)
     return weight * r, np.maximum(robust_curvature(r, loss_fn, delta), 0.01 * weight)
 
@@ -149,8 +149,9 @@ def mean_psi_prime(r: np.ndarray, valid: np.ndarray, loss_fn: str, delta: Scale)
     if loss_fn == "huber":
         sigma = 1.4826 * masked_median(np.abs(r), valid)
         h = np.maximum(1.06 * sigma * n[:, None] ** -0.2, 1e-3 * delta)
-        inside = ndtr((delta - r) / h) - ndtr((-delta - r) / h)
-        return (inside if whole else inside * valid).sum(axis=1) / n
+        u, d = (r / h).astype(np.float32), (delta / h).astype(np.float32)  # six digits are plenty here
+        inside = interval_probability(-d - u, d - u)
+        return (inside if whole else inside * valid).sum(axis=1, dtype=float) / n
     u2 = (r / delta) ** 2
     dpsi = (1.0 + u2) ** -1.5 if loss_fn == "soft_l1" else (1.0 - u2) / (1.0 + u2) ** 2
     return (dpsi if whole else dpsi * valid).sum(axis=1) / n
@@ -317,6 +318,14 @@ class Solution:
     jacobian: np.ndarray | None = None  # (b, P, m) at theta, when the solver still holds it
 
 
+def gram(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """(b, P, m) x (b, P, m) -> (b, P, P), the sums over points of left[p] * right[q]. einsum for
+    three columns or fewer, where it runs in half matmul's time; BLAS's matmul from four on."""
+    if left.shape[1] <= 3:
+        return np.einsum("apm,aqm->apq", left, right)
+    return left @ np.swapaxes(right, 1, 2)
+
+
 def robust_cost(r: np.ndarray, mask: np.ndarray | None, loss_fn: str, delta: Scale) -> np.ndarray:
     """Per row, the sum of rho over the valid points; mask None: every point is valid."""
     rho = robust_rho(r, loss_fn, delta)
@@ -365,7 +374,7 @@ def solve(
         # Curves near the float limits overflow J^T J (d log L / d L0 is 1 / L): the step then
         # comes out non-finite and is dropped, so the warnings say nothing new.
         with np.errstate(over="ignore", invalid="ignore"):
-            normal = (ja * h[:, None, :]) @ np.swapaxes(ja, 1, 2)  # (a, P, P)
+            normal = gram(ja * h[:, None, :], ja)  # (a, P, P)
             grad = (ja @ psi[..., None])[..., 0]  # (a, P); matmul beats einsum here
             diag = np.diagonal(normal, axis1=1, axis2=2)
             scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
@@ -443,7 +452,7 @@ def covariance(problem: Problem, solution: Solution, *, loss_fn: str, delta: Sca
     mean_dpsi = np.maximum(mean_psi_prime(r, valid, loss_fn, delta), 1.0 / np.maximum(n, 1))
     s2 = (psi**2).sum(axis=1) / np.maximum(n - p, 1) / mean_dpsi**2
     jf = jac[:, problem.free, :]
-    normal = jf @ np.swapaxes(jf, 1, 2)
+    normal = gram(jf, jf)
     inv = _inverses(normal) * s2[:, None, None]
     unusable = ~np.all(np.isfinite(inv), axis=(1, 2)) | np.any(np.diagonal(inv, axis1=1, axis2=2) < 0, axis=1)
     unusable |= _ill_conditioned(normal)

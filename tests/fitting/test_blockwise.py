@@ -9,10 +9,11 @@ import pytest
 
 from fitting import fit_batch, fit_curve
 from fitting.assemble import at_bounds, block_stats
-from fitting.engine import masked_median, row_medians
+from fitting.engine import gram, masked_median, mean_psi_prime, newton_terms, robust_rho, row_medians
 from fitting.errors import InvalidInputError
 from fitting.laws import STEP_POWER
 from fitting.linear import nonneg_linear_fit, nonneg_pair_fit, relative_weights
+from fitting.normal_cdf import interval_probability, normal_cdf
 from fitting.validation import prepare_alike, prepare_curve
 
 
@@ -171,3 +172,50 @@ def test_long_alike_curves_are_checked_in_blocks_that_agree_with_one_by_one() ->
         want = prepare_curve(xi, yi, STEP_POWER, n_free=3)
         np.testing.assert_array_equal(got.loss, want.loss)
         assert got.left_out == want.left_out == 1
+
+
+def test_float32_normal_cdf_is_within_3e7_of_scipys_everywhere() -> None:
+    from scipy.special import ndtr
+
+    z = np.concatenate([np.linspace(-40.0, 40.0, 400_001), [0.0, -0.0, 1e-30, -1e-30, np.inf, -np.inf]])
+    got = normal_cdf(z)
+    assert got.dtype == np.float32
+    assert np.abs(got.astype(float) - ndtr(z)).max() < 3e-7
+    assert got[-2] == 1.0 and got[-1] == 0.0  # the tails end at exactly 1 and 0
+    lower, upper = np.array([-1.0, 0.5, -3.0]), np.array([1.0, 2.0, -2.0])
+    np.testing.assert_allclose(interval_probability(lower, upper), ndtr(upper) - ndtr(lower), atol=6e-7)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_smoothed_psi_prime_agrees_with_the_exact_normal_cdf(padded: bool) -> None:
+    """Huber's smoothed psi' (the covariance's scale factor) from float32 CDFs: six digits of the
+    mean over each row, which is what the covariance needs."""
+    from scipy.special import ndtr
+
+    rng = np.random.default_rng(2)
+    r = rng.standard_normal((64, 500)) * 10.0 ** rng.uniform(-4, -1, (64, 1))
+    delta = 1.345 * np.std(r, axis=1, keepdims=True) * rng.uniform(0.2, 3.0, (64, 1))
+    valid = np.ones_like(r, dtype=bool)
+    if padded:
+        valid[::3, 400:] = False
+        r[~valid] = 0.0
+    n = valid.sum(axis=1)
+    sigma = 1.4826 * masked_median(np.abs(r), valid)
+    h = np.maximum(1.06 * sigma * n[:, None] ** -0.2, 1e-3 * delta)
+    exact = ((ndtr((delta - r) / h) - ndtr((-delta - r) / h)) * valid).sum(axis=1) / n
+    np.testing.assert_allclose(mean_psi_prime(r, valid, "huber", delta), exact, rtol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 7])
+def test_gram_equals_the_matrix_product(p: int) -> None:
+    rng = np.random.default_rng(p)
+    left, right = rng.standard_normal((5, p, 300)), rng.standard_normal((5, p, 300))
+    np.testing.assert_allclose(gram(left, right), left @ np.swapaxes(right, 1, 2), rtol=1e-12, atol=1e-12)
+
+
+def test_huber_newton_terms_clip_psi_and_floor_the_weight_outside() -> None:
+    r = np.array([[-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0]])
+    psi, weight = newton_terms(r, "huber", np.array([[1.0]]))
+    np.testing.assert_array_equal(psi, [[-1.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.0]])
+    np.testing.assert_allclose(weight, [[0.01 / 3, 1.0, 1.0, 1.0, 1.0, 1.0, 0.01 / 3]])
+    assert np.array_equal(robust_rho(r, "huber", 1.0), [[2.5, 0.5, 0.125, 0.0, 0.125, 0.5, 2.5]])
