@@ -129,8 +129,8 @@ def newton_terms(r: np.ndarray, loss_fn: str, delta: Scale) -> tuple[np.ndarray,
     a solvable system. The Huber loss's in a third of the passes of the general form."""
     if loss_fn == "huber":  # psi is r clipped to the radius; psi' is 1 inside, 0 outside
         a = np.abs(r)
-        psi = np.maximum(np.minimum(r, delta), -delta)  # (np.clip's dispatch costs more than its work)
-        return psi, np.divide(0.01 * delta, a, out=np.ones_like(r), where=a > delta)
+        with np.errstate(divide="ignore"):  # a = 0 is inside
+            return np.clip(r, -delta, delta), np.where(a <= delta, 1.0, 0.01 * delta / a)
     weight = robust_weight(r, loss_fn, delta)
     return weight * r, np.maximum(robust_curvature(r, loss_fn, delta), 0.01 * weight)
 

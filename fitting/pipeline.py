@@ -9,6 +9,7 @@ the caller gave one (solve_scaled).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -38,8 +39,13 @@ _Z95 = 1.959963984540054
 def pad(law: Law, curves: Sequence[CurveData]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Stack curves into (b, m) arrays; padding repeats the last point and has mask 0.
 
-    A derived input with more axes, (n, K), becomes (b, m, K_max), its missing entries zero."""
+    A derived input with more axes, (n, K), becomes (b, m, K_max), its missing entries zero.
+    Curves that all share the first one's points (runs logged at the same steps) share its inputs:
+    each becomes one (1, m) row, which every pass over the block then reads once."""
     m = max(c.n_points for c in curves)
+    if _same_points(curves):
+        loss = np.stack([c.loss for c in curves])
+        return {name: v[None] for name, v in curves[0].inputs.items()}, loss, np.ones_like(loss)
     mask = np.zeros((len(curves), m))
     loss = np.ones((len(curves), m))
     shapes = trailing_shapes(curves)
@@ -52,6 +58,21 @@ def pad(law: Law, curves: Sequence[CurveData]) -> tuple[dict[str, np.ndarray], n
             v = widen(c.inputs[name], shapes[name])
             arr[i, :n], arr[i, n:] = v, v[-1]
     return inputs, loss, mask
+
+
+def _same_points(curves: Sequence[CurveData]) -> bool:
+    """Every curve has the first's points: 1-D inputs, equal (the same arrays, or the same values)."""
+    first = curves[0]
+    if any(v.ndim != 1 for v in first.inputs.values()):
+        return False
+    for c in curves[1:]:
+        if c.n_points != first.n_points:
+            return False
+        for name, v in first.inputs.items():
+            w = c.inputs[name]
+            if w is not v and not np.array_equal(w, v):
+                return False
+    return True
 
 
 def join_inputs(curves: Sequence[CurveData]) -> dict[str, np.ndarray]:
@@ -115,8 +136,11 @@ def subsample(problem: Problem, k: int = SUBSAMPLE_POINTS) -> Problem:
     b, m = problem.log_loss.shape
     if m <= 2 * k:
         return problem
-    valid = problem.mask > 0
-    first = np.broadcast_to(problem.inputs[problem.law.inputs[0]], (b, m))
+    # rows on one row of points, none padded (pad's shared inputs): one row's choice serves all
+    name = problem.law.inputs[0]
+    shared = problem.all_valid and problem.inputs[name].shape[0] == 1
+    valid = problem.mask[:1] > 0 if shared else problem.mask > 0
+    first = problem.inputs[name] if shared else np.broadcast_to(problem.inputs[name], (b, m))
     if len(problem.law.inputs) == 1:
         lx = np.log(first)
         lo = np.where(valid, lx, np.inf).min(axis=1, keepdims=True)
@@ -125,7 +149,15 @@ def subsample(problem: Problem, k: int = SUBSAMPLE_POINTS) -> Problem:
     else:  # multi-input data (a schedule law's annealing is late: not log-spaced): evenly spaced in index
         pos = np.arange(m)[None, :] / np.maximum(valid.sum(axis=1, keepdims=True) - 1, 1)
     bucket = np.floor(pos * (k - 1) + 0.5)
-    keep = valid & np.concatenate([np.ones((b, 1), bool), bucket[:, 1:] != bucket[:, :-1]], axis=1)
+    keep = valid & np.concatenate([np.ones((len(valid), 1), bool), bucket[:, 1:] != bucket[:, :-1]], axis=1)
+    if shared:
+        idx = np.flatnonzero(keep[0])
+        return replace(
+            problem,
+            inputs={name: v[:, idx] for name, v in problem.inputs.items()},
+            log_loss=problem.log_loss[:, idx],
+            mask=np.ones((b, idx.size)),
+        )
     order = np.argsort(~keep, axis=1, kind="stable")  # kept points first, in order
     width = int(keep.sum(axis=1).max())
     idx = order[:, :width]

@@ -14,6 +14,7 @@ from fitting.errors import InvalidInputError
 from fitting.laws import STEP_POWER
 from fitting.linear import nonneg_linear_fit, nonneg_pair_fit, relative_weights
 from fitting.normal_cdf import interval_probability, normal_cdf
+from fitting.pipeline import pad, row_problem, subsample
 from fitting.validation import prepare_alike, prepare_curve
 
 
@@ -219,3 +220,40 @@ def test_huber_newton_terms_clip_psi_and_floor_the_weight_outside() -> None:
     np.testing.assert_array_equal(psi, [[-1.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.0]])
     np.testing.assert_allclose(weight, [[0.01 / 3, 1.0, 1.0, 1.0, 1.0, 1.0, 0.01 / 3]])
     assert np.array_equal(robust_rho(r, "huber", 1.0), [[2.5, 0.5, 0.125, 0.0, 0.125, 0.5, 2.5]])
+
+
+def test_curves_on_the_same_points_share_one_row_of_inputs() -> None:
+    rng = np.random.default_rng(3)
+    x = np.geomspace(1.0, 1e4, 500)
+    curves = [
+        prepare_curve(x.copy(), 1.0 + (50.0 / x) ** 0.4 * np.exp(0.01 * rng.standard_normal(500)), STEP_POWER)
+        for _ in range(6)
+    ]
+    inputs, loss, mask = pad(STEP_POWER, curves)
+    assert inputs["x"].shape == (1, 500) and loss.shape == (6, 500) and mask.all()
+    moved = [*curves[:5], prepare_curve(x * 1.001, curves[5].loss, STEP_POWER)]
+    assert pad(STEP_POWER, moved)[0]["x"].shape == (6, 500)  # one curve elsewhere: a row each
+    # the subsample of the shared row takes the points each row's own choice takes
+    shared = row_problem(STEP_POWER, inputs, loss, mask, {})
+    whole = row_problem(STEP_POWER, {"x": np.repeat(inputs["x"], 6, axis=0)}, loss, mask, {})
+    a, b = subsample(shared), subsample(whole)
+    assert a.inputs["x"].shape == (1, b.log_loss.shape[1])
+    np.testing.assert_array_equal(np.broadcast_to(a.inputs["x"], b.inputs["x"].shape), b.inputs["x"])
+    np.testing.assert_array_equal(a.log_loss, b.log_loss)
+    np.testing.assert_array_equal(a.mask, b.mask)
+
+
+def test_a_batch_on_shared_points_fits_as_one_on_points_of_its_own() -> None:
+    """The shared row changes how the passes read x, not the arithmetic of any row: the same fits
+    as in a block whose last curve, on other points, makes every row carry its own x."""
+    rng = np.random.default_rng(4)
+    x = np.geomspace(10.0, 1e5, 800)
+    truth = rng.uniform([0.5, 1e2, 0.2], [3.0, 1e6, 0.9], (5, 3))
+    losses = [l0 + (b / x) ** beta * np.exp(0.02 * rng.standard_normal(800)) for l0, b, beta in truth]
+    shared = fit_batch([(x, y) for y in losses])
+    own = fit_batch([*((x, y) for y in losses), (x * 1.5, losses[0])])[:5]
+    for a, b in zip(shared, own, strict=True):
+        assert a.status == b.status and a.verdict == b.verdict
+        for name in ("L0", "B", "beta"):
+            assert a.params[name] == pytest.approx(b.params[name], rel=1e-9)
+            assert a.ci[name] == pytest.approx(b.ci[name], rel=1e-9)
