@@ -181,18 +181,25 @@ def subsample(problem: Problem, k: int = SUBSAMPLE_POINTS) -> Problem:
 
 
 def best_start(problem: Problem, starts: np.ndarray, loss_fn: str, delta: float) -> np.ndarray:
-    """starts (S, b, P) internal -> the lowest-cost start per row (b, P)."""
+    """starts (S, b, P) internal -> the lowest-cost start per row (b, P); the first on a tie.
+
+    The starts are scored as rows of one problem, in slices of about 2^20 values, rather than
+    start by start: on a block's 64-point subsample a start's own pass is mostly numpy's per-call
+    cost."""
     lower, upper = problem.bounds()
-    best = np.clip(starts[0], lower, upper)
-    best_cost = np.full(len(best), np.inf)
-    for s in starts:
-        s = np.clip(s, lower, upper)
-        s[:, ~problem.free] = starts[0][:, ~problem.free]
-        cost = robust_cost(problem.residuals(s), problem.mask, loss_fn, delta)
-        cost = np.where(np.isfinite(cost), cost, np.inf)
-        better = cost < best_cost
-        best[better], best_cost[better] = s[better], cost[better]
-    return best
+    n_starts, b, _ = starts.shape
+    every = np.clip(starts, lower, upper)
+    every[..., ~problem.free] = starts[0][:, ~problem.free]
+    cost = np.empty((n_starts, b))
+    per = max(1, (1 << 20) // max(problem.log_loss.size, 1))
+    for first in range(0, n_starts, per):
+        chunk = every[first : first + per]
+        rows = problem.rows(np.tile(np.arange(b), len(chunk)))  # start k of row i: row k * b + i
+        cost[first : first + per] = robust_cost(
+            rows.residuals(chunk.reshape(-1, chunk.shape[-1])), rows.mask, loss_fn, delta
+        ).reshape(len(chunk), b)
+    cost[~np.isfinite(cost)] = np.inf
+    return every[np.argmin(cost, axis=0), np.arange(b)]
 
 
 def solve_rows(

@@ -9,12 +9,12 @@ import pytest
 
 from fitting import fit_batch, fit_curve
 from fitting.assemble import at_bounds, block_stats
-from fitting.engine import gram, masked_median, mean_psi_prime, newton_terms, robust_rho, row_medians
+from fitting.engine import gram, masked_median, mean_psi_prime, newton_terms, robust_cost, robust_rho, row_medians
 from fitting.errors import InvalidInputError
 from fitting.laws import STEP_POWER
 from fitting.linear import nonneg_linear_fit, nonneg_pair_fit, relative_weights
 from fitting.normal_cdf import interval_probability, normal_cdf
-from fitting.pipeline import pad, row_problem, subsample
+from fitting.pipeline import best_start, pad, row_problem, subsample
 from fitting.validation import prepare_alike, prepare_curve
 
 
@@ -257,3 +257,32 @@ def test_a_batch_on_shared_points_fits_as_one_on_points_of_its_own() -> None:
         for name in ("L0", "B", "beta"):
             assert a.params[name] == pytest.approx(b.params[name], rel=1e-9)
             assert a.ci[name] == pytest.approx(b.ci[name], rel=1e-9)
+
+
+def test_best_start_scores_every_start_as_one_by_one_would() -> None:
+    """The starts scored together pick what scoring them one after another picked: the lowest
+    robust cost per row, the first of equal ones, starts outside the box clipped onto it."""
+    rng = np.random.default_rng(5)
+    x = np.geomspace(10.0, 1e4, 64)
+    loss = 1.0 + (rng.uniform(1e2, 1e4, (40, 1)) / x) ** rng.uniform(0.2, 0.8, (40, 1))
+    mask = np.ones_like(loss)
+    mask[::4, 50:] = 0.0  # padded rows
+    problem = row_problem(STEP_POWER, {"x": np.broadcast_to(x, loss.shape).copy()}, loss, mask, {"L0": 1.0})
+    starts = np.stack(
+        [np.column_stack([np.zeros(40), rng.uniform(0, 12, 40), rng.uniform(0.05, 1, 40)]) for _ in range(9)]
+    )
+    starts[3] = starts[1]  # ties: the earlier start is kept
+    starts[:, 7, 1] = 1e9  # every start of a row past B's bound
+    want = []
+    lower, upper = problem.bounds()
+    for i in range(40):
+        costs = []
+        for s in starts:
+            s = np.clip(s[i : i + 1], lower, upper)
+            s[:, 0] = starts[0][i, 0]
+            c = float(robust_cost(problem.rows(np.array([i])).residuals(s), problem.mask[i : i + 1], "huber", 1e-3)[0])
+            costs.append(c if math.isfinite(c) else math.inf)
+        k = int(np.argmin(costs))
+        want.append(np.clip(starts[k, i], lower, upper))
+    got = best_start(problem, starts, "huber", 1e-3)
+    np.testing.assert_array_equal(got, np.array(want))
