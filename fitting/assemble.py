@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitting.binned import binned_note
-from fitting.engine import Problem, Solution, covariance
+from fitting.engine import BAD_RESIDUAL, Problem, Solution, covariance
 from fitting.law_types import Law
 from fitting.pipeline import bootstrap_rows, to_natural
 from fitting.result import FitResult, FitStatus, available, available_interval, percentile_interval, with_estimate
 from fitting.validation import CurveData
+from fitting.verdict import Verdict, judge_rows
 
 _Z95 = 1.959963984540054
 
@@ -104,6 +105,7 @@ def build_result(
     method: str = "robust",
     extra: Mapping[str, float] | None = None,
     resample_bins: int = 0,
+    verdict: Verdict | None = None,
 ) -> FitResult:
     """A FitResult from one curve's stats; samples: its resamples (B, P) in internal units;
     resample_bins: the bins they were refitted on (0: every point), said in its message."""
@@ -162,6 +164,7 @@ def build_result(
         shared=shared,
         samples=nat_samples,
         extra=extra,
+        verdict=verdict if all(map(math.isfinite, stats.natural)) else None,
     )
 
 
@@ -220,6 +223,7 @@ def results_for_rows(
     resample_bins: bins a long curve's resamples are refitted on (None: the default, 0: never)."""
     cov = covariance(problem, solution, loss_fn=loss_fn, delta=scale)
     stats = block_stats(problem.law, solution.theta, cov, solution.residuals, problem.log_loss, problem.mask > 0)
+    verdicts = solver_verdicts(problem, solution)
     out = []
     for i, data in enumerate(curves):
         samples, bins = None, np.zeros(1, dtype=int)
@@ -239,9 +243,33 @@ def results_for_rows(
                 samples=samples,
                 extra=robust_extra(loss_fn, scale[i]),
                 resample_bins=int(bins[0]),
+                verdict=verdicts[i],
             )
         )
     return out
+
+
+def solver_verdicts(problem: Problem, solution: Solution) -> list[Verdict | None]:
+    """Each row's verdict (fitting/verdict.py) from the solver's own residuals, where the rows share
+    one increasing row of points and none is padded (pipeline.pad's shared inputs: runs logged at
+    the same steps); None for a row left to entry.with_verdicts, which would otherwise evaluate
+    the law again at every point to get the same residuals."""
+    x = problem.inputs[problem.law.inputs[0]]
+    b = len(solution.residuals)
+    if (
+        x.shape[0] != 1
+        or x.ndim != 2
+        or not problem.all_valid
+        or problem.group is not None
+        or problem.weight is not None
+    ):
+        return [None] * b
+    if np.any(np.diff(x[0]) < 0):
+        return [None] * b
+    r = solution.residuals
+    ok = np.isfinite(r).all(axis=1) & (np.abs(r).max(axis=1) < BAD_RESIDUAL)  # no stand-in for a bad value
+    judged = iter(judge_rows(x[0], -r[ok], problem.log_loss[ok]) if ok.any() else [])
+    return [next(judged) if row_ok else None for row_ok in ok.tolist()]
 
 
 def robust_extra(loss_fn: str, scale: np.ndarray) -> dict[str, float]:

@@ -22,7 +22,7 @@ from fitting.law_types import Law, Param
 from fitting.normal_cdf import interval_probability
 
 LOSS_FUNCTIONS = ("linear", "huber", "soft_l1", "cauchy")
-_BAD_RESIDUAL = 1e3  # stands in for a non-finite model value so the step is rejected
+BAD_RESIDUAL = 1e3  # stands in for a non-finite model value so the step is rejected
 # The robust scale delta: one value, or one per row as a (b, 1) column.
 Scale = float | np.ndarray
 # delta = c * sigma: the tuning constants that keep 95 % efficiency under Gaussian noise (Huber's
@@ -285,7 +285,7 @@ class Problem:
         with np.errstate(invalid="ignore"):  # inf - inf: a bad residual as well
             r = log_f - self.log_loss
         if not all_finite(r):
-            r[~np.isfinite(r)] = _BAD_RESIDUAL
+            r[~np.isfinite(r)] = BAD_RESIDUAL
         if not self.all_valid:
             r *= self.mask  # 0 or 1
         if self.weight is not None:

@@ -117,7 +117,9 @@ def with_verdicts(law: Law, results: list[FitResult], data: Sequence[CurveData])
     verdicts: list[Verdict | None] = [None] * len(results)
     same_points: dict[bytes, list[int]] = {}
     for i, (result, curve) in enumerate(zip(results, data, strict=True)):
-        if not all(math.isfinite(v) for v in result.params.values()):
+        if result.verdict is not None:  # judged where the fit was (assemble.solver_verdicts)
+            verdicts[i] = result.verdict
+        elif not all(math.isfinite(v) for v in result.params.values()):
             verdicts[i] = Verdict(False, f"not judged: {result.message or 'the fit determined no law'}")
         elif all(v.ndim == 1 for v in curve.inputs.values()):
             same_points.setdefault(b"".join(curve.inputs[k].tobytes() for k in sorted(curve.inputs)), []).append(i)
@@ -131,7 +133,10 @@ def with_verdicts(law: Law, results: list[FitResult], data: Sequence[CurveData])
             together = _judge_together(law, [results[i] for i in rows], [data[i] for i in rows])
             for i, verdict in zip(rows, together, strict=True):
                 verdicts[i] = verdict if verdict is not None else _judge_one(law, results[i], data[i])
-    return [replace(result, verdict=v) for result, v in zip(results, verdicts, strict=True)]
+    return [
+        result if result.verdict is v else replace(result, verdict=v)
+        for result, v in zip(results, verdicts, strict=True)
+    ]
 
 
 def _judge_one(law: Law, result: FitResult, curve: CurveData) -> Verdict:

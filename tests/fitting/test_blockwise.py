@@ -16,6 +16,7 @@ from fitting.linear import nonneg_linear_fit, nonneg_pair_fit, relative_weights
 from fitting.normal_cdf import interval_probability, normal_cdf
 from fitting.pipeline import best_start, pad, row_problem, subsample
 from fitting.validation import prepare_alike, prepare_curve
+from fitting.verdict import judge_residuals
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100, 101, 1000])
@@ -286,3 +287,24 @@ def test_best_start_scores_every_start_as_one_by_one_would() -> None:
         want.append(np.clip(starts[k, i], lower, upper))
     got = best_start(problem, starts, "huber", 1e-3)
     np.testing.assert_array_equal(got, np.array(want))
+
+
+def test_verdicts_from_the_solvers_residuals_equal_the_laws_evaluated_again() -> None:
+    """A block on shared points is judged from the residuals its solver holds; the verdicts equal
+    those from the law evaluated again at each result's parameters (entry.with_verdicts' way)."""
+    rng = np.random.default_rng(6)
+    x = np.geomspace(10.0, 1e5, 600)
+    truth = rng.uniform([0.5, 1e2, 0.2], [3.0, 1e6, 0.9], (12, 3))
+    losses = np.array([l0 + (b / x) ** beta * np.exp(0.02 * rng.standard_normal(600)) for l0, b, beta in truth])
+    losses[::3] *= 1 + 0.05 * np.exp(-((np.log(x) - 7) ** 2))  # a bump the law misses
+    fits = fit_batch([(x, y) for y in losses])
+    assert {f.verdict.good for f in fits} == {True, False}
+    for fit, y in zip(fits, losses, strict=True):
+        params = {k: np.asarray(v) for k, v in fit.params.items()}
+        again = judge_residuals(x, np.log(y) - STEP_POWER.log_model({"x": x}, params), np.log(y))
+        assert fit.verdict.good == again.good and fit.verdict.reason == again.reason
+        np.testing.assert_allclose(
+            [fit.verdict.r2, fit.verdict.systematic, fit.verdict.lag1, fit.verdict.runs_z],
+            [again.r2, again.systematic, again.lag1, again.runs_z],
+            rtol=1e-9,
+        )
