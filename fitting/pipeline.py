@@ -9,7 +9,6 @@ the caller gave one (solve_scaled).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -159,11 +158,13 @@ def subsample(problem: Problem, k: int = SUBSAMPLE_POINTS) -> Problem:
     keep = valid & np.concatenate([np.ones((len(valid), 1), bool), bucket[:, 1:] != bucket[:, :-1]], axis=1)
     if shared:
         idx = np.flatnonzero(keep[0])
-        return replace(
-            problem,
+        return Problem(
+            law=problem.law,
             inputs={name: v[:, idx] for name, v in problem.inputs.items()},
             log_loss=problem.log_loss[:, idx],
             mask=np.ones((b, idx.size)),
+            columns=problem.columns,
+            free=problem.free,
         )
     order = np.argsort(~keep, axis=1, kind="stable")  # kept points first, in order
     width = int(keep.sum(axis=1).max())
