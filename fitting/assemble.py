@@ -267,7 +267,7 @@ def solver_verdicts(problem: Problem, solution: Solution) -> list[Verdict | None
     if np.any(np.diff(x[0]) < 0):
         return [None] * b
     r = solution.residuals
-    ok = np.isfinite(r).all(axis=1) & (np.abs(r).max(axis=1) < BAD_RESIDUAL)  # no stand-in for a bad value
+    ok = np.abs(r).max(axis=1) < BAD_RESIDUAL  # no stand-in for a bad value (NaN and inf compare False too)
     judged = iter(judge_rows(x[0], -r[ok], problem.log_loss[ok]) if ok.any() else [])
     return [next(judged) if row_ok else None for row_ok in ok.tolist()]
 

@@ -156,28 +156,18 @@ def subsample(problem: Problem, k: int = SUBSAMPLE_POINTS) -> Problem:
         pos = np.arange(m)[None, :] / np.maximum(valid.sum(axis=1, keepdims=True) - 1, 1)
     bucket = np.floor(pos * (k - 1) + 0.5)
     keep = valid & np.concatenate([np.ones((len(valid), 1), bool), bucket[:, 1:] != bucket[:, :-1]], axis=1)
-    if shared:
+    if shared:  # one choice of points, taken from every row as columns
         idx = np.flatnonzero(keep[0])
-        return Problem(
-            law=problem.law,
-            inputs={name: v[:, idx] for name, v in problem.inputs.items()},
-            log_loss=problem.log_loss[:, idx],
-            mask=np.ones((b, idx.size)),
-            columns=problem.columns,
-            free=problem.free,
-        )
-    order = np.argsort(~keep, axis=1, kind="stable")  # kept points first, in order
-    width = int(keep.sum(axis=1).max())
-    idx = order[:, :width]
-    rows = np.arange(b)[:, None]
-    sub_mask = keep[rows, idx].astype(float)
+        inputs = {key: v[:, idx] for key, v in problem.inputs.items()}
+        log_loss, sub_mask = problem.log_loss[:, idx], np.ones((b, idx.size))
+    else:
+        order = np.argsort(~keep, axis=1, kind="stable")  # kept points first, in order
+        width = int(keep.sum(axis=1).max())
+        gather = (np.arange(b)[:, None], order[:, :width])
+        inputs = {key: np.broadcast_to(v, (b, m, *v.shape[2:]))[gather] for key, v in problem.inputs.items()}
+        log_loss, sub_mask = problem.log_loss[gather], keep[gather].astype(float)
     return Problem(
-        law=problem.law,
-        inputs={name: np.broadcast_to(v, (b, m, *v.shape[2:]))[rows, idx] for name, v in problem.inputs.items()},
-        log_loss=problem.log_loss[rows, idx],
-        mask=sub_mask,
-        columns=problem.columns,
-        free=problem.free,
+        law=problem.law, inputs=inputs, log_loss=log_loss, mask=sub_mask, columns=problem.columns, free=problem.free
     )
 
 
