@@ -94,7 +94,8 @@ class RunSpec:
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float64"] = "auto"  # auto: float64 perceptron, float32 LM
-    fit_x_min: int = 0  # fits use steps >= fit_x_min; 0: T / 10 (the paper's t0 = 400 of 4000)
+    fit_x_min: int = 0  # fits use steps >= fit_x_min; 0: fit_start_share x T
+    fit_start_share: float = 0.1  # where fit_x_min is 0, the fits start at this share of T (paper: t0 400 of 4000)
     bootstrap: int = 200
     out_dir: str | None = None
     perceptron: PerceptronConfig = field(default_factory=PerceptronConfig)
@@ -127,6 +128,8 @@ class RunSpec:
         _at_least("search.law_checkpoints", self.search.law_checkpoints, 0)
         _at_least("bootstrap", self.bootstrap, 0)
         _at_least("fit_x_min", self.fit_x_min, 0)
+        if not (isinstance(self.fit_start_share, int | float) and 0.0 < self.fit_start_share < 1.0):
+            raise InvalidInputError(f"must be in (0, 1), got {self.fit_start_share!r}", field="fit_start_share")
         if not 0.0 <= self.search.holdout < 1.0:
             raise InvalidInputError(f"must be in [0, 1), got {self.search.holdout}", field="search.holdout")
         if self.task == "perceptron":
@@ -172,7 +175,7 @@ class RunSpec:
 
     @property
     def fit_from(self) -> int:
-        return self.fit_x_min or max(1, self.steps // 10)
+        return self.fit_x_min or max(1, math.floor(self.steps * self.fit_start_share + 1e-9))  # 0.29 x 100 is 28.99..
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

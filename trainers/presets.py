@@ -19,23 +19,26 @@ PAPER = RunSpec(
     eta=0.1,  # inner learning rate (paper)
     dtype="float32",  # the paper's code trains in float32; 2.5x faster than float64 here
     bootstrap=200,
+    # the fits start at T / 20: at the preset's AR of 15-18 the AR is read at t = T / AR, about 110-130,
+    # and a law fitted from T / 10 extrapolates there (docs/reproduction.md, "The fitted AR")
+    fit_start_share=0.05,
     perceptron=PerceptronConfig(
         dim=128,  # paper
         train_size=4096,  # paper
-        desired_size=512,  # paper, K
+        desired_size=1536,  # 3 x the paper's K: with 512 the search fits its examples, not their distribution
         test_size=512,  # paper
         train_var=3.0,  # paper: training inputs z ~ N(0, 3 I)
         target_shift=0.5,  # paper: desired and test inputs z ~ N(0.5 * 1, I)
-        label_noise=0.035,  # inferred: conventional test CR 4.00 over seeds 0-2 (3.72-4.27), loss about 0.25
+        label_noise=0.04,  # inferred: conventional test CR 4.01 over seeds 0-9 (3.77-4.25)
         teacher_shift_cos=0.0,  # calibrated: target classes balanced, so every seed's conventional CR is about 4
     ),
     search=SearchConfig(
-        outer_iters=40,
+        outer_iters=100,  # Fig. 8's zero share needs many re-linearised steps (docs/reproduction.md)
         outer_lr=3.0,  # rowwise: each row's entries move ~3/N per iteration at the peak, decayed linearly to 0
         optimizer="rowwise",  # every row scaled by its own spread, so the late rows move too
         warmup=10,  # the first full-size steps overshoot (J 551 -> 1025 in 10 iterations without it)
         extend_steps=400,  # optimise over T + 400 steps: no end effect at T
-        holdout=0.0,  # all 512 desired examples, as the paper; the last iterate is as good as any
+        holdout=0.0,  # every desired example drives the search; the last iterate is as good as any
         law_checkpoints=9,  # SIM, CR and AR at 9 outer iterations (Fig. 7)
     ),
 )

@@ -23,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 import fitting
 from trainers.config import RunSpec
@@ -100,8 +101,8 @@ def _test_curves(ax: Any, runs: Sequence[SeedRun]) -> str:
     ax.set_title(f"Fig. 5: test loss, seed {r.seed} (AR at T measured {ar:.2f})")
     ax.legend(fontsize=6)
     return (
-        "Dashed: L0 + (B/t)^beta fitted jointly on t >= T/10 (L0 shared only where the data do not reject "
-        "one floor); dotted: the conventional final loss."
+        f"Dashed: L0 + (B/t)^beta fitted jointly on t >= {r.outcome.fit_from} (L0 shared only where the data do "
+        "not reject one floor); dotted: the conventional final loss."
     )
 
 
@@ -113,6 +114,10 @@ def _sim_t(ax: Any, runs: Sequence[SeedRun]) -> str:
         ax.semilogx(desired, r.sim_t[policy], "o-", ms=3, color=color,
                     label="near-optimal" if policy == "optimal" else policy)  # fmt: skip
     ax.invert_xaxis()
+    # labelled at 1, 2, 3 and 5 of each decade, as plain numbers: the log axis' own labels collide
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("desired loss (nats; training goes right)")
     ax.set_ylabel("SIM_t")
     ax.set_title(f"Fig. 6: SIM_t against the desired loss, seed {r.seed}")

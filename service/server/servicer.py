@@ -374,9 +374,12 @@ class ScalingLawServicer(pb_grpc.ScalingLawServiceServicer):
         if compared is None:
             raise FitImpossibleError(f"job {job.id} is {job.state}: it has no comparison to report", field="job_id")
         loaded = await self._curves([compared.baseline_id, *compared.candidate_ids], "job_id")
-        x_min = float(job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10))
-        settings = html.job_settings(job.id, job.state, job.study, job.spec, x_min, int(job.spec["bootstrap"]))
         stored = stored_result(job)
+        # where the job's fits started, as its outcome records it; rows stored before outcomes were typed
+        # predate fit_start_share, so their start is fit_x_min or T / 10
+        legacy = job.spec.get("fit_x_min") or max(1, int(job.spec["steps"]) // 10)
+        x_min = float(stored.outcome.fit_from if stored is not None else legacy)
+        settings = html.job_settings(job.id, job.state, job.study, job.spec, x_min, int(job.spec["bootstrap"]))
         return await self._compute(
             work.render_job_report,
             [p for _, p in loaded],

@@ -28,7 +28,7 @@ def test_train_with_the_paper_preset_runs_its_settings_under_the_flags_given(
     assert (spec["steps"], spec["perceptron"]["train_size"], spec["search"]["outer_iters"]) == (40, 128, 1)
     assert spec["search"]["agreement_splits"] == 3
     # the preset's own choices where no flag overrides them
-    assert spec["perceptron"]["label_noise"] == 0.035 and spec["search"]["optimizer"] == "rowwise"
+    assert spec["perceptron"]["label_noise"] == 0.04 and spec["search"]["optimizer"] == "rowwise"
     assert spec["dtype"] == "float32" and spec["search"]["holdout"] == 0.0
 
 

@@ -13,6 +13,7 @@ import torch
 from fitting import InvalidInputError
 from trainers import PerceptronConfig, RunSpec, SearchConfig, TransformerConfig, run
 from trainers.__main__ import main
+from trainers.presets import preset_spec
 
 LM = TransformerConfig
 TINY = RunSpec(
@@ -42,6 +43,9 @@ TINY = RunSpec(
         (replace(TINY, search=SearchConfig(outer_lr=0.0)), "search.outer_lr"),
         (replace(TINY, search=SearchConfig(optimizer="adam")), "search.optimizer"),  # type: ignore[arg-type]
         (replace(TINY, search=SearchConfig(holdout=1.0)), "search.holdout"),
+        (replace(TINY, fit_start_share=0.0), "fit_start_share"),
+        (replace(TINY, fit_start_share=1.0), "fit_start_share"),
+        (replace(TINY, fit_start_share=float("nan")), "fit_start_share"),
         (replace(TINY, task="transformer_lm", transformer=LM(d_model=10, n_heads=3)), "transformer.n_heads"),
         (replace(TINY, task="transformer_lm", transformer=LM(train_size=0)), "transformer.train_size"),
         (replace(TINY, task="transformer_lm", transformer=LM(corpus="/no/such/file.txt")), "transformer.corpus"),
@@ -51,6 +55,14 @@ def test_bad_configuration_is_rejected_naming_the_field(spec: RunSpec, field: st
     with pytest.raises(InvalidInputError) as err:
         run(spec)
     assert err.value.field == field
+
+
+def test_the_fits_start_at_a_share_of_t_unless_a_step_is_given() -> None:
+    assert (RunSpec(steps=300).fit_from, RunSpec(steps=5).fit_from) == (30, 1)
+    assert RunSpec(steps=100, fit_start_share=0.29).fit_from == 29  # 0.29 x 100 is 28.999... in floats
+    assert RunSpec(steps=300, fit_x_min=45, fit_start_share=0.5).fit_from == 45
+    paper = preset_spec("paper")
+    assert (paper.fit_from, replace(paper, steps=300).fit_from) == (100, 15)  # T / 20 at any T
 
 
 def test_empty_corpus_is_rejected(tmp_path: Path) -> None:

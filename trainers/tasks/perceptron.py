@@ -72,16 +72,18 @@ def build_perceptron(
 
     train = labelled(sample(cfg.train_size, 0.0, cfg.train_var))
     flip = torch.zeros(cfg.train_size, dtype=torch.bool)
-    if cfg.label_noise > 0:
-        flip = torch.rand(cfg.train_size, generator=g, dtype=torch.float64) < cfg.label_noise
+    if cfg.label_noise > 0:  # exactly that share, so the noise level is what the spec says on every seed
+        flip[torch.randperm(cfg.train_size, generator=g)[: round(cfg.label_noise * cfg.train_size)]] = True
         train = Split(train.inputs, torch.where(flip, 1.0 - train.targets, train.targets))
-    desired_all = labelled(sample(cfg.desired_size, cfg.target_shift, 1.0))
+    # the test set and theta_0 are drawn before the desired set, so that a run with another desired
+    # set size trains and is tested on the same data
     test = labelled(sample(cfg.test_size, cfg.target_shift, 1.0))
+    bound = 1.0 / math.sqrt(d)  # nn.Linear's default initialisation, as the reference code uses
+    theta0 = (torch.rand(d, generator=g, dtype=torch.float64) * 2 - 1) * bound
+    desired_all = labelled(sample(cfg.desired_size, cfg.target_shift, 1.0))
     n_hold = math.floor(cfg.desired_size * holdout)
     desired = desired_all.chunk(slice(n_hold, None))
     held = desired_all.chunk(slice(0, n_hold))
-    bound = 1.0 / math.sqrt(d)  # nn.Linear's default initialisation, as the reference code uses
-    theta0 = (torch.rand(d, generator=g, dtype=torch.float64) * 2 - 1) * bound
 
     def move(s: Split) -> Split:
         return Split(s.inputs.to(device, dtype), s.targets.to(device, dtype))
