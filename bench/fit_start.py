@@ -8,7 +8,7 @@ preset compares them (the law L0 + (B/t)^beta, fitted from t = start to T, L0 sh
 data allow one floor), once per start, and it prints the AR at T from the fits over the AR read off
 the curves, and r^2 of the worse fit. The AR is read where the near-optimal curve reaches the
 conventional run's final loss, at t = T / AR: a fit that starts after that point extrapolates
-there. The figure plots both against the start, with the issue's bands (within 5 %, r^2 >= 0.99)
+there. The figure plots both against the start, with the reproduction's target bands (within 5 %, r^2 >= 0.99)
 and each seed's T / AR. No training: a few seconds.
 """
 
