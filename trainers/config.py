@@ -128,8 +128,7 @@ class RunSpec:
         _at_least("search.law_checkpoints", self.search.law_checkpoints, 0)
         _at_least("bootstrap", self.bootstrap, 0)
         _at_least("fit_x_min", self.fit_x_min, 0)
-        if not (isinstance(self.fit_start_share, int | float) and 0.0 < self.fit_start_share < 1.0):
-            raise InvalidInputError(f"must be in (0, 1), got {self.fit_start_share!r}", field="fit_start_share")
+        _share("fit_start_share", self.fit_start_share, ends=False)  # 0 is no start, 1 no range
         if not 0.0 <= self.search.holdout < 1.0:
             raise InvalidInputError(f"must be in [0, 1), got {self.search.holdout}", field="search.holdout")
         if self.task == "perceptron":
@@ -207,6 +206,8 @@ def _at_least(name: str, value: int, low: int) -> None:
         raise InvalidInputError(f"must be an integer >= {low}, got {value!r}", field=name)
 
 
-def _share(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
-        raise InvalidInputError(f"must be a share in [0, 1], got {value!r}", field=name)
+def _share(name: str, value: float, *, ends: bool = True) -> None:
+    """value in [0, 1]; ends False: in (0, 1)."""
+    if not (isinstance(value, int | float) and (0.0 <= value <= 1.0 if ends else 0.0 < value < 1.0)):
+        span = "[0, 1]" if ends else "(0, 1)"
+        raise InvalidInputError(f"must be a share in {span}, got {value!r}", field=name)
